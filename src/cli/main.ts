@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The `lifeline` executable: one subcommand per module, each loaded only when it runs, so that
+// `lifeline shim` (one per executor) does not pay for the master's or the agent's code.
+import { FlagError, LifelineError } from '../protocol/errors.js';
+
+export interface Subcommand {
+  /** Runs the subcommand; resolves to the process exit code (a long-running server never resolves). */
+  main(argv: string[]): Promise<number>;
+}
+
+const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
+  master: { summary: 'run a master', load: () => import('./master.js') },
+  agent: { summary: 'run an agent (--master=HOST:PORT --work_dir=DIR)', load: () => import('./agent.js') },
+  run: { summary: 'launch one task and follow it to a terminal state (--master=HOST:PORT --command=CMD)', load: () => import('./run.js') },
+  shim: { summary: 'the command executor; launched by the agent, not by hand', load: () => import('./shim.js') },
+  state: { summary: 'print /state of a master (--master=HOST:PORT) or an agent (--agent=HOST:PORT) as JSON', load: () => import('./state.js') },
+  inspect: { summary: 'print the checkpointed state of a work dir (--work_dir=DIR)', load: () => import('./inspect.js') },
+};
+
+function usage(): string {
+  const rows = Object.entries(SUBCOMMANDS).map(([name, { summary }]) => `  ${name.padEnd(8)} ${summary}`);
+  return ['Usage: lifeline <command> [flags]', '', 'Commands:', ...rows, '', 'Run `lifeline <command> --help` for the flags of a command.', ''].join('\n');
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = SUBCOMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`lifeline: unknown command ${JSON.stringify(name)} (see lifeline --help)\n`);
+    return 2;
+  }
+  const command = await entry.load();
+  return command.main(rest);
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof FlagError) {
+      process.stderr.write(`lifeline: ${error.message}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof LifelineError) {
+      process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`lifeline: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

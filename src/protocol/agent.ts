@@ -1,0 +1,46 @@
+// The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
+import * as v from 'valibot';
+import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
+
+const MAX_LIST = 100_000;
+
+/** One task as a re-registering agent reports it: latest state, and its oldest unacknowledged update. */
+export const ReportedTask = v.object({
+  frameworkId: Id,
+  executorId: Id,
+  task: TaskInfo,
+  state: v.picklist(TASK_STATES),
+  unacknowledgedState: v.optional(v.picklist(TASK_STATES)),
+  unacknowledgedUuid: v.optional(Uuid),
+});
+export type ReportedTask = v.InferOutput<typeof ReportedTask>;
+
+export const AgentCall = v.variant('type', [
+  v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo }),
+  v.object({
+    type: v.literal('REREGISTER'),
+    agentInfo: v.object({ ...AgentInfo.entries, id: Id }),
+    frameworks: v.pipe(v.array(v.object({ ...FrameworkInfo.entries, id: Id })), v.maxLength(MAX_LIST)),
+    executors: v.pipe(v.array(ExecutorInfo), v.maxLength(MAX_LIST)),
+    tasks: v.pipe(v.array(ReportedTask), v.maxLength(MAX_LIST)),
+  }),
+  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
+  v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
+  v.object({ type: v.literal('UNREGISTER') }),
+  v.object({ type: v.literal('PONG') }),
+]);
+export type AgentCall = v.InferOutput<typeof AgentCall>;
+
+export const AgentEvent = v.variant('type', [
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
+  v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
+  v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),
+  v.object({ type: v.literal('FRAMEWORK_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
+  v.object({ type: v.literal('SHUTDOWN_FRAMEWORK'), frameworkId: Id }),
+  v.object({ type: v.literal('SHUTDOWN'), message: Text }),
+  v.object({ type: v.literal('PING') }),
+  ErrorEvent,
+]);
+export type AgentEvent = v.InferOutput<typeof AgentEvent>;

@@ -1,0 +1,112 @@
+// The records shared by every endpoint (DESIGN §2): task and executor descriptions, statuses,
+// states and reasons. Types are inferred from the schemas so the two can never disagree.
+import * as v from 'valibot';
+import { ID_PATTERN } from './ids.js';
+
+export const TASK_STATES = [
+  'TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING',
+  'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_ERROR',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+const TERMINAL: ReadonlySet<string> = new Set([
+  'TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_ERROR',
+]);
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+export const SOURCES = ['SOURCE_EXECUTOR', 'SOURCE_AGENT', 'SOURCE_MASTER'] as const;
+export type Source = (typeof SOURCES)[number];
+
+export const REASONS = [
+  'REASON_AGENT_DISCONNECTED', 'REASON_AGENT_REMOVED', 'REASON_AGENT_RESTARTED',
+  'REASON_EXECUTOR_REREGISTRATION_TIMEOUT', 'REASON_EXECUTOR_TERMINATED',
+  'REASON_EXECUTOR_RECOVERY_TIMEOUT', 'REASON_COMMAND_EXECUTOR_FAILED', 'REASON_RECONCILIATION',
+  'REASON_TASK_KILLED_DURING_LAUNCH', 'REASON_FRAMEWORK_REMOVED', 'REASON_TASK_INVALID',
+  'REASON_EXECUTOR_UNREGISTERED', 'REASON_INVALID_OFFERS',
+] as const;
+export type Reason = (typeof REASONS)[number];
+
+const MAX_TEXT = 64 * 1024;
+const MAX_NAME = 1024;
+
+export const Id = v.pipe(v.string(), v.regex(ID_PATTERN, 'must match ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$'));
+export const Uuid = v.pipe(v.string(), v.regex(/^[0-9a-fA-F-]{8,64}$/, 'must be a UUID'));
+// Byte payloads are bounded by the frame size limit of the endpoint that receives them.
+export const Bytes = v.instance(Uint8Array);
+export const Text = v.pipe(v.string(), v.maxLength(MAX_TEXT));
+const NonNegative = v.pipe(v.number(), v.finite(), v.minValue(0));
+const Millis = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 47));
+
+export const Resources = v.object({
+  cpus: NonNegative,
+  mem: NonNegative,
+  disk: v.optional(NonNegative),
+});
+export type Resources = v.InferOutput<typeof Resources>;
+
+export const CommandInfo = v.object({ value: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TEXT)) });
+
+export const ExecutorInfo = v.object({
+  executorId: Id,
+  frameworkId: Id,
+  command: CommandInfo,
+  name: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME))),
+  shutdownGracePeriodMs: v.optional(Millis),
+});
+export type ExecutorInfo = v.InferOutput<typeof ExecutorInfo>;
+
+export const TaskInfo = v.object({
+  taskId: Id,
+  name: v.pipe(v.string(), v.maxLength(MAX_NAME)),
+  agentId: Id,
+  resources: Resources,
+  command: v.optional(CommandInfo),
+  executor: v.optional(ExecutorInfo),
+  killPolicy: v.optional(v.object({ gracePeriodMs: Millis })),
+  data: v.optional(Bytes),
+});
+export type TaskInfo = v.InferOutput<typeof TaskInfo>;
+
+/** A TaskInfo as a framework sends it in ACCEPT: the master fills `agentId` from the offer. */
+export const NewTaskInfo = v.object({ ...TaskInfo.entries, agentId: v.optional(Id) });
+export type NewTaskInfo = v.InferOutput<typeof NewTaskInfo>;
+
+export const FrameworkInfo = v.object({
+  id: v.optional(Id),
+  name: v.pipe(v.string(), v.maxLength(MAX_NAME)),
+  checkpoint: v.optional(v.boolean(), false),
+  failoverTimeoutMs: v.optional(Millis),
+});
+export type FrameworkInfo = v.InferOutput<typeof FrameworkInfo>;
+
+export const AgentInfo = v.object({
+  id: v.optional(Id),
+  hostname: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NAME)),
+  resources: v.object({ cpus: NonNegative, mem: NonNegative, disk: NonNegative }),
+  checkpoint: v.boolean(),
+});
+export type AgentInfo = v.InferOutput<typeof AgentInfo>;
+
+export const TaskStatus = v.object({
+  taskId: Id,
+  state: v.picklist(TASK_STATES),
+  uuid: Uuid,
+  timestamp: Millis,
+  source: v.optional(v.picklist(SOURCES)),
+  reason: v.optional(v.picklist(REASONS)),
+  message: v.optional(Text),
+  data: v.optional(Bytes),
+  healthy: v.optional(v.boolean()),
+  // Filled in by the agent when the status leaves the node.
+  agentId: v.optional(Id),
+  executorId: v.optional(Id),
+});
+export type TaskStatus = v.InferOutput<typeof TaskStatus>;
+
+/** A status as the master and frameworks see it: a reconciliation answer has no uuid (no ack). */
+export const RoutedTaskStatus = v.object({ ...TaskStatus.entries, uuid: v.optional(Uuid) });
+export type RoutedTaskStatus = v.InferOutput<typeof RoutedTaskStatus>;
+
+export const ErrorEvent = v.object({ type: v.literal('ERROR'), code: v.pipe(v.string(), v.maxLength(64)), message: Text });

@@ -1,0 +1,73 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FlagError } from '../../src/protocol/index.js';
+import { helpText, parseFlags, type FlagSpec } from '../../src/cli/flags.js';
+
+const specs = {
+  master: { type: 'string', required: true, help: 'master address' },
+  work_dir: { type: 'string', help: 'work dir' },
+  checkpoint: { type: 'boolean', default: 'true', help: 'checkpoint' },
+  recover: { type: 'string', default: 'reconnect', values: ['reconnect', 'cleanup'], help: 'recover mode' },
+  recovery_timeout: { type: 'duration', default: '15mins', help: 'timeout' },
+  port: { type: 'integer', default: '5051', help: 'port' },
+} satisfies Record<string, FlagSpec>;
+
+function fails(argv: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parseFlags('agent', specs, argv, env);
+  } catch (error) {
+    assert.instance(error, FlagError);
+    assert.match((error as Error).message, pattern);
+    assert.not.match((error as Error).message, /\n/);
+    return;
+  }
+  assert.unreachable(`expected a FlagError for ${argv.join(' ')}`);
+}
+
+const flags = suite('flags');
+
+flags('applies defaults and converts types', () => {
+  const { flags: f } = parseFlags('agent', specs, ['--master=h:1'], {});
+  assert.equal(f, { master: 'h:1', work_dir: undefined, checkpoint: true, recover: 'reconnect', recovery_timeout: 900_000, port: 5051 });
+});
+
+flags('accepts Mesos names, kebab-case aliases and separate values', () => {
+  const { flags: f } = parseFlags('agent', specs, ['--master', 'h:1', '--work-dir=/tmp/w', '--recovery-timeout=2s', '--port', '7'], {});
+  assert.is(f.work_dir, '/tmp/w');
+  assert.is(f.recovery_timeout, 2_000);
+  assert.is(f.port, 7);
+});
+
+flags('reads booleans as --flag, --flag=false and --no-flag', () => {
+  assert.is(parseFlags('agent', specs, ['--master=h', '--checkpoint=false'], {}).flags.checkpoint, false);
+  assert.is(parseFlags('agent', specs, ['--master=h', '--no-checkpoint'], {}).flags.checkpoint, false);
+  assert.is(parseFlags('agent', specs, ['--master=h', '--checkpoint'], {}).flags.checkpoint, true);
+});
+
+flags('takes flags from LIFELINE_<SUBCOMMAND>_<FLAG>, the command line winning', () => {
+  const env = { LIFELINE_AGENT_MASTER: 'env:1', LIFELINE_AGENT_WORK_DIR: '/w', LIFELINE_AGENT_NOT_A_FLAG: 'ignored' };
+  const { flags: f } = parseFlags('agent', specs, ['--work_dir=/cli'], env);
+  assert.is(f.master, 'env:1');
+  assert.is(f.work_dir, '/cli');
+});
+
+flags('names an unknown flag', () => fails(['--master=h', '--no_such_flag=1'], /--no_such_flag/));
+flags('names a missing required flag', () => fails([], /--master is required/));
+flags('names a flag with a bad duration', () => fails(['--master=h', '--recovery_timeout=soon'], /--recovery_timeout.*"soon"/));
+flags('names a flag with a bad integer', () => fails(['--master=h', '--port=80x'], /--port.*"80x"/));
+flags('names a flag with a value outside its choices', () => fails(['--master=h', '--recover=pray'], /--recover.*"pray".*reconnect, cleanup/));
+flags('names a bad value that came from the environment', () => fails(['--master=h'], /LIFELINE_AGENT_PORT.*"x"/, { LIFELINE_AGENT_PORT: 'x' }));
+flags('names a bad boolean', () => fails(['--master=h', '--checkpoint=maybe'], /--checkpoint.*"maybe"/));
+
+flags('does not require flags when only --help is asked', () => {
+  assert.is(parseFlags('agent', specs, ['--help'], {}).help, true);
+});
+
+flags('help lists every flag with its default', () => {
+  const text = helpText('agent', '--master=HOST:PORT', specs);
+  for (const name of Object.keys(specs)) assert.match(text, `--${name}`);
+  assert.match(text, '(default: 15mins)');
+  assert.match(text, '(required)');
+});
+
+flags.run();
