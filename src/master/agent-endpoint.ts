@@ -1,0 +1,281 @@
+// /api/v1/agent: agents register and re-register, are pinged, report status updates, and are
+// marked DISCONNECTED when their connection breaks and REMOVED when they do not come back within
+// --agent_reregister_timeout. A removed agent that comes back is told to shut down.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  AgentCall,
+  formatDuration,
+  isTerminal,
+  ProtocolError,
+  type AgentEvent,
+} from '../protocol/index.js';
+import { Endpoint, type Session } from './connection.js';
+import type { MasterContext } from './context.js';
+import type { GeneratedUpdate } from './registry.js';
+
+type Call = AgentCall;
+type AgentSession = Session<AgentEvent>;
+
+export interface AgentEndpointOptions {
+  maxFrameBytes: number;
+  /** PING every this long; the agent is told it as pingIntervalMs. */
+  pingTimeoutMs: number;
+  /** This many PINGs in a row without a PONG count as a disconnection. */
+  maxPingTimeouts: number;
+  reregisterTimeoutMs: number;
+  registrationTimeoutMs: number;
+}
+
+interface Pings {
+  awaitingPong: boolean;
+  missed: number;
+}
+
+export class AgentEndpoint {
+  #ctx: MasterContext;
+  #options: AgentEndpointOptions;
+  #endpoint: Endpoint<typeof AgentCall, AgentEvent>;
+  /** agentId → its current connection. */
+  #sessions = new Map<string, AgentSession>();
+  #pings = new WeakMap<AgentSession, Pings>();
+  /** agentId → the timer that removes it if it does not re-register. */
+  #removalTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(ctx: MasterContext, options: AgentEndpointOptions) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#endpoint = new Endpoint({
+      path: '/api/v1/agent',
+      schema: AgentCall,
+      maxFrameBytes: options.maxFrameBytes,
+      registrationCalls: ['REGISTER', 'REREGISTER'],
+      registrationTimeoutMs: options.registrationTimeoutMs,
+      logger: ctx.logger,
+      onCall: (session, call) => this.#onCall(session, call),
+      onClose: (session) => this.#onClose(session),
+      onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
+    });
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#endpoint.handleUpgrade(request, socket, head);
+  }
+
+  send(agentId: string, event: AgentEvent): boolean {
+    return this.#sessions.get(agentId)?.send(event) ?? false;
+  }
+
+  isConnected(agentId: string): boolean {
+    return this.#sessions.get(agentId)?.isOpen ?? false;
+  }
+
+  close(): void {
+    for (const timer of this.#removalTimers.values()) clearTimeout(timer);
+    this.#removalTimers.clear();
+    this.#sessions.clear();
+    this.#endpoint.close();
+  }
+
+  #onCall(session: AgentSession, call: Call): void {
+    switch (call.type) {
+      case 'REGISTER':
+        return this.#register(session, call);
+      case 'REREGISTER':
+        return this.#reregister(session, call);
+      case 'PONG': {
+        const pings = this.#pings.get(session);
+        if (pings) {
+          pings.awaitingPong = false;
+          pings.missed = 0;
+        }
+        return;
+      }
+      case 'STATUS_UPDATE':
+        return this.#statusUpdate(session, call);
+      case 'EXECUTOR_MESSAGE':
+        this.#ctx.toFramework(call.frameworkId, { type: 'MESSAGE', agentId: session.peerId!, executorId: call.executorId, data: call.data });
+        return;
+      case 'UNREGISTER':
+        return this.#unregister(session);
+    }
+  }
+
+  #register(session: AgentSession, call: Extract<Call, { type: 'REGISTER' }>): void {
+    const { registry, logger } = this.#ctx;
+    const previousId = call.agentInfo.id;
+    if (previousId !== undefined && registry.agent(previousId)?.status === 'REMOVED') {
+      this.#shutdownRemoved(session, previousId);
+      return;
+    }
+    const agent = registry.addAgent(call.agentInfo);
+    this.#activate(session, agent.id);
+    session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs });
+    logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
+    this.#ctx.allocateSoon();
+  }
+
+  #reregister(session: AgentSession, call: Extract<Call, { type: 'REREGISTER' }>): void {
+    const { registry, logger } = this.#ctx;
+    const agentId = call.agentInfo.id;
+    const known = registry.agent(agentId);
+    if (known?.status === 'REMOVED') {
+      this.#shutdownRemoved(session, agentId);
+      return;
+    }
+    if (known) {
+      const old = this.#sessions.get(agentId);
+      if (old && old !== session) {
+        // The agent reconnected before the master noticed its old connection break.
+        this.#sessions.delete(agentId);
+        old.close(1000, 'superseded by a newer connection of the same agent');
+      }
+      this.#cancelRemoval(agentId);
+      registry.reactivateAgent(agentId, call.agentInfo);
+    } else {
+      // An agent this master has never seen (the master restarted): accept it with its own ID.
+      registry.addAgent(call.agentInfo, agentId);
+    }
+    this.#activate(session, agentId);
+    session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs });
+
+    const shutdown = new Set<string>();
+    for (const framework of call.frameworks) {
+      if (registry.isCompleted(framework.id)) shutdown.add(framework.id);
+      // A framework known only from an agent's report waits, DISCONNECTED, for its scheduler.
+      else if (!registry.framework(framework.id)) registry.addFramework(framework, 'DISCONNECTED');
+    }
+    const reported = new Set<string>();
+    for (const entry of call.tasks) {
+      if (registry.isCompleted(entry.frameworkId)) {
+        shutdown.add(entry.frameworkId);
+        continue;
+      }
+      // A task whose framework the agent did not list: it survived a restart, so it checkpoints.
+      if (!registry.framework(entry.frameworkId)) registry.addFramework({ id: entry.frameworkId, name: '', checkpoint: true }, 'DISCONNECTED');
+      reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
+      const task = registry.task(entry.frameworkId, entry.task.taskId);
+      if (task && task.agentId === agentId) {
+        registry.setState(task, entry.state);
+      } else {
+        registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+      }
+    }
+    // A task the master launched there that the agent does not know any more is lost.
+    const lost: GeneratedUpdate[] = [];
+    for (const task of registry.tasksOn(agentId)) {
+      if (isTerminal(task.state) || reported.has(`${task.frameworkId}/${task.id}`)) continue;
+      lost.push(registry.generate(task, 'TASK_LOST', 'REASON_RECONCILIATION', `task ${task.id} is not known to agent ${agentId}, which re-registered`));
+    }
+    const agent = registry.agent(agentId)!;
+    for (const [taskId, frameworkId] of agent.pendingKills) {
+      const task = registry.task(frameworkId, taskId);
+      if (task && !isTerminal(task.state)) session.send({ type: 'KILL_TASK', frameworkId, taskId });
+    }
+    agent.pendingKills.clear();
+    for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
+
+    logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
+    this.#ctx.sendUpdates(lost);
+    this.#ctx.allocateSoon();
+  }
+
+  #statusUpdate(session: AgentSession, call: Extract<Call, { type: 'STATUS_UPDATE' }>): void {
+    const { registry, metrics, logger } = this.#ctx;
+    const agentId = session.peerId!;
+    const { frameworkId, status } = call;
+    if (status.agentId !== agentId) {
+      throw new ProtocolError(`invalid STATUS_UPDATE frame: field status.agentId is ${status.agentId} but this connection is agent ${agentId}`);
+    }
+    if (!registry.framework(frameworkId)) {
+      // No scheduler will ever acknowledge it (the framework was removed or never existed):
+      // the master does, so that the agent stops resending it.
+      logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state }, 'update for a framework that is gone: acknowledged by the master');
+      session.send({ type: 'ACKNOWLEDGE', frameworkId, taskId: status.taskId, uuid: status.uuid });
+      return;
+    }
+    const task = registry.applyStatus(frameworkId, status);
+    metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
+    logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update');
+    // Not connected: dropped here; the agent resends it until the framework acknowledges it.
+    this.#ctx.toFramework(frameworkId, { type: 'UPDATE', status });
+    if (task && isTerminal(status.state)) this.#ctx.allocateSoon();
+  }
+
+  #unregister(session: AgentSession): void {
+    const agentId = session.peerId!;
+    this.#sessions.delete(agentId);
+    const updates = this.#ctx.registry.removeAgent(agentId, `agent ${agentId} unregistered (shut down)`);
+    this.#rescindOffers(agentId);
+    this.#ctx.logger.info({ agentId, lost: updates.length }, 'agent unregistered');
+    this.#ctx.sendUpdates(updates);
+    session.close(1000, 'unregistered');
+  }
+
+  /** The connection of a registered agent closed (or stopped answering pings). */
+  #onClose(session: AgentSession): void {
+    const agentId = session.peerId!;
+    if (this.#sessions.get(agentId) !== session) return; // superseded, or unregistered
+    this.#sessions.delete(agentId);
+    if (this.#ctx.registry.agent(agentId)?.status !== 'ACTIVE') return;
+    const updates = this.#ctx.registry.disconnectAgent(agentId);
+    this.#rescindOffers(agentId);
+    this.#ctx.logger.warn(
+      { agentId, lost: updates.length, reregisterTimeout: formatDuration(this.#options.reregisterTimeoutMs) },
+      'agent disconnected; waiting for it to re-register',
+    );
+    this.#ctx.sendUpdates(updates);
+    const timer = setTimeout(() => this.#removeAfterTimeout(agentId), this.#options.reregisterTimeoutMs);
+    this.#removalTimers.set(agentId, timer);
+  }
+
+  #removeAfterTimeout(agentId: string): void {
+    this.#removalTimers.delete(agentId);
+    const { registry, logger } = this.#ctx;
+    if (registry.agent(agentId)?.status !== 'DISCONNECTED') return;
+    const timeout = formatDuration(this.#options.reregisterTimeoutMs);
+    const updates = registry.removeAgent(agentId, `agent ${agentId} did not re-register within ${timeout}`);
+    logger.warn({ agentId, lost: updates.length }, `agent removed: it did not re-register within ${timeout}`);
+    this.#ctx.sendUpdates(updates);
+  }
+
+  #activate(session: AgentSession, agentId: string): void {
+    session.registered(agentId);
+    this.#sessions.set(agentId, session);
+    const pings: Pings = { awaitingPong: false, missed: 0 };
+    this.#pings.set(session, pings);
+    const { maxPingTimeouts } = this.#options;
+    session.every(this.#options.pingTimeoutMs, () => {
+      if (pings.awaitingPong && ++pings.missed >= maxPingTimeouts) {
+        this.#ctx.logger.warn({ agentId, missed: pings.missed }, 'agent did not answer pings: disconnecting it');
+        session.terminate();
+        return;
+      }
+      pings.awaitingPong = true;
+      session.send({ type: 'PING' });
+    });
+  }
+
+  #shutdownRemoved(session: AgentSession, agentId: string): void {
+    const message = `agent ${agentId} was removed by the master (it did not re-register within ${formatDuration(this.#options.reregisterTimeoutMs)}, or it unregistered); shut down its executors and register as a new agent`;
+    this.#ctx.logger.warn({ agentId }, 'removed agent came back: telling it to shut down');
+    session.send({ type: 'SHUTDOWN', message });
+    session.close(1000, 'agent removed');
+  }
+
+  #cancelRemoval(agentId: string): void {
+    const timer = this.#removalTimers.get(agentId);
+    if (timer) clearTimeout(timer);
+    this.#removalTimers.delete(agentId);
+  }
+
+  #rescindOffers(agentId: string): void {
+    for (const offer of this.#ctx.allocator.withdrawAgent(agentId)) {
+      this.#ctx.toFramework(offer.frameworkId, { type: 'RESCIND', offerId: offer.id });
+    }
+  }
+
+  get #pingIntervalMs(): number {
+    return Math.max(1, Math.round(this.#options.pingTimeoutMs));
+  }
+}

@@ -1,0 +1,106 @@
+// The master's one HTTP server: /health, /state and /metrics, and the WebSocket upgrades of
+// /api/v1/agent and /api/v1/scheduler routed by path. Every socket is tracked so that stop()
+// can close them all (closing a server leaves its open connections alone).
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log.js';
+
+export interface HttpRoutes {
+  state(): unknown;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Upgrade handlers by path. */
+  upgrades: Record<string, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>;
+}
+
+export class MasterHttpServer {
+  readonly server: http.Server;
+  #sockets = new Set<Socket>();
+  #routes: HttpRoutes;
+  #logger: Logger;
+
+  constructor(routes: HttpRoutes, logger: Logger) {
+    this.#routes = routes;
+    this.#logger = logger;
+    this.server = http.createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => {
+        logger.error({ err: error, url: request.url }, 'http handler failed');
+        if (!response.headersSent) send(response, 500, { error: 'internal error' });
+        else response.destroy();
+      });
+    });
+    this.server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+    this.server.on('clientError', (error, socket) => {
+      logger.debug({ err: error }, 'bad http request');
+      socket.destroy();
+    });
+    this.server.on('error', (error) => logger.error({ err: error }, 'http server error'));
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(request, socket, head));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  /** Closes the server and destroys every socket it ever accepted (HTTP and upgraded alike). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      for (const socket of this.#sockets) socket.destroy();
+      this.#sockets.clear();
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = pathOf(request);
+    const known = path === '/health' || path === '/state' || path === '/metrics';
+    if (!known) return send(response, 404, { error: `no such endpoint: ${path}` });
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('Allow', 'GET, HEAD');
+      return send(response, 405, { error: `${request.method} is not allowed on ${path}` });
+    }
+    if (path === '/health') return send(response, 200, { status: 'ok' });
+    if (path === '/state') return send(response, 200, this.#routes.state());
+    const { contentType, body } = await this.#routes.metrics();
+    response.writeHead(200, { 'Content-Type': contentType });
+    response.end(body);
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (error) => this.#logger.debug({ err: error }, 'upgrade socket error'));
+    const handler = this.#routes.upgrades[pathOf(request)];
+    if (!handler) {
+      socket.once('finish', () => socket.destroy());
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handler(request, socket, head);
+  }
+}
+
+function pathOf(request: IncomingMessage): string {
+  try {
+    return new URL(request.url ?? '/', 'http://master').pathname;
+  } catch {
+    return request.url ?? '/';
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}

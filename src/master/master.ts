@@ -1,0 +1,251 @@
+// The master (DESIGN §8): one HTTP server carrying the agent and scheduler WebSocket endpoints and
+// /health, /state, /metrics; the registry and allocator between them; the allocation loop. State
+// lives in memory. `lifeline master` is a thin wrapper around this class.
+import {
+  IllegalStateError,
+  InvalidOptionError,
+  type AgentEvent,
+  type SchedulerEvent,
+} from '../protocol/index.js';
+import { silentLogger, type Logger } from '../log.js';
+import { AgentEndpoint } from './agent-endpoint.js';
+import { Allocator, type OutstandingOffer } from './allocator.js';
+import type { MasterContext } from './context.js';
+import { MasterHttpServer } from './http.js';
+import { MasterMetrics } from './metrics.js';
+import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
+import { SchedulerEndpoint } from './scheduler-endpoint.js';
+
+export interface MasterOptions {
+  /** Address to listen on. Default: `'127.0.0.1'`. */
+  ip?: string;
+  /** Port to listen on; 0 picks a free one (see the result of start()). Default: `5050`. */
+  port?: number;
+  /** How long a disconnected agent has to re-register before it is removed. Default: 75 s. */
+  agentReregisterTimeoutMs?: number;
+  /** The master PINGs each agent this often; an unanswered PING is a timeout. Default: 15 s. */
+  agentPingTimeoutMs?: number;
+  /** This many ping timeouts in a row count as a disconnection. Default: 5. */
+  maxAgentPingTimeouts?: number;
+  /** Offers are made at least this often (and at once when something changes). Default: 1 s. */
+  allocationIntervalMs?: number;
+  /** Largest frame accepted on either endpoint; a larger one closes the connection with 1009. Default: 1 MiB. */
+  maxFrameBytes?: number;
+  /** HEARTBEAT interval to schedulers (sent in SUBSCRIBED). Default: 15 s. */
+  heartbeatIntervalMs?: number;
+  /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
+  registrationTimeoutMs?: number;
+  logger?: Logger;
+}
+
+type Resolved = Required<Omit<MasterOptions, 'logger'>>;
+
+const DEFAULTS: Resolved = {
+  ip: '127.0.0.1',
+  port: 5050,
+  agentReregisterTimeoutMs: 75_000,
+  agentPingTimeoutMs: 15_000,
+  maxAgentPingTimeouts: 5,
+  allocationIntervalMs: 1_000,
+  maxFrameBytes: 1_048_576,
+  heartbeatIntervalMs: 15_000,
+  registrationTimeoutMs: 10_000,
+};
+
+// The longest delay a Node.js timer can hold (about 24.8 days).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export type MasterLifecycle = 'NEW' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+const MOVES: Record<MasterLifecycle, readonly MasterLifecycle[]> = {
+  NEW: ['STARTING'],
+  STARTING: ['RUNNING', 'STOPPING'],
+  RUNNING: ['STOPPING'],
+  STOPPING: ['STOPPED'],
+  STOPPED: [],
+};
+
+function resolveOptions(options: MasterOptions): Resolved {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
+  const resolved = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as Array<keyof Resolved>) {
+    if (options[key] !== undefined) (resolved as Record<string, unknown>)[key] = options[key];
+  }
+  if (typeof resolved.ip !== 'string' || resolved.ip === '') throw new InvalidOptionError('ip', resolved.ip, 'a non-empty host address');
+  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535) {
+    throw new InvalidOptionError('port', resolved.port, 'an integer from 0 to 65535');
+  }
+  for (const key of ['agentReregisterTimeoutMs', 'agentPingTimeoutMs', 'allocationIntervalMs', 'heartbeatIntervalMs', 'registrationTimeoutMs'] as const) {
+    const value = resolved[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
+      throw new InvalidOptionError(key, value, `a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+    }
+  }
+  if (!Number.isInteger(resolved.maxAgentPingTimeouts) || resolved.maxAgentPingTimeouts < 1) {
+    throw new InvalidOptionError('maxAgentPingTimeouts', resolved.maxAgentPingTimeouts, 'a positive integer');
+  }
+  if (!Number.isInteger(resolved.maxFrameBytes) || resolved.maxFrameBytes < 1024) {
+    throw new InvalidOptionError('maxFrameBytes', resolved.maxFrameBytes, 'an integer of at least 1024');
+  }
+  if (options.logger !== undefined && (typeof options.logger !== 'object' || typeof options.logger.info !== 'function')) {
+    throw new InvalidOptionError('logger', options.logger, 'a Logger');
+  }
+  return resolved;
+}
+
+export class Master {
+  #options: Resolved;
+  #logger: Logger;
+  #lifecycle: MasterLifecycle = 'NEW';
+  #registry = new Registry();
+  #allocator = new Allocator();
+  #metrics: MasterMetrics;
+  #agents: AgentEndpoint;
+  #schedulers: SchedulerEndpoint;
+  #http: MasterHttpServer;
+  #port: number | undefined;
+  #allocationTimer: NodeJS.Timeout | undefined;
+  #allocationSoon: NodeJS.Immediate | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: MasterOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#logger = options.logger ?? silentLogger;
+    this.#metrics = new MasterMetrics(this.#registry, this.#allocator);
+    const context: MasterContext = {
+      registry: this.#registry,
+      allocator: this.#allocator,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      toAgent: (agentId: string, event: AgentEvent) => this.#agents.send(agentId, event),
+      toFramework: (frameworkId: string, event: SchedulerEvent) => this.#schedulers.send(frameworkId, event),
+      sendUpdates: (updates: readonly GeneratedUpdate[]) => this.#sendUpdates(updates),
+      allocateSoon: () => this.#allocateSoon(),
+    };
+    const { maxFrameBytes, registrationTimeoutMs } = this.#options;
+    this.#agents = new AgentEndpoint(context, {
+      maxFrameBytes,
+      registrationTimeoutMs,
+      pingTimeoutMs: this.#options.agentPingTimeoutMs,
+      maxPingTimeouts: this.#options.maxAgentPingTimeouts,
+      reregisterTimeoutMs: this.#options.agentReregisterTimeoutMs,
+    });
+    this.#schedulers = new SchedulerEndpoint(context, {
+      maxFrameBytes,
+      registrationTimeoutMs,
+      heartbeatIntervalMs: Math.max(1, Math.round(this.#options.heartbeatIntervalMs)),
+    });
+    this.#http = new MasterHttpServer(
+      {
+        state: () => this.state(),
+        metrics: () => this.#metrics.text(),
+        upgrades: {
+          '/api/v1/agent': (request, socket, head) => this.#agents.handleUpgrade(request, socket, head),
+          '/api/v1/scheduler': (request, socket, head) => this.#schedulers.handleUpgrade(request, socket, head),
+        },
+      },
+      this.#logger,
+    );
+  }
+
+  get lifecycle(): MasterLifecycle {
+    return this.#lifecycle;
+  }
+
+  /** The port it listens on (after start()). */
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  /** DESIGN §9 /state. */
+  state(): MasterState {
+    return this.#registry.toJSON();
+  }
+
+  async start(): Promise<{ port: number }> {
+    this.#transition('STARTING');
+    try {
+      this.#port = await this.#http.listen(this.#options.port, this.#options.ip);
+    } catch (error) {
+      this.#transition('STOPPING');
+      await this.#http.close();
+      this.#transition('STOPPED');
+      throw error;
+    }
+    if (this.#lifecycle !== 'STARTING') {
+      await this.#http.close(); // stop() ran while it was starting
+      throw new IllegalStateError('the master was stopped while it was starting');
+    }
+    this.#transition('RUNNING');
+    this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
+    this.#logger.info({ ip: this.#options.ip, port: this.#port }, 'master listening');
+    return { port: this.#port };
+  }
+
+  /** Closes every connection, timer and the HTTP server. Safe to call more than once. */
+  stop(): Promise<void> {
+    if (this.#stopped) return this.#stopped;
+    if (this.#lifecycle === 'NEW') {
+      this.#lifecycle = 'STOPPED';
+      return (this.#stopped = Promise.resolve());
+    }
+    this.#transition('STOPPING');
+    clearInterval(this.#allocationTimer);
+    if (this.#allocationSoon) clearImmediate(this.#allocationSoon);
+    this.#agents.close();
+    this.#schedulers.close();
+    this.#stopped = this.#http.close().then(() => {
+      this.#transition('STOPPED');
+      this.#logger.info('master stopped');
+    });
+    return this.#stopped;
+  }
+
+  #transition(to: MasterLifecycle): void {
+    if (!MOVES[this.#lifecycle].includes(to)) throw new IllegalStateError(`cannot move the master to ${to} in ${this.#lifecycle} state`);
+    this.#lifecycle = to;
+  }
+
+  #sendUpdates(updates: readonly GeneratedUpdate[]): void {
+    for (const { frameworkId, status } of updates) {
+      this.#metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      this.#schedulers.send(frameworkId, { type: 'UPDATE', status });
+    }
+  }
+
+  #allocateSoon(): void {
+    if (this.#allocationSoon || this.#lifecycle !== 'RUNNING') return;
+    this.#allocationSoon = setImmediate(() => {
+      this.#allocationSoon = undefined;
+      this.#allocate();
+    });
+  }
+
+  #allocate(): void {
+    if (this.#lifecycle !== 'RUNNING') return;
+    const agents = this.#registry
+      .agents()
+      .filter((agent) => agent.status === 'ACTIVE' && this.#agents.isConnected(agent.id))
+      .map((agent) => ({ id: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, unused: this.#registry.unused(agent.id) }));
+    const frameworks = this.#registry
+      .frameworks()
+      .filter((framework) => framework.status === 'ACTIVE')
+      .map((framework) => ({ id: framework.id, checkpoint: framework.checkpoint }));
+    const made = this.#allocator.allocate(agents, frameworks, Date.now());
+    const byFramework = new Map<string, OutstandingOffer[]>();
+    for (const offer of made) {
+      const list = byFramework.get(offer.frameworkId) ?? [];
+      list.push(offer);
+      byFramework.set(offer.frameworkId, list);
+    }
+    for (const [frameworkId, offers] of byFramework) {
+      this.#logger.debug({ frameworkId, offers: offers.map((offer) => ({ id: offer.id, agentId: offer.agentId, resources: offer.resources })) }, 'offering');
+      const sent = this.#schedulers.send(frameworkId, {
+        type: 'OFFERS',
+        offers: offers.map(({ id, agentId, hostname, resources }) => ({ id, agentId, hostname, resources })),
+      });
+      // The scheduler's connection is going away: its close handler has or will withdraw them.
+      if (!sent) this.#allocator.withdrawFramework(frameworkId);
+    }
+  }
+}

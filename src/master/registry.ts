@@ -1,0 +1,440 @@
+// The master's picture of the cluster: agents, frameworks and their tasks, each with an explicit
+// lifecycle. Pure state (no sockets, no timers): an operation returns the status updates it
+// generates, and the master sends them. State lives in memory; a restarted master starts empty.
+import {
+  IllegalStateError,
+  isTerminal,
+  newId,
+  type AgentInfo,
+  type FrameworkInfo,
+  type Reason,
+  type RoutedTaskStatus,
+  type TaskInfo,
+  type TaskState,
+} from '../protocol/index.js';
+import { add, amounts, EMPTY, subtract, type Amounts } from './resources.js';
+
+export type AgentStatus = 'ACTIVE' | 'DISCONNECTED' | 'REMOVED';
+export type FrameworkStatus = 'ACTIVE' | 'DISCONNECTED' | 'REMOVED';
+
+const AGENT_MOVES: Record<AgentStatus, readonly AgentStatus[]> = {
+  ACTIVE: ['DISCONNECTED', 'REMOVED'],
+  DISCONNECTED: ['ACTIVE', 'REMOVED'],
+  REMOVED: [],
+};
+
+// ACTIVE: a scheduler is connected. DISCONNECTED: none is (failing over, or known only from an
+// agent's report). REMOVED: torn down or failed over too late; kept in completedFrameworks.
+const FRAMEWORK_MOVES: Record<FrameworkStatus, readonly FrameworkStatus[]> = {
+  ACTIVE: ['DISCONNECTED', 'REMOVED'],
+  DISCONNECTED: ['ACTIVE', 'REMOVED'],
+  REMOVED: [],
+};
+
+/** A framework as the master records it: always with its ID. */
+export type RegisteredFrameworkInfo = FrameworkInfo & { id: string };
+
+export class AgentRecord {
+  readonly id: string;
+  #info: AgentInfo;
+  #status: AgentStatus = 'ACTIVE';
+  /** Kills asked for while the agent was disconnected, sent when it re-registers: taskId → frameworkId. */
+  readonly pendingKills = new Map<string, string>();
+
+  constructor(id: string, info: AgentInfo) {
+    this.id = id;
+    this.#info = { ...info, id };
+  }
+
+  get info(): AgentInfo {
+    return this.#info;
+  }
+
+  get status(): AgentStatus {
+    return this.#status;
+  }
+
+  get hostname(): string {
+    return this.#info.hostname;
+  }
+
+  get checkpoint(): boolean {
+    return this.#info.checkpoint;
+  }
+
+  get total(): Amounts {
+    return amounts(this.#info.resources);
+  }
+
+  /** A re-registering agent may report new resources or a new hostname. */
+  updateInfo(info: AgentInfo): void {
+    this.#info = { ...info, id: this.id };
+  }
+
+  transition(to: AgentStatus): void {
+    if (!AGENT_MOVES[this.#status].includes(to)) {
+      throw new IllegalStateError(`cannot mark agent ${this.id} ${to} in ${this.#status} state`);
+    }
+    this.#status = to;
+  }
+}
+
+export interface TaskRecord {
+  readonly id: string;
+  readonly frameworkId: string;
+  readonly agentId: string;
+  /** A command task's executor ID is its task ID. */
+  readonly executorId: string;
+  readonly info: TaskInfo;
+  state: TaskState;
+}
+
+export class FrameworkRecord {
+  readonly id: string;
+  #info: RegisteredFrameworkInfo;
+  #status: FrameworkStatus;
+  readonly tasks = new Map<string, TaskRecord>();
+  /** uuids of updates the master generated itself: their acknowledgements end at the master. */
+  readonly masterUuids = new Set<string>();
+  /** Tasks in the order they became terminal, so that the oldest can be forgotten. */
+  readonly completedTasks: TaskRecord[] = [];
+
+  constructor(info: RegisteredFrameworkInfo, status: FrameworkStatus) {
+    this.id = info.id;
+    this.#info = info;
+    this.#status = status;
+  }
+
+  get info(): RegisteredFrameworkInfo {
+    return this.#info;
+  }
+
+  get status(): FrameworkStatus {
+    return this.#status;
+  }
+
+  get checkpoint(): boolean {
+    return this.#info.checkpoint;
+  }
+
+  /** Failover timeout in milliseconds (default 0: removed as soon as its scheduler disconnects). */
+  get failoverTimeoutMs(): number {
+    return this.#info.failoverTimeoutMs ?? 0;
+  }
+
+  /** A re-subscribing scheduler may rename the framework or change its failover timeout, never `checkpoint`. */
+  updateInfo(info: RegisteredFrameworkInfo): void {
+    if (info.checkpoint !== this.#info.checkpoint) {
+      throw new IllegalStateError(
+        `framework ${this.id} registered with checkpoint: ${this.#info.checkpoint}; FrameworkInfo.checkpoint cannot change after registration (got ${info.checkpoint})`,
+      );
+    }
+    this.#info = info;
+  }
+
+  transition(to: FrameworkStatus): void {
+    if (!FRAMEWORK_MOVES[this.#status].includes(to)) {
+      throw new IllegalStateError(`cannot mark framework ${this.id} ${to} in ${this.#status} state`);
+    }
+    this.#status = to;
+  }
+}
+
+/** A status update the master made up itself, and the framework it goes to. */
+export interface GeneratedUpdate {
+  frameworkId: string;
+  status: RoutedTaskStatus;
+}
+
+export interface MasterState {
+  agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts }>;
+  frameworks: FrameworkState[];
+  completedFrameworks: FrameworkState[];
+}
+
+export interface FrameworkState {
+  id: string;
+  name: string;
+  checkpoint: boolean;
+  status: FrameworkStatus;
+  tasks: Array<{ id: string; state: TaskState; agentId: string; executorId: string }>;
+}
+
+export function executorIdOf(task: TaskInfo): string {
+  return task.executor?.executorId ?? task.taskId;
+}
+
+/** A status from the master about a task (SOURCE_MASTER); reconciliation answers carry no uuid. */
+export function masterStatus(
+  task: { taskId: string; agentId?: string; executorId?: string },
+  state: TaskState,
+  reason: Reason,
+  message: string,
+  { withUuid = true }: { withUuid?: boolean } = {},
+): RoutedTaskStatus {
+  return {
+    taskId: task.taskId,
+    state,
+    ...(withUuid ? { uuid: newId() } : {}),
+    timestamp: Date.now(),
+    source: 'SOURCE_MASTER',
+    reason,
+    message,
+    ...(task.agentId !== undefined ? { agentId: task.agentId } : {}),
+    ...(task.executorId !== undefined ? { executorId: task.executorId } : {}),
+  };
+}
+
+export interface RegistryOptions {
+  /** How many removed frameworks /state keeps (Mesos: --max_completed_frameworks). */
+  maxCompletedFrameworks?: number;
+  /** How many terminal tasks a framework keeps (Mesos: --max_completed_tasks_per_framework). */
+  maxCompletedTasksPerFramework?: number;
+}
+
+/** Unacknowledged master-generated uuids kept per framework (a scheduler that never acks). */
+const MAX_MASTER_UUIDS = 10_000;
+
+export class Registry {
+  #agents = new Map<string, AgentRecord>();
+  #frameworks = new Map<string, FrameworkRecord>();
+  #completed: FrameworkRecord[] = [];
+  #completedIds = new Set<string>();
+  #tasksByAgent = new Map<string, Set<TaskRecord>>();
+  #maxCompleted: number;
+  #maxCompletedTasks: number;
+
+  constructor({ maxCompletedFrameworks = 50, maxCompletedTasksPerFramework = 1000 }: RegistryOptions = {}) {
+    this.#maxCompleted = maxCompletedFrameworks;
+    this.#maxCompletedTasks = maxCompletedTasksPerFramework;
+  }
+
+  // ── agents ──────────────────────────────────────────────────────────────────────────────
+
+  /** Adds an ACTIVE agent (a fresh ID unless one is given: a re-registering agent keeps its own). */
+  addAgent(info: AgentInfo, id: string = newId()): AgentRecord {
+    if (this.#agents.has(id)) throw new IllegalStateError(`agent ${id} is already registered`);
+    const agent = new AgentRecord(id, info);
+    this.#agents.set(id, agent);
+    this.#tasksByAgent.set(id, new Set());
+    return agent;
+  }
+
+  agent(id: string): AgentRecord | undefined {
+    return this.#agents.get(id);
+  }
+
+  agents(): AgentRecord[] {
+    return [...this.#agents.values()];
+  }
+
+  tasksOn(agentId: string): TaskRecord[] {
+    return [...(this.#tasksByAgent.get(agentId) ?? [])];
+  }
+
+  /** The agent's resources not used by its non-terminal tasks. */
+  unused(agentId: string): Amounts {
+    const agent = this.#agents.get(agentId);
+    if (!agent) return { ...EMPTY };
+    let used: Amounts = { ...EMPTY };
+    for (const task of this.#tasksByAgent.get(agentId) ?? []) {
+      if (!isTerminal(task.state)) used = add(used, task.info.resources);
+    }
+    return subtract(agent.total, used);
+  }
+
+  /**
+   * The agent's connection broke: it is DISCONNECTED, and the tasks of frameworks that do not
+   * checkpoint are lost at once (their executors shut down when the agent connection breaks).
+   */
+  disconnectAgent(agentId: string): GeneratedUpdate[] {
+    const agent = this.#requireAgent(agentId);
+    agent.transition('DISCONNECTED');
+    const updates: GeneratedUpdate[] = [];
+    for (const task of this.tasksOn(agentId)) {
+      const framework = this.#frameworks.get(task.frameworkId);
+      if (!framework || framework.checkpoint || isTerminal(task.state)) continue;
+      updates.push(this.#lose(task, 'REASON_AGENT_DISCONNECTED', `agent ${agentId} disconnected and framework ${framework.id} does not checkpoint`));
+    }
+    return updates;
+  }
+
+  /** The agent is gone for good (re-registration timeout, or it unregistered): its live tasks are lost. */
+  removeAgent(agentId: string, message: string): GeneratedUpdate[] {
+    const agent = this.#requireAgent(agentId);
+    agent.transition('REMOVED');
+    agent.pendingKills.clear();
+    const updates: GeneratedUpdate[] = [];
+    for (const task of this.tasksOn(agentId)) {
+      if (isTerminal(task.state) || !this.#frameworks.has(task.frameworkId)) continue;
+      updates.push(this.#lose(task, 'REASON_AGENT_REMOVED', message));
+    }
+    return updates;
+  }
+
+  /** A known agent is back (re-registered): ACTIVE again, with the info it reports now. */
+  reactivateAgent(agentId: string, info: AgentInfo): AgentRecord {
+    const agent = this.#requireAgent(agentId);
+    if (agent.status !== 'ACTIVE') agent.transition('ACTIVE');
+    agent.updateInfo(info);
+    return agent;
+  }
+
+  // ── frameworks ──────────────────────────────────────────────────────────────────────────
+
+  /** Adds a framework with the ID in `info` (a fresh one if it has none). */
+  addFramework(info: FrameworkInfo, status: FrameworkStatus = 'ACTIVE'): FrameworkRecord {
+    const id = info.id ?? newId();
+    if (this.#frameworks.has(id) || this.#completedIds.has(id)) throw new IllegalStateError(`framework ${id} is already registered`);
+    const framework = new FrameworkRecord({ ...info, id }, status);
+    this.#frameworks.set(id, framework);
+    return framework;
+  }
+
+  /** A framework that is ACTIVE or DISCONNECTED (not removed). */
+  framework(id: string): FrameworkRecord | undefined {
+    return this.#frameworks.get(id);
+  }
+
+  frameworks(): FrameworkRecord[] {
+    return [...this.#frameworks.values()];
+  }
+
+  isCompleted(frameworkId: string): boolean {
+    return this.#completedIds.has(frameworkId);
+  }
+
+  /**
+   * Removes a framework: its non-terminal tasks are TASK_KILLED in the master's state (nothing is
+   * sent: the framework is gone). Returns the agents that ran its tasks, to be told to shut it down.
+   */
+  removeFramework(frameworkId: string): string[] {
+    const framework = this.#frameworks.get(frameworkId);
+    if (!framework) throw new IllegalStateError(`cannot remove framework ${frameworkId}: it is not registered`);
+    framework.transition('REMOVED');
+    this.#frameworks.delete(frameworkId);
+    const agentIds = new Set<string>();
+    for (const task of framework.tasks.values()) {
+      agentIds.add(task.agentId);
+      if (!isTerminal(task.state)) task.state = 'TASK_KILLED';
+      this.#tasksByAgent.get(task.agentId)?.delete(task);
+      this.#agents.get(task.agentId)?.pendingKills.delete(task.id);
+    }
+    framework.masterUuids.clear();
+    this.#completed.push(framework);
+    this.#completedIds.add(frameworkId);
+    while (this.#completed.length > this.#maxCompleted) this.#completed.shift();
+    // The IDs of frameworks that fell off the list are still remembered: a removed framework
+    // never comes back under its old ID.
+    return [...agentIds];
+  }
+
+  // ── tasks ───────────────────────────────────────────────────────────────────────────────
+
+  /** Records a task the master is launching (TASK_STAGING) or one an agent reports. */
+  addTask(frameworkId: string, info: TaskInfo, state: TaskState = 'TASK_STAGING'): TaskRecord {
+    const framework = this.#frameworks.get(frameworkId);
+    if (!framework) throw new IllegalStateError(`cannot add task ${info.taskId} to framework ${frameworkId}: it is not registered`);
+    const previous = framework.tasks.get(info.taskId);
+    if (previous) this.#tasksByAgent.get(previous.agentId)?.delete(previous);
+    const task: TaskRecord = { id: info.taskId, frameworkId, agentId: info.agentId, executorId: executorIdOf(info), info, state: 'TASK_STAGING' };
+    framework.tasks.set(task.id, task);
+    this.#tasksByAgent.get(task.agentId)?.add(task);
+    this.setState(task, state);
+    return task;
+  }
+
+  /**
+   * Records a task's latest state. A task the master already holds as terminal stays so (a later
+   * update is still forwarded, as in Mesos); terminal tasks past the per-framework limit are forgotten.
+   */
+  setState(task: TaskRecord, state: TaskState): void {
+    if (isTerminal(task.state)) return;
+    task.state = state;
+    if (!isTerminal(state)) return;
+    const framework = this.#frameworks.get(task.frameworkId);
+    if (!framework) return;
+    framework.completedTasks.push(task);
+    while (framework.completedTasks.length > this.#maxCompletedTasks) {
+      const old = framework.completedTasks.shift()!;
+      if (framework.tasks.get(old.id) === old) framework.tasks.delete(old.id);
+      this.#tasksByAgent.get(old.agentId)?.delete(old);
+    }
+  }
+
+  task(frameworkId: string, taskId: string): TaskRecord | undefined {
+    return this.#frameworks.get(frameworkId)?.tasks.get(taskId);
+  }
+
+  /**
+   * Records the latest state of a task from an agent's update. A state the master already holds
+   * as terminal stays (the update is still forwarded), as in Mesos.
+   */
+  applyStatus(frameworkId: string, status: RoutedTaskStatus): TaskRecord | undefined {
+    const task = this.task(frameworkId, status.taskId);
+    if (task) this.setState(task, status.state);
+    return task;
+  }
+
+  /** Makes a master-generated update for a recorded task and records its state. */
+  generate(task: TaskRecord, state: TaskState, reason: Reason, message: string): GeneratedUpdate {
+    this.setState(task, state);
+    const status = masterStatus({ taskId: task.id, agentId: task.agentId, executorId: task.executorId }, state, reason, message);
+    const framework = this.#frameworks.get(task.frameworkId);
+    if (framework) rememberMasterUuid(framework, status.uuid!);
+    return { frameworkId: task.frameworkId, status };
+  }
+
+  /** The executor a framework already runs under this ID on the agent (a task of it), if any. */
+  executorTask(frameworkId: string, agentId: string, executorId: string): TaskRecord | undefined {
+    for (const task of this.#tasksByAgent.get(agentId) ?? []) {
+      if (task.frameworkId === frameworkId && task.executorId === executorId && !isTerminal(task.state)) return task;
+    }
+    return undefined;
+  }
+
+  // ── output ──────────────────────────────────────────────────────────────────────────────
+
+  /** DESIGN §9 /state. */
+  toJSON(): MasterState {
+    return {
+      agents: this.agents().map((agent) => ({
+        id: agent.id,
+        hostname: agent.hostname,
+        checkpoint: agent.checkpoint,
+        status: agent.status,
+        resources: agent.total,
+      })),
+      frameworks: this.frameworks().map(frameworkState),
+      completedFrameworks: this.#completed.map(frameworkState),
+    };
+  }
+
+  #lose(task: TaskRecord, reason: Reason, message: string): GeneratedUpdate {
+    return this.generate(task, 'TASK_LOST', reason, message);
+  }
+
+  #requireAgent(agentId: string): AgentRecord {
+    const agent = this.#agents.get(agentId);
+    if (!agent) throw new IllegalStateError(`agent ${agentId} is not registered`);
+    return agent;
+  }
+}
+
+/** Remembers a master-generated uuid so its acknowledgement stops at the master (bounded). */
+export function rememberMasterUuid(framework: FrameworkRecord, uuid: string): void {
+  framework.masterUuids.add(uuid);
+  if (framework.masterUuids.size > MAX_MASTER_UUIDS) {
+    framework.masterUuids.delete(framework.masterUuids.values().next().value!);
+  }
+}
+
+function frameworkState(framework: FrameworkRecord): FrameworkState {
+  return {
+    id: framework.id,
+    name: framework.info.name,
+    checkpoint: framework.checkpoint,
+    status: framework.status,
+    tasks: [...framework.tasks.values()].map((task) => ({ id: task.id, state: task.state, agentId: task.agentId, executorId: task.executorId })),
+  };
+}
