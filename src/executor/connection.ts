@@ -1,0 +1,151 @@
+// One WebSocket connection to the agent's executor endpoint over its Unix socket: binary msgpack
+// frames out, every frame in validated against the ExecutorEvent schema, heartbeats both ways,
+// and a deadline on the handshake (an agent that accepts but never answers counts as gone).
+// A connection is used once: reconnecting means a new AgentConnection.
+import { createRequire } from 'node:module';
+import type WebSocketClass from 'ws';
+import {
+  ConnectionError,
+  ExecutorEvent,
+  LifelineError,
+  ProtocolError,
+  decodeFrame,
+  encode,
+  toBuffer,
+  type ExecutorCall,
+} from '../protocol/index.js';
+
+/** Largest event accepted from the agent (a LAUNCH carries a TaskInfo with its `data`). */
+export const MAX_EVENT_BYTES = 8 * 1024 * 1024;
+/** How long connecting plus SUBSCRIBE → SUBSCRIBED may take before the attempt counts as failed. */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** The peer is gone after this many heartbeat intervals with no frame at all from it. */
+export const MISSED_HEARTBEATS = 3;
+/** How long close() waits for the close handshake before it drops the socket. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
+export interface ConnectionHandlers {
+  /** The WebSocket is open: send SUBSCRIBE. */
+  open(): void;
+  /** A valid event. */
+  event(event: ExecutorEvent): void;
+  /** A frame that failed validation; the connection is being closed with 1008. */
+  malformed(error: ProtocolError): void;
+  /** The connection is gone, for whatever reason (called exactly once, also after close()). */
+  closed(error: LifelineError): void;
+}
+
+// ws is CommonJS. Importing it from ESM makes Node load its CommonJS export lexer (WebAssembly),
+// which costs an executor several MB of RSS for nothing; require() does not (DESIGN §10).
+const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
+type WebSocket = WebSocketClass;
+
+export function executorEndpointUrl(socketPath: string): string {
+  return `ws+unix://${socketPath}:/api/v1/executor`;
+}
+
+export class AgentConnection {
+  readonly #ws: WebSocket;
+  readonly #handlers: ConnectionHandlers;
+  readonly #socketPath: string;
+  readonly #closed: Promise<void>;
+  #markClosed!: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #lastFrameAt = performance.now();
+  #failure: LifelineError | undefined;
+  #done = false;
+  #discarding = false;
+
+  constructor(socketPath: string, handlers: ConnectionHandlers, { handshakeTimeoutMs = HANDSHAKE_TIMEOUT_MS } = {}) {
+    this.#socketPath = socketPath;
+    this.#handlers = handlers;
+    this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
+    this.#ws = new WebSocket(executorEndpointUrl(socketPath), {
+      perMessageDeflate: false,
+      maxPayload: MAX_EVENT_BYTES,
+      handshakeTimeout: handshakeTimeoutMs,
+    });
+    this.#timer = setTimeout(
+      () => this.#fail(new ConnectionError(`the agent at ${socketPath} did not complete the subscription within ${handshakeTimeoutMs} ms`)),
+      handshakeTimeoutMs,
+    );
+    this.#timer.unref();
+    this.#ws.on('open', () => this.#handlers.open());
+    this.#ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => this.#receive(data));
+    this.#ws.on('error', (error: Error) => {
+      this.#failure ??= new ConnectionError(`connection to the agent at ${socketPath} failed: ${error.message}`, { cause: error });
+    });
+    this.#ws.on('close', (code: number, reason: Buffer) => this.#finish(code, reason.toString()));
+  }
+
+  /** Sends one call; returns false (and sends nothing) when the socket is not open. */
+  send(call: ExecutorCall): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(encode(call));
+    return true;
+  }
+
+  /** Subscribed: the handshake deadline ends; send HEARTBEAT every interval and watch for silence. */
+  startHeartbeats(intervalMs: number): void {
+    clearTimeout(this.#timer);
+    this.#lastFrameAt = performance.now();
+    this.#timer = setInterval(() => {
+      const silentMs = performance.now() - this.#lastFrameAt;
+      if (silentMs > MISSED_HEARTBEATS * intervalMs) {
+        this.#fail(new ConnectionError(`no frame from the agent for ${Math.round(silentMs)} ms (${MISSED_HEARTBEATS} heartbeat intervals of ${intervalMs} ms)`));
+        return;
+      }
+      this.send({ type: 'HEARTBEAT' });
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Closes the connection (close handshake, then drops the socket if the peer does not answer). */
+  close(code = 1000, reason = ''): Promise<void> {
+    if (!this.#done && this.#closeTimer === undefined) {
+      clearInterval(this.#timer);
+      this.#closeTimer = setTimeout(() => this.#ws.terminate(), CLOSE_TIMEOUT_MS);
+      this.#closeTimer.unref();
+      this.#ws.close(code, reason);
+    }
+    return this.#closed;
+  }
+
+  #receive(data: Buffer | ArrayBuffer | Buffer[]): void {
+    if (this.#discarding) return;
+    this.#lastFrameAt = performance.now();
+    let event: ExecutorEvent;
+    try {
+      event = decodeFrame(ExecutorEvent, toBuffer(data));
+    } catch (error) {
+      this.#discarding = true;
+      const protocolError = error instanceof ProtocolError ? error : new ProtocolError(String(error), { cause: error });
+      this.#failure ??= protocolError;
+      this.#handlers.malformed(protocolError);
+      void this.close(1008, 'invalid frame');
+      return;
+    }
+    this.#handlers.event(event);
+  }
+
+  /** A broken connection (missed heartbeats, handshake deadline): drop it at once. */
+  #fail(error: LifelineError): void {
+    if (this.#done) return;
+    this.#failure ??= error;
+    clearInterval(this.#timer);
+    this.#ws.terminate();
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#closeTimer);
+    const error =
+      this.#failure ??
+      new ConnectionError(`the agent at ${this.#socketPath} closed the connection (code ${code}${reason ? `: ${reason}` : ''})`);
+    this.#markClosed();
+    this.#handlers.closed(error);
+  }
+}
