@@ -1,0 +1,339 @@
+// Reliable delivery of task status updates to the master (DESIGN §2, §7.6; Mesos's
+// TaskStatusUpdateManager). Per task stream: every update is recorded before the executor gets its
+// ACKNOWLEDGED, forwarded in order with one in flight, resent with exponential backoff until the
+// master relays the framework's acknowledgement, then the next one goes. Recording goes through an
+// UpdateStore in batches gathered over one turn of the event loop, so that a durable store (the
+// recovery issue) can group-commit its fsyncs; the in-memory store here just keeps the records.
+import { IllegalStateError, isTerminal, type TaskStatus } from '../protocol/index.js';
+import { silentLogger, type Logger } from '../log.js';
+
+/** A status as it leaves the node: the agent has filled in its own ID and the executor's. */
+export type ForwardedStatus = TaskStatus & { agentId: string; executorId: string };
+
+export interface StatusUpdate {
+  readonly frameworkId: string;
+  readonly status: ForwardedStatus;
+}
+
+/** What a store records: an update, or the master's acknowledgement of one. */
+export type UpdateRecord =
+  | { readonly kind: 'UPDATE'; readonly frameworkId: string; readonly status: ForwardedStatus }
+  | { readonly kind: 'ACK'; readonly frameworkId: string; readonly taskId: string; readonly uuid: string };
+
+/** Where records go before anything is acknowledged. `append` resolves once they are durable. */
+export interface UpdateStore {
+  append(records: readonly UpdateRecord[]): Promise<void>;
+}
+
+/** The skeleton's store: records kept in memory (lost with the agent). */
+export class MemoryUpdateStore implements UpdateStore {
+  readonly records: UpdateRecord[] = [];
+  /** How many `append` calls there were (one per batch). */
+  batches = 0;
+
+  async append(records: readonly UpdateRecord[]): Promise<void> {
+    this.batches++;
+    this.records.push(...records);
+  }
+}
+
+export type UpdateOutcome = 'recorded' | 'duplicate' | 'ignored';
+
+export interface UpdateReceipt {
+  readonly outcome: UpdateOutcome;
+  /** Settles when the update (or, for a duplicate, its first copy) is durably recorded. */
+  readonly recorded: Promise<void>;
+}
+
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface StatusUpdateManagerOptions {
+  /**
+   * Sends one update to the master. Returns false when there is no registered connection (the
+   * update stays in flight and goes again on the next retry or on `resume()`).
+   */
+  forward(update: StatusUpdate, resend: boolean): boolean;
+  /** Type: UpdateStore. Default: a MemoryUpdateStore. */
+  store?: UpdateStore;
+  /** First resend interval (--status_update_retry_interval_min). */
+  retryIntervalMinMs: number;
+  /** Largest resend interval (--status_update_retry_interval_max). */
+  retryIntervalMaxMs: number;
+  /** Called after the master's acknowledgement of an update has been recorded. */
+  onAcknowledged?(update: StatusUpdate): void;
+  logger?: Logger;
+  /** For tests: where resend timers come from. */
+  timers?: Timers;
+}
+
+interface Entry {
+  readonly update: StatusUpdate;
+  durable: boolean;
+  attempts: number;
+}
+
+interface Stream {
+  readonly frameworkId: string;
+  readonly taskId: string;
+  readonly queue: Entry[];
+  /** Every uuid seen on this stream → settles when its record is durable. */
+  readonly uuids: Map<string, Promise<void>>;
+  /** A terminal update has been accepted: later (non-duplicate) updates are ignored. */
+  terminated: boolean;
+  /** The head's acknowledgement is being recorded: the next update waits for it. */
+  acking: boolean;
+  timer: unknown;
+  intervalMs: number;
+}
+
+interface Pending {
+  readonly record: UpdateRecord;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+const DURABLE: Promise<void> = Promise.resolve();
+
+export class StatusUpdateManager {
+  readonly #forward: StatusUpdateManagerOptions['forward'];
+  readonly #store: UpdateStore;
+  readonly #minMs: number;
+  readonly #maxMs: number;
+  readonly #onAcknowledged: StatusUpdateManagerOptions['onAcknowledged'];
+  readonly #logger: Logger;
+  readonly #timers: Timers;
+  readonly #streams = new Map<string, Stream>();
+  #batch: Pending[] = [];
+  #flushScheduled = false;
+  #flushing = false;
+  #drainWaiters: Array<() => void> = [];
+  #closed = false;
+
+  constructor(options: StatusUpdateManagerOptions) {
+    const { retryIntervalMinMs: min, retryIntervalMaxMs: max } = options;
+    if (typeof options.forward !== 'function') throw new TypeError(`option forward must be a function, got ${typeof options.forward}`);
+    if (!Number.isFinite(min) || min <= 0) throw new TypeError(`option retryIntervalMinMs must be a positive number, got ${min}`);
+    if (!Number.isFinite(max) || max < min) throw new TypeError(`option retryIntervalMaxMs must be a number ≥ retryIntervalMinMs (${min}), got ${max}`);
+    this.#forward = options.forward;
+    this.#store = options.store ?? new MemoryUpdateStore();
+    this.#minMs = min;
+    this.#maxMs = max;
+    this.#onAcknowledged = options.onAcknowledged;
+    this.#logger = options.logger ?? silentLogger;
+    this.#timers = options.timers ?? REAL_TIMERS;
+  }
+
+  /**
+   * Accepts an update for a task stream, in call order (the order of forwarding). Says at once
+   * what it did with it — `recorded` (new: stored, then forwarded), `duplicate` (its uuid was seen
+   * before: not stored or forwarded again) or `ignored` (the stream already ended with a terminal
+   * update) — and `recorded` settles once the update (or its first copy) is durable: only then may
+   * the executor be sent ACKNOWLEDGED.
+   */
+  update(frameworkId: string, status: ForwardedStatus): UpdateReceipt {
+    if (this.#closed) {
+      const recorded = Promise.reject(new IllegalStateError('cannot record a status update: the status update manager is closed'));
+      recorded.catch(() => {});
+      return { outcome: 'ignored', recorded };
+    }
+    const stream = this.#stream(frameworkId, status.taskId, true)!;
+    const seen = stream.uuids.get(status.uuid);
+    if (seen) return { outcome: 'duplicate', recorded: seen };
+    if (stream.terminated) {
+      this.#logger.warn({ frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update after a terminal one: ignored');
+      return { outcome: 'ignored', recorded: DURABLE };
+    }
+    const entry: Entry = { update: { frameworkId, status }, durable: false, attempts: 0 };
+    stream.queue.push(entry);
+    if (isTerminal(status.state)) stream.terminated = true;
+    const recorded = this.#record({ kind: 'UPDATE', frameworkId, status }).then(
+      () => {
+        entry.durable = true;
+        stream.uuids.set(status.uuid, DURABLE);
+        this.#sendHead(stream);
+      },
+      (error: unknown) => {
+        // Not recorded: forget it, so that the executor's resend is taken as new.
+        const index = stream.queue.indexOf(entry);
+        if (index !== -1) stream.queue.splice(index, 1);
+        stream.uuids.delete(status.uuid);
+        stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));
+        throw error;
+      },
+    );
+    // A caller that drops the receipt must not cause an unhandled rejection.
+    recorded.catch(() => {});
+    stream.uuids.set(status.uuid, recorded);
+    return { outcome: 'recorded', recorded };
+  }
+
+  /**
+   * The master relayed the framework's acknowledgement. Only the update in flight (the head) can be
+   * acknowledged; anything else is stale and ignored. Resolves true when it matched.
+   */
+  async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<boolean> {
+    const stream = this.#stream(frameworkId, taskId, false);
+    const head = stream?.queue[0];
+    if (!stream || !head || !head.durable || stream.acking || head.update.status.uuid !== uuid) {
+      this.#logger.debug({ frameworkId, taskId, uuid, head: head?.update.status.uuid }, 'acknowledgement does not match the update in flight: ignored');
+      return false;
+    }
+    this.#clearTimer(stream);
+    stream.acking = true;
+    try {
+      await this.#record({ kind: 'ACK', frameworkId, taskId, uuid });
+    } catch (error) {
+      // Not recorded: the update stays in flight, and goes again on its backoff.
+      stream.acking = false;
+      if (!this.#closed) this.#send(stream, head);
+      throw error;
+    }
+    stream.acking = false;
+    stream.queue.shift();
+    stream.intervalMs = this.#minMs;
+    this.#onAcknowledged?.(head.update);
+    if (!this.#closed) this.#sendHead(stream);
+    this.#checkDrained();
+    return true;
+  }
+
+  /** After (re-)registration: every head update goes again at once, with a fresh backoff. */
+  resume(): void {
+    for (const stream of this.#streams.values()) {
+      const head = stream.queue[0];
+      if (!head || !head.durable || stream.acking) continue;
+      this.#clearTimer(stream);
+      stream.intervalMs = this.#minMs;
+      this.#send(stream, head);
+    }
+  }
+
+  /** The updates of a task not yet acknowledged by the framework, oldest (in flight) first. */
+  pending(frameworkId: string, taskId: string): readonly ForwardedStatus[] {
+    return this.#stream(frameworkId, taskId, false)?.queue.map((entry) => entry.update.status) ?? [];
+  }
+
+  /** How many updates wait for an acknowledgement (of one framework, or in all). */
+  pendingCount(frameworkId?: string): number {
+    let count = 0;
+    for (const stream of this.#streams.values()) if (frameworkId === undefined || stream.frameworkId === frameworkId) count += stream.queue.length;
+    return count;
+  }
+
+  /** Resolves once no update waits for an acknowledgement, or after `timeoutMs` (false then). */
+  whenDrained(timeoutMs: number): Promise<boolean> {
+    if (this.pendingCount() === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.#drainWaiters.push(waiter);
+    });
+  }
+
+  /** Drops the streams of a task, or of a whole framework (removed: nobody will acknowledge them). */
+  forget(frameworkId: string, taskId?: string): void {
+    for (const [key, stream] of this.#streams) {
+      if (stream.frameworkId !== frameworkId || (taskId !== undefined && stream.taskId !== taskId)) continue;
+      this.#clearTimer(stream);
+      this.#streams.delete(key);
+    }
+    this.#checkDrained();
+  }
+
+  /** Stops every resend timer; later updates are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const stream of this.#streams.values()) this.#clearTimer(stream);
+  }
+
+  #stream(frameworkId: string, taskId: string, create: boolean): Stream | undefined {
+    const key = `${frameworkId}/${taskId}`;
+    let stream = this.#streams.get(key);
+    if (!stream && create) {
+      stream = { frameworkId, taskId, queue: [], uuids: new Map(), terminated: false, acking: false, timer: undefined, intervalMs: this.#minMs };
+      this.#streams.set(key, stream);
+    }
+    return stream;
+  }
+
+  /** Sends the head if it is durable and not yet sent (a sent head is resent by its timer). */
+  #sendHead(stream: Stream): void {
+    const head = stream.queue[0];
+    if (!head || !head.durable || head.attempts > 0 || stream.acking || this.#closed) return;
+    this.#send(stream, head);
+  }
+
+  #send(stream: Stream, entry: Entry): void {
+    const resend = entry.attempts > 0;
+    entry.attempts++;
+    const delivered = this.#forward(entry.update, resend);
+    this.#logger.debug({ taskId: stream.taskId, uuid: entry.update.status.uuid, state: entry.update.status.state, attempt: entry.attempts, delivered }, 'status update forwarded');
+    const delay = stream.intervalMs;
+    stream.intervalMs = Math.min(stream.intervalMs * 2, this.#maxMs);
+    stream.timer = this.#timers.setTimeout(() => {
+      stream.timer = undefined;
+      if (stream.queue[0] === entry && !stream.acking && !this.#closed) this.#send(stream, entry);
+    }, delay);
+  }
+
+  #clearTimer(stream: Stream): void {
+    if (stream.timer !== undefined) this.#timers.clearTimeout(stream.timer);
+    stream.timer = undefined;
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || this.pendingCount() !== 0) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Adds a record to the batch of this turn of the event loop; resolves when the batch is durable. */
+  #record(record: UpdateRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ record, resolve, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#flushing) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** One append per batch, one batch at a time, so that records become durable in arrival order. */
+  async #flush(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    this.#flushing = true;
+    try {
+      await this.#store.append(batch.map((pending) => pending.record));
+      for (const pending of batch) pending.resolve();
+    } catch (error) {
+      this.#logger.error({ err: error, records: batch.length }, 'could not record status updates');
+      for (const pending of batch) pending.reject(error);
+    } finally {
+      this.#flushing = false;
+      if (this.#batch.length > 0) this.#scheduleFlush();
+    }
+  }
+}

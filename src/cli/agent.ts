@@ -1,0 +1,108 @@
+// `lifeline agent`: the flags of DESIGN §4 turned into an Agent, and the signals that stop it:
+// SIGTERM/SIGINT leave checkpointed executors running (the upgrade path), SIGUSR1 shuts everything
+// down and unregisters. Bad flags exit 2 (FlagError); a socket or port that cannot be used exits 1.
+import os from 'node:os';
+import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '../agent/index.js';
+import { createLogger } from '../log.js';
+import { FlagError } from '../protocol/index.js';
+import { helpText, parseFlags, type FlagSpec } from './flags.js';
+
+export const AGENT_FLAGS = {
+  master: { type: 'string', required: true, help: 'HOST:PORT of the master' },
+  work_dir: { type: 'string', required: true, help: 'directory for sandboxes (and checkpoints)' },
+  checkpoint: { type: 'boolean', default: 'true', help: 'checkpoint agent and framework state to disk, for frameworks that ask for it' },
+  strict: { type: 'boolean', default: 'true', help: 'any recovery error is fatal; false: skip what is corrupt and recover the rest' },
+  recover: { type: 'string', default: 'reconnect', values: ['reconnect', 'cleanup'], help: 'reconnect to live executors, or cleanup: kill old executors and exit' },
+  recovery_timeout: { type: 'duration', default: '15mins', help: 'how long executors wait for a restarted agent before they shut themselves down' },
+  executor_reregistration_timeout: { type: 'duration', default: '2secs', help: 'how long a recovering agent waits for live executors to re-subscribe' },
+  executor_shutdown_grace_period: { type: 'duration', default: '5secs', help: 'SIGTERM to SIGKILL grace for executors and tasks' },
+  registration_backoff_factor: { type: 'duration', default: '1secs', help: '(re-)registration retry backoff with the master (doubling, capped at 1mins)' },
+  runtime_dir: { type: 'string', defaultHelp: '<work_dir>/run (a short path in the temp dir if that is too long for a socket)', help: 'where the executor socket lives (keep it short: a socket path has at most 107 bytes)' },
+  gc_delay: { type: 'duration', default: '1weeks', help: 'completed runs\' sandboxes and meta directories are removed this long after they complete' },
+  status_update_retry_interval_min: { type: 'duration', default: '1secs', help: 'first resend interval of an unacknowledged status update' },
+  status_update_retry_interval_max: { type: 'duration', default: '1mins', help: 'largest resend interval of an unacknowledged status update' },
+  max_frame_bytes: { type: 'integer', default: '1048576', help: 'largest frame accepted on the executor endpoint' },
+  port: { type: 'integer', default: '5051', help: 'HTTP port for /state, /metrics and /health' },
+  ip: { type: 'string', default: '127.0.0.1', help: 'IP address the HTTP endpoint listens on' },
+  resources: { type: 'string', defaultHelp: 'detected', help: 'resources offered, cpus:N;mem:MB;disk:MB (any left out are detected)' },
+  hostname: { type: 'string', defaultHelp: os.hostname(), help: 'host name reported to the master' },
+  executor_heartbeat_interval: { type: 'duration', default: '5secs', help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
+} as const satisfies Record<string, FlagSpec>;
+
+/** Which flag each Agent option comes from, to name it when the Agent rejects a value. */
+const FLAG_OF: Record<string, string> = {
+  master: 'master',
+  workDir: 'work_dir',
+  runtimeDir: 'runtime_dir',
+  recover: 'recover',
+  recoveryTimeoutMs: 'recovery_timeout',
+  executorReregistrationTimeoutMs: 'executor_reregistration_timeout',
+  executorShutdownGracePeriodMs: 'executor_shutdown_grace_period',
+  registrationBackoffFactorMs: 'registration_backoff_factor',
+  gcDelayMs: 'gc_delay',
+  statusUpdateRetryIntervalMinMs: 'status_update_retry_interval_min',
+  statusUpdateRetryIntervalMaxMs: 'status_update_retry_interval_max',
+  maxFrameBytes: 'max_frame_bytes',
+  port: 'port',
+  ip: 'ip',
+  resources: 'resources',
+  hostname: 'hostname',
+  executorHeartbeatIntervalMs: 'executor_heartbeat_interval',
+};
+
+const USAGE = '--master=HOST:PORT --work_dir=DIR [flags]';
+
+export async function main(argv: string[]): Promise<number> {
+  const { flags, help } = parseFlags('agent', AGENT_FLAGS, argv);
+  if (help) {
+    process.stdout.write(helpText('agent', USAGE, AGENT_FLAGS));
+    return 0;
+  }
+  const options: AgentOptions = {
+    master: flags.master,
+    workDir: flags.work_dir,
+    runtimeDir: flags.runtime_dir,
+    checkpoint: flags.checkpoint,
+    strict: flags.strict,
+    recover: flags.recover as AgentOptions['recover'],
+    recoveryTimeoutMs: flags.recovery_timeout,
+    executorReregistrationTimeoutMs: flags.executor_reregistration_timeout,
+    executorShutdownGracePeriodMs: flags.executor_shutdown_grace_period,
+    registrationBackoffFactorMs: flags.registration_backoff_factor,
+    gcDelayMs: flags.gc_delay,
+    statusUpdateRetryIntervalMinMs: flags.status_update_retry_interval_min,
+    statusUpdateRetryIntervalMaxMs: flags.status_update_retry_interval_max,
+    maxFrameBytes: flags.max_frame_bytes,
+    port: flags.port,
+    ip: flags.ip,
+    resources: resolveResources(flags.resources, flags.work_dir),
+    hostname: flags.hostname,
+    executorHeartbeatIntervalMs: flags.executor_heartbeat_interval,
+  };
+  let agent: Agent;
+  try {
+    agent = new Agent({ ...options, logger: await createLogger('agent') });
+  } catch (error) {
+    if (error instanceof AgentOptionError) {
+      const flag = FLAG_OF[error.option];
+      throw new FlagError(flag ? `invalid value for --${flag}: ${error.message.replace(/^option \S+ /, '')}` : error.message, { cause: error });
+    }
+    throw error;
+  }
+  const onStop = () => void agent.stop();
+  const onShutdown = () => void agent.shutdown();
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGUSR1', onShutdown);
+  try {
+    await agent.start();
+    await agent.closed;
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGUSR1', onShutdown);
+  }
+  // Everything is closed; should a stray handle remain, it must not keep a stopped agent alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
+  return 0;
+}

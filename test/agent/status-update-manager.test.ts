@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TaskState } from '../../src/protocol/index.js';
+import {
+  MemoryUpdateStore,
+  StatusUpdateManager,
+  type ForwardedStatus,
+  type StatusUpdate,
+  type Timers,
+  type UpdateRecord,
+  type UpdateStore,
+} from '../../src/agent/status-update-manager.js';
+import { waitFor } from '../helpers.js';
+
+/** Timers the test fires by hand, remembering every delay asked for. */
+class ManualTimers implements Timers {
+  readonly delays: number[] = [];
+  #pending: Array<{ callback: () => void; ms: number }> = [];
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const timer = { callback, ms };
+    this.#pending.push(timer);
+    this.delays.push(ms);
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#pending = this.#pending.filter((timer) => timer !== handle);
+  }
+
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** Fires the oldest pending timer. */
+  fire(): void {
+    const timer = this.#pending.shift();
+    if (!timer) throw new Error('no timer pending');
+    timer.callback();
+  }
+}
+
+function status(taskId: string, state: TaskState = 'TASK_RUNNING', uuid = randomUUID()): ForwardedStatus {
+  return { taskId, state, uuid, timestamp: Date.now(), source: 'SOURCE_EXECUTOR', agentId: 'a1', executorId: 'e1' };
+}
+
+function setup(options: { store?: UpdateStore; min?: number; max?: number; deliver?: () => boolean } = {}) {
+  const forwarded: Array<{ update: StatusUpdate; resend: boolean }> = [];
+  const acknowledged: StatusUpdate[] = [];
+  const timers = new ManualTimers();
+  const store = options.store ?? new MemoryUpdateStore();
+  const manager = new StatusUpdateManager({
+    store,
+    retryIntervalMinMs: options.min ?? 100,
+    retryIntervalMaxMs: options.max ?? 400,
+    timers,
+    forward: (update, resend) => {
+      forwarded.push({ update, resend });
+      return options.deliver ? options.deliver() : true;
+    },
+    onAcknowledged: (update) => acknowledged.push(update),
+  });
+  const uuids = () => forwarded.map((f) => f.update.status.uuid);
+  return { manager, forwarded, acknowledged, timers, store, uuids };
+}
+
+const test = suite('StatusUpdateManager');
+
+test('forwards the updates of a task in order, one in flight until each is acknowledged', async () => {
+  const { manager, uuids } = setup();
+  const [a, b, c] = [status('t1', 'TASK_STARTING'), status('t1', 'TASK_RUNNING'), status('t1', 'TASK_FINISHED')];
+  const receipts = [a, b, c].map((s) => manager.update('f1', s));
+  assert.equal(receipts.map((r) => r.outcome), ['recorded', 'recorded', 'recorded']);
+  await Promise.all(receipts.map((r) => r.recorded));
+  assert.equal(uuids(), [a.uuid]);
+  assert.ok(await manager.acknowledge('f1', 't1', a.uuid));
+  assert.equal(uuids(), [a.uuid, b.uuid]);
+  assert.ok(await manager.acknowledge('f1', 't1', b.uuid));
+  assert.equal(uuids(), [a.uuid, b.uuid, c.uuid]);
+  assert.ok(await manager.acknowledge('f1', 't1', c.uuid));
+  assert.is(manager.pendingCount(), 0);
+});
+
+test('keeps the streams of different tasks independent', async () => {
+  const { manager, uuids } = setup();
+  const a = status('t1');
+  const b = status('t2');
+  await manager.update('f1', a).recorded;
+  await manager.update('f1', b).recorded;
+  assert.equal(uuids(), [a.uuid, b.uuid]);
+  assert.equal(manager.pending('f1', 't1').map((s) => s.uuid), [a.uuid]);
+});
+
+test('resends the update in flight with exponential backoff capped at the maximum', async () => {
+  const { manager, forwarded, timers } = setup({ min: 100, max: 400 });
+  const a = status('t1');
+  await manager.update('f1', a).recorded;
+  for (let i = 0; i < 4; i++) timers.fire();
+  assert.equal(timers.delays, [100, 200, 400, 400, 400]);
+  assert.equal(forwarded.map((f) => [f.update.status.uuid, f.resend]), [
+    [a.uuid, false], [a.uuid, true], [a.uuid, true], [a.uuid, true], [a.uuid, true],
+  ]);
+  assert.ok(await manager.acknowledge('f1', 't1', a.uuid));
+  assert.is(timers.pending, 0, 'no resend timer after the acknowledgement');
+});
+
+test('starts the next update with a fresh backoff after an acknowledgement', async () => {
+  const { manager, timers } = setup({ min: 100, max: 400 });
+  const a = status('t1');
+  const b = status('t1');
+  manager.update('f1', a);
+  await manager.update('f1', b).recorded;
+  timers.fire();
+  timers.fire();
+  await manager.acknowledge('f1', 't1', a.uuid);
+  assert.equal(timers.delays, [100, 200, 400, 100]);
+});
+
+test('acknowledges a repeated uuid again without storing or forwarding it twice', async () => {
+  const { manager, forwarded, store } = setup();
+  const a = status('t1');
+  const first = manager.update('f1', a);
+  const again = manager.update('f1', { ...a });
+  assert.is(first.outcome, 'recorded');
+  assert.is(again.outcome, 'duplicate');
+  await Promise.all([first.recorded, again.recorded]);
+  await manager.acknowledge('f1', 't1', a.uuid);
+  const later = manager.update('f1', { ...a });
+  assert.is(later.outcome, 'duplicate', 'still a duplicate after the framework acknowledged it');
+  await later.recorded;
+  assert.is((store as MemoryUpdateStore).records.filter((r) => r.kind === 'UPDATE').length, 1);
+  assert.is(forwarded.length, 1);
+});
+
+test('forwards repeated updates with the same state but new uuids', async () => {
+  const { manager, uuids } = setup();
+  const a = status('t1', 'TASK_RUNNING');
+  const b = status('t1', 'TASK_RUNNING');
+  manager.update('f1', a);
+  await manager.update('f1', b).recorded;
+  await manager.acknowledge('f1', 't1', a.uuid);
+  assert.equal(uuids(), [a.uuid, b.uuid]);
+});
+
+test('ignores an acknowledgement that is not for the update in flight', async () => {
+  const { manager } = setup();
+  const a = status('t1');
+  const b = status('t1');
+  manager.update('f1', a);
+  await manager.update('f1', b).recorded;
+  assert.not.ok(await manager.acknowledge('f1', 't1', b.uuid));
+  assert.not.ok(await manager.acknowledge('f1', 't1', randomUUID()));
+  assert.not.ok(await manager.acknowledge('f1', 'nope', a.uuid));
+  assert.equal(manager.pending('f1', 't1').map((s) => s.uuid), [a.uuid, b.uuid]);
+});
+
+test('resends every head update at once on resume, with a fresh backoff', async () => {
+  let deliver = false;
+  const { manager, forwarded, timers } = setup({ min: 100, max: 400, deliver: () => deliver });
+  const a = status('t1');
+  const b = status('t2');
+  const c = status('t1');
+  manager.update('f1', a);
+  manager.update('f1', b);
+  await manager.update('f1', c).recorded;
+  timers.fire();
+  assert.is(forwarded.length, 3, 'two first sends and one resend while disconnected');
+  deliver = true;
+  manager.resume();
+  assert.equal(forwarded.slice(3).map((f) => f.update.status.uuid).sort(), [a.uuid, b.uuid].sort());
+  assert.ok(forwarded.slice(3).every((f) => f.resend));
+  assert.equal(timers.delays.slice(-2), [100, 100]);
+});
+
+test('records the updates that arrive in one turn of the event loop in one batch', async () => {
+  const store = new MemoryUpdateStore();
+  const { manager } = setup({ store });
+  const receipts = ['t1', 't2', 't3', 't1'].map((taskId) => manager.update('f1', status(taskId)));
+  await Promise.all(receipts.map((r) => r.recorded));
+  assert.is(store.batches, 1);
+  assert.is(store.records.length, 4);
+});
+
+test('forwards nothing and settles nothing before the store says the records are durable', async () => {
+  let release!: () => void;
+  const appended: UpdateRecord[][] = [];
+  const store: UpdateStore = {
+    append(records) {
+      appended.push([...records]);
+      return new Promise((resolve) => (release = resolve));
+    },
+  };
+  const { manager, forwarded } = setup({ store });
+  let settled = false;
+  const receipt = manager.update('f1', status('t1'));
+  void receipt.recorded.then(() => (settled = true));
+  await waitFor(() => appended.length === 1, { message: 'the append' });
+  assert.not.ok(settled);
+  assert.is(forwarded.length, 0);
+  release();
+  await receipt.recorded;
+  assert.is(forwarded.length, 1);
+});
+
+test('forgets an update whose record failed, so that its resend counts as new', async () => {
+  let fail = true;
+  const store: UpdateStore = {
+    async append() {
+      if (fail) throw new Error('disk full');
+    },
+  };
+  const { manager, forwarded } = setup({ store });
+  const a = status('t1', 'TASK_FINISHED');
+  const receipt = manager.update('f1', a);
+  const error = await receipt.recorded.then(() => undefined, (e: Error) => e);
+  assert.match(String(error?.message), /disk full/);
+  assert.is(forwarded.length, 0);
+  fail = false;
+  const again = manager.update('f1', { ...a });
+  assert.is(again.outcome, 'recorded', 'not a duplicate, and not after a terminal update');
+  await again.recorded;
+  assert.is(forwarded.length, 1);
+});
+
+test('ignores updates after a terminal one', async () => {
+  const { manager, forwarded } = setup();
+  await manager.update('f1', status('t1', 'TASK_FAILED')).recorded;
+  const late = manager.update('f1', status('t1', 'TASK_RUNNING'));
+  assert.is(late.outcome, 'ignored');
+  await late.recorded;
+  assert.is(forwarded.length, 1);
+});
+
+test('reports when every update has been acknowledged', async () => {
+  const { manager, acknowledged } = setup();
+  const a = status('t1');
+  await manager.update('f1', a).recorded;
+  const drained = manager.whenDrained(10_000);
+  await manager.acknowledge('f1', 't1', a.uuid);
+  assert.ok(await drained);
+  assert.equal(acknowledged.map((u) => u.status.uuid), [a.uuid]);
+  assert.ok(await manager.whenDrained(10));
+});
+
+test('forgets the streams of a removed framework', async () => {
+  const { manager, timers } = setup();
+  await manager.update('f1', status('t1')).recorded;
+  await manager.update('f2', status('t1')).recorded;
+  manager.forget('f1');
+  assert.is(manager.pendingCount('f1'), 0);
+  assert.is(manager.pendingCount(), 1);
+  assert.is(timers.pending, 1);
+});
+
+test('rejects bad options by name', () => {
+  const forward = () => true;
+  assert.throws(() => new StatusUpdateManager({ forward, retryIntervalMinMs: 0, retryIntervalMaxMs: 1 }), /retryIntervalMinMs/);
+  assert.throws(() => new StatusUpdateManager({ forward, retryIntervalMinMs: 10, retryIntervalMaxMs: 5 }), /retryIntervalMaxMs/);
+});
+
+test.run();
