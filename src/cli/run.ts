@@ -1,0 +1,304 @@
+// `lifeline run`: a framework that launches one task and follows it to a terminal state, like
+// `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
+import { randomBytes } from 'node:crypto';
+import { FlagError, IllegalStateError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { parseAddress } from '../scheduler/address.js';
+import { SchedulerDriver } from '../scheduler/driver.js';
+import { helpText, parseFlags, type FlagSpec } from './flags.js';
+
+const SPECS = {
+  master: { type: 'string', help: 'the master, HOST:PORT', required: true },
+  command: { type: 'string', help: 'shell command of the task (with --executor: passed to the executor as the task data)' },
+  name: { type: 'string', help: 'framework and task name; the task ID is derived from it', default: 'lifeline-run' },
+  checkpoint: { type: 'boolean', help: 'checkpoint the framework (its task survives an agent restart)', default: 'false' },
+  resources: { type: 'string', help: 'resources of the task: cpus:N;mem:MB[;disk:MB]', default: 'cpus:0.1;mem:32' },
+  executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
+  json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
+} satisfies Record<string, FlagSpec>;
+
+const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--json]';
+/** How often KILL is sent again while the task has not reached a terminal state (a kill can be lost). */
+const KILL_RESEND_MS = 2_000;
+/** Offers left over once the task is launched are refused for this long. */
+const REFUSE_AFTER_LAUNCH_SECONDS = 3_600;
+const RESOURCE_KEYS = ['cpus', 'mem', 'disk'] as const;
+/** Limits of the wire schemas (TaskInfo.name, CommandInfo.value), checked here to fail as a usage error. */
+const MAX_NAME = 1024;
+const MAX_COMMAND = 64 * 1024;
+
+/** Parses `cpus:N;mem:MB[;disk:MB]`; a bad value is a FlagError naming `flag`. */
+export function parseResources(text: string, flag = '--resources'): Resources {
+  const bad = (why: string) => new FlagError(`invalid value for ${flag}: ${show(text)} (${why}; expected cpus:N;mem:MB[;disk:MB])`);
+  const found: Partial<Record<(typeof RESOURCE_KEYS)[number], number>> = {};
+  for (const part of text.split(';')) {
+    if (part.trim() === '') continue;
+    const colon = part.indexOf(':');
+    if (colon === -1) throw bad(`${show(part.trim())} has no ':'`);
+    const key = part.slice(0, colon).trim();
+    const valueText = part.slice(colon + 1).trim();
+    if (!(RESOURCE_KEYS as readonly string[]).includes(key)) throw bad(`unknown resource ${show(key)}`);
+    const name = key as (typeof RESOURCE_KEYS)[number];
+    if (found[name] !== undefined) throw bad(`${name} is given twice`);
+    const value = Number(valueText);
+    if (valueText === '' || !Number.isFinite(value) || value < 0) throw bad(`${name} must be a non-negative number, got ${show(valueText)}`);
+    found[name] = value;
+  }
+  if (found.cpus === undefined) throw bad('cpus is missing');
+  if (found.mem === undefined) throw bad('mem is missing');
+  const resources: Resources = { cpus: found.cpus, mem: found.mem };
+  if (found.disk !== undefined) resources.disk = found.disk;
+  return resources;
+}
+
+export function formatResources(r: Resources): string {
+  return `cpus:${r.cpus};mem:${r.mem}${r.disk !== undefined ? `;disk:${r.disk}` : ''}`;
+}
+
+/** Does an offer hold at least what the task needs? */
+export function fits(offer: Offer, need: Resources): boolean {
+  return offer.resources.cpus >= need.cpus && offer.resources.mem >= need.mem && (offer.resources.disk ?? 0) >= (need.disk ?? 0);
+}
+
+/** A valid task ID (DESIGN §3) made from a free-form name plus a short random suffix. */
+export function taskIdFor(name: string, suffix = randomBytes(4).toString('hex')): string {
+  const base = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[.-]+/, '').slice(0, 150) || 'task';
+  return `${base}-${suffix}`;
+}
+
+/** The readable line of a status update: `TIME TASK_ID STATE (source, reason): message`. */
+export function formatUpdate(status: RoutedTaskStatus): string {
+  const why = [status.source, status.reason].filter((x) => x !== undefined).join(', ');
+  return `${new Date(status.timestamp).toISOString()} ${status.taskId} ${status.state}${why ? ` (${why})` : ''}${status.message ? `: ${status.message}` : ''}`;
+}
+
+/** The `--json` form of a status update: every field present, null when absent. */
+export function jsonUpdate(status: RoutedTaskStatus): string {
+  const { taskId, state, reason, source, message, uuid, agentId, executorId, timestamp } = status;
+  return JSON.stringify({
+    type: 'UPDATE',
+    status: {
+      taskId,
+      state,
+      reason: reason ?? null,
+      source: source ?? null,
+      message: message ?? null,
+      uuid: uuid ?? null,
+      agentId: agentId ?? null,
+      executorId: executorId ?? null,
+      timestamp,
+    },
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { flags, help } = parseFlags('run', SPECS, argv);
+  if (help) {
+    process.stdout.write(helpText('run', USAGE, SPECS));
+    return 0;
+  }
+  if (!parseAddress(flags.master)) throw new FlagError(`invalid value for --master: ${show(flags.master)} (expected HOST:PORT)`);
+  if (flags.command === undefined && flags.executor === undefined) {
+    throw new FlagError('flag --command is required for lifeline run (or give --executor)');
+  }
+  if (flags.command !== undefined && flags.command.trim() === '' && flags.executor === undefined) {
+    throw new FlagError('invalid value for --command: "" (expected a shell command)');
+  }
+  if (flags.executor !== undefined && flags.executor.trim() === '') {
+    throw new FlagError('invalid value for --executor: "" (expected a shell command)');
+  }
+  if (flags.name.length > MAX_NAME) throw new FlagError(`invalid value for --name: ${show(flags.name)} (at most ${MAX_NAME} characters)`);
+  for (const flag of ['command', 'executor'] as const) {
+    const value = flags[flag];
+    if (value !== undefined && value.length > MAX_COMMAND) throw new FlagError(`invalid value for --${flag}: ${show(value)} (at most ${MAX_COMMAND} characters)`);
+  }
+  const need = parseResources(flags.resources);
+  return new Run({
+    master: flags.master,
+    command: flags.command,
+    name: flags.name,
+    checkpoint: flags.checkpoint,
+    need,
+    executor: flags.executor,
+    json: flags.json,
+  }).run();
+}
+
+interface RunOptions {
+  master: string;
+  command: string | undefined;
+  name: string;
+  checkpoint: boolean;
+  need: Resources;
+  executor: string | undefined;
+  json: boolean;
+}
+
+/** One run: SUBSCRIBING (waiting for the master) → WAITING_FOR_OFFER → LAUNCHED → (KILLING) → DONE. */
+type Phase = 'SUBSCRIBING' | 'WAITING_FOR_OFFER' | 'LAUNCHED' | 'KILLING' | 'DONE';
+
+const PHASES: Record<Phase, readonly Phase[]> = {
+  SUBSCRIBING: ['WAITING_FOR_OFFER', 'DONE'],
+  WAITING_FOR_OFFER: ['LAUNCHED', 'DONE'],
+  LAUNCHED: ['KILLING', 'DONE'],
+  KILLING: ['DONE'],
+  DONE: [],
+};
+
+class Run {
+  readonly #o: RunOptions;
+  readonly #taskId: string;
+  readonly #driver: SchedulerDriver;
+  #phase: Phase = 'SUBSCRIBING';
+  #subscriptions = 0;
+  #lastConnectionError: string | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  #finish!: (code: number) => void;
+  readonly #done: Promise<number>;
+  readonly #unfitAgents = new Set<string>();
+  readonly #onSignal = (signal: NodeJS.Signals) => this.#signal(signal);
+
+  constructor(options: RunOptions) {
+    this.#o = options;
+    this.#taskId = taskIdFor(options.name);
+    let exitCode: number | undefined;
+    this.#done = new Promise<number>((resolve) => {
+      this.#finish = (code) => {
+        if (exitCode !== undefined) return;
+        exitCode = code;
+        this.#transition('DONE', 'finish');
+        clearInterval(this.#killTimer);
+        process.off('SIGINT', this.#onSignal);
+        process.off('SIGTERM', this.#onSignal);
+        void this.#driver.stop().then(() => resolve(code));
+      };
+    });
+    this.#driver = new SchedulerDriver({
+      master: options.master,
+      frameworkInfo: { name: options.name, checkpoint: options.checkpoint },
+      // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
+      autoAcknowledge: false,
+      onSubscribed: (frameworkId) => this.#subscribed(frameworkId),
+      onOffers: (offers) => this.#offers(offers),
+      onUpdate: (status) => this.#update(status),
+      onFailure: (event) => {
+        this.#warn(`failure reported by the master: ${event.message ?? `executor ${event.executorId ?? '?'} on agent ${event.agentId ?? '?'}`}`);
+      },
+      onDisconnected: () => this.#warn(`lost the connection to the master at ${options.master}; reconnecting`),
+      onError: (error) => this.#error(error),
+    });
+  }
+
+  async run(): Promise<number> {
+    process.on('SIGINT', this.#onSignal);
+    process.on('SIGTERM', this.#onSignal);
+    this.#driver.start().catch(() => {
+      // Refused by the master (reported by onError, which finishes the run) or stopped by a signal.
+    });
+    return this.#done;
+  }
+
+  #subscribed(frameworkId: string): void {
+    this.#subscriptions += 1;
+    this.#lastConnectionError = undefined;
+    if (this.#o.json) this.#out(JSON.stringify({ type: 'SUBSCRIBED', frameworkId }));
+    else this.#out(`${now()} subscribed to ${this.#o.master} as framework ${frameworkId}`);
+    if (this.#phase === 'SUBSCRIBING') {
+      this.#transition('WAITING_FOR_OFFER', 'wait for an offer');
+    } else if ((this.#phase === 'LAUNCHED' || this.#phase === 'KILLING') && this.#subscriptions > 1) {
+      // An update the master made while we were away may not be resent: ask for the latest.
+      this.#driver.reconcile([this.#taskId]);
+    }
+  }
+
+  #offers(offers: Offer[]): void {
+    const unused: string[] = [];
+    for (const offer of offers) {
+      if (this.#phase === 'WAITING_FOR_OFFER' && fits(offer, this.#o.need)) {
+        this.#launch(offer);
+        continue;
+      }
+      if (this.#phase === 'WAITING_FOR_OFFER' && !this.#unfitAgents.has(offer.agentId)) {
+        this.#unfitAgents.add(offer.agentId);
+        this.#warn(`offer from agent ${offer.agentId} (${offer.hostname}) has ${formatResources(offer.resources)}, too little for ${formatResources(this.#o.need)}; waiting for another`);
+      }
+      unused.push(offer.id);
+    }
+    if (unused.length > 0 && this.#phase !== 'DONE') {
+      this.#driver.decline(unused, this.#phase === 'WAITING_FOR_OFFER' ? undefined : REFUSE_AFTER_LAUNCH_SECONDS);
+    }
+  }
+
+  #launch(offer: Offer): void {
+    const frameworkId = this.#driver.frameworkId!;
+    const task: NewTaskInfo = { taskId: this.#taskId, name: this.#o.name, agentId: offer.agentId, resources: this.#o.need };
+    if (this.#o.executor !== undefined) {
+      task.executor = { executorId: `${this.#taskId}-executor`, frameworkId, command: { value: this.#o.executor } };
+      if (this.#o.command !== undefined) task.data = Buffer.from(this.#o.command, 'utf8') as Uint8Array<ArrayBuffer>;
+    } else {
+      task.command = { value: this.#o.command! };
+    }
+    this.#transition('LAUNCHED', 'launch the task');
+    this.#driver.accept([offer.id], [task]);
+    if (!this.#o.json) this.#out(`${now()} launching task ${this.#taskId} on agent ${offer.agentId} (${offer.hostname}) with ${formatResources(this.#o.need)}`);
+  }
+
+  #update(status: RoutedTaskStatus): void {
+    if (this.#phase === 'DONE') return;
+    if (status.uuid !== undefined && status.agentId !== undefined) this.#driver.acknowledge(status);
+    if (status.taskId !== this.#taskId) return;
+    this.#out(this.#o.json ? jsonUpdate(status) : formatUpdate(status));
+    if (isTerminal(status.state)) this.#finish(status.state === 'TASK_FINISHED' ? 0 : 1);
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    if (this.#phase === 'DONE') return;
+    if (this.#phase === 'SUBSCRIBING' || this.#phase === 'WAITING_FOR_OFFER') {
+      this.#warn(`${signal}: no task was launched`);
+      this.#finish(1);
+      return;
+    }
+    if (this.#phase === 'KILLING') {
+      this.#warn(`${signal} again: exiting without waiting for task ${this.#taskId} to end`);
+      this.#finish(1);
+      return;
+    }
+    this.#transition('KILLING', 'kill the task');
+    this.#warn(`${signal}: killing task ${this.#taskId} (again to exit without waiting)`);
+    const kill = () => {
+      if (this.#driver.state !== 'STOPPED') this.#driver.kill(this.#taskId);
+    };
+    kill();
+    this.#killTimer = setInterval(kill, KILL_RESEND_MS);
+  }
+
+  #error(error: Error): void {
+    const code = (error as { code?: string }).code;
+    if (this.#driver.state === 'STOPPED') {
+      this.#warn(`${error.message}`);
+      this.#finish(1);
+    } else if (code === 'ERR_CONNECTION') {
+      // Said once per distinct failure: the driver retries with backoff for as long as it takes.
+      if (error.message !== this.#lastConnectionError) this.#warn(`${error.message}; retrying`);
+      this.#lastConnectionError = error.message;
+    } else {
+      this.#warn(error.message);
+    }
+  }
+
+  #transition(to: Phase, action: string): void {
+    if (!PHASES[this.#phase].includes(to)) throw new IllegalStateError(`cannot ${action} in ${this.#phase} state`);
+    this.#phase = to;
+  }
+
+  #out(line: string): void {
+    process.stdout.write(`${line}\n`);
+  }
+
+  #warn(line: string): void {
+    process.stderr.write(`lifeline run: ${line}\n`);
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
