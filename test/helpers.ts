@@ -33,10 +33,11 @@ export async function waitFor<T>(
   }
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/** Fails with `message` (a function: evaluated when the time is up, to show output as it is then). */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${message}`)), ms);
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof message === 'function' ? message() : message}`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -107,7 +108,7 @@ export class Proc {
   }
 
   async waitForExit(timeoutMs = 15_000) {
-    return withTimeout(this.exited, timeoutMs, `exit of ${this.child.spawnargs.join(' ')}\n--- stdout\n${this.stdout.slice(-4000)}\n--- stderr\n${this.stderr.slice(-4000)}`);
+    return withTimeout(this.exited, timeoutMs, () => `exit of ${this.child.spawnargs.join(' ')}\n--- stdout\n${this.stdout.slice(-4000)}\n--- stderr\n${this.stderr.slice(-4000)}`);
   }
 
   signal(signal: NodeJS.Signals): void {
