@@ -414,7 +414,7 @@ export class SchedulerDriver {
       const err = error as LifelineError;
       this.#log.warn({ err: err.message }, 'malformed frame from master');
       this.#report(err);
-      if (ws.readyState === WebSocket.OPEN) ws.send(encode({ type: 'ERROR', code: err.code ?? 'ERR_PROTOCOL', message: err.message }));
+      // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
       ws.close(1008, 'malformed frame');
       return;
     }

@@ -174,7 +174,7 @@ Driver('treats three missed heartbeat intervals as a broken connection', async (
   ctx.master.heartbeatIntervalMs = 15_000;
 });
 
-Driver('answers a malformed frame with ERROR, then reconnects', async (ctx) => {
+Driver('reports a malformed frame, closes with 1008 and reconnects', async (ctx) => {
   const errors: Error[] = [];
   const driver = makeDriver(ctx, { onError: (e) => void errors.push(e) });
   await driver.start();
