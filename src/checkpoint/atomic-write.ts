@@ -179,7 +179,11 @@ export function readJsonSync<S extends v.GenericSchema>(file: string, schema: S)
   return parseJson(file, fs.readFileSync(file, 'utf8'), schema);
 }
 
-function parseJson<S extends v.GenericSchema>(file: string, text: string, schema: S): v.InferOutput<S> {
+/**
+ * Parses the text of a JSON checkpoint file (read by the caller) and validates it: anything wrong
+ * is a CheckpointCorruptError naming `file`.
+ */
+export function parseJson<S extends v.GenericSchema>(file: string, text: string, schema: S): v.InferOutput<S> {
   let value: unknown;
   try {
     value = JSON.parse(text);

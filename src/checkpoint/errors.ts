@@ -6,11 +6,14 @@ import { LifelineError } from '../protocol/index.js';
 export class CheckpointCorruptError extends LifelineError {
   readonly file: string;
   readonly offset: number | undefined;
+  /** What is wrong, without the file and offset (the message is `corrupt checkpoint FILE [at offset N]: DETAIL`). */
+  readonly detail: string;
 
   constructor(file: string, offset: number | undefined, detail: string, options?: { cause?: unknown }) {
     const where = offset === undefined ? file : `${file} at offset ${offset}`;
     super('ERR_CHECKPOINT_CORRUPT', `corrupt checkpoint ${where}: ${detail}`, options);
     this.file = file;
     this.offset = offset;
+    this.detail = detail;
   }
 }

@@ -245,11 +245,16 @@ export class GroupCommitter {
     }
   }
 
+  // The write and its fdatasync are queued on the log together, at call time, so that appends
+  // made one after the other land in call order, each synced on its own.
   async #appendAlone(log: RecordLog, bytes: Buffer, records: number): Promise<void> {
     this.#stats.batches += 1;
-    await log.appendEncoded(bytes);
+    const written = log.appendEncoded(bytes);
+    const synced = log.sync();
+    synced.catch(() => {}); // a failed write fails the sync too; the write's error is the one reported
+    await written;
     this.#stats.syncs += 1;
-    await log.sync();
+    await synced;
     this.#stats.records += records;
   }
 
@@ -306,6 +311,8 @@ export interface RecordLogCorruption {
 export interface RecordLogContents {
   /** The intact records, in order, before any torn tail or corruption. */
   records: LogRecord[];
+  /** The byte offset at which each of `records` starts (same length as `records`). */
+  offsets: number[];
   /** Bytes of intact records: the length to truncate the file to when it is repaired. */
   validBytes: number;
   /** Size of the file as read. */
@@ -335,6 +342,7 @@ export function parseRecordLog(bytes: Uint8Array, { file, strict = true }: { fil
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const size = buffer.length;
   const records: LogRecord[] = [];
+  const offsets: number[] = [];
   let offset = 0;
   while (offset < size) {
     if (size - offset < RECORD_HEADER_BYTES) break; // ends inside a header: torn tail
@@ -356,6 +364,7 @@ export function parseRecordLog(bytes: Uint8Array, { file, strict = true }: { fil
         if (typeof result === 'string') damage = result;
         else {
           records.push(result);
+          offsets.push(offset);
           offset = end;
           continue;
         }
@@ -365,9 +374,9 @@ export function parseRecordLog(bytes: Uint8Array, { file, strict = true }: { fil
     if (findIntactRecord(buffer, scanFrom) === undefined) break;
     const message = `${damage}, followed by intact records`;
     if (strict) throw new CheckpointCorruptError(file, offset, message);
-    return { records, validBytes: offset, size, tornTail: false, corruption: { offset, message } };
+    return { records, offsets, validBytes: offset, size, tornTail: false, corruption: { offset, message } };
   }
-  return { records, validBytes: offset, size, tornTail: offset < size };
+  return { records, offsets, validBytes: offset, size, tornTail: offset < size };
 }
 
 function decodeRecord(payload: Buffer): LogRecord | string {

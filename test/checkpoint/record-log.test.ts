@@ -275,7 +275,7 @@ recordLog('an intact frame holding an undecodable or invalid payload is corrupti
 recordLog('an empty log has no records and no torn tail', async () => {
   const log = await openLog('task.updates');
   const read = await readRecordLog(log.path);
-  assert.equal(read, { records: [], validBytes: 0, size: 0, tornTail: false });
+  assert.equal(read, { records: [], offsets: [], validBytes: 0, size: 0, tornTail: false });
 });
 
 recordLog('repairRecordLog refuses to grow a file', async () => {
