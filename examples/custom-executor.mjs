@@ -2,7 +2,9 @@
 // A custom executor written with ExecutorDriver: for each task it reports TASK_RUNNING, five
 // progress updates (TASK_RUNNING with a message, each acknowledged by the agent before the next),
 // then TASK_FINISHED, and stops. The task's `data` (`lifeline run --command=…` with --executor),
-// if any, is included in the progress messages.
+// if any, is included in the progress messages. With `--checkpoint`, the executor and its task
+// carry on while the agent restarts: the driver reconnects by itself and resends what the old agent
+// had not acknowledged.
 //
 // Run it from the project root, after `npm install` (which builds dist/), with a master and an agent:
 //
@@ -20,7 +22,8 @@ const STEP_MS = 100;
 
 /** Tasks asked to stop (KILL) before they finished. */
 const stopping = new Set();
-let shuttingDown = false;
+/** Set by onShutdown: every running task ends at its next step. */
+let shutdown;
 let running = 0;
 
 const driver = new ExecutorDriver({
@@ -35,12 +38,15 @@ const driver = new ExecutorDriver({
   onKill(taskId) {
     stopping.add(taskId);
   },
-  onShutdown() {
-    // Every running task sees this at its next step and reports TASK_KILLED; the last one stops
-    // the driver. If the agent is gone those updates cannot be acknowledged: stop anyway.
-    shuttingDown = true;
+  onShutdown(gracePeriodMs, reason) {
+    // Every running task sees this at its next step and reports how it ended; the last one stops
+    // the driver. If the agent is gone those updates cannot be acknowledged, but update() has
+    // recorded them in the executor's outbox, where a restarted agent finds them: stop once they
+    // are durable (driver.flush()). After the recovery timeout (the agent never came back) the
+    // tasks failed rather than being killed.
+    shutdown = { reason };
     if (running === 0) void driver.stop();
-    else setTimeout(() => void driver.stop(), 2_000).unref();
+    else setTimeout(() => void driver.flush().then(() => driver.stop()), 2_000).unref();
   },
   onError(error) {
     console.error(`custom executor: ${error.code ?? 'error'}: ${error.message}`);
@@ -53,7 +59,11 @@ async function runTask(task) {
   await driver.update({ taskId, state: 'TASK_RUNNING' });
   for (let step = 1; step <= STEPS; step++) {
     await new Promise((resolve) => setTimeout(resolve, STEP_MS));
-    if (shuttingDown || stopping.has(taskId)) {
+    if (shutdown?.reason === 'REASON_EXECUTOR_RECOVERY_TIMEOUT') {
+      await driver.update({ taskId, state: 'TASK_FAILED', reason: shutdown.reason, message: `the agent did not come back (step ${step}/${STEPS})` });
+      return;
+    }
+    if (shutdown || stopping.has(taskId)) {
       await driver.update({ taskId, state: 'TASK_KILLED', message: `killed at step ${step}/${STEPS}` });
       return;
     }

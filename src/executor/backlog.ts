@@ -1,20 +1,33 @@
 // What the agent has not acknowledged yet: updates (in the order they were made) and tasks launched
 // with no update acknowledged. Every SUBSCRIBE carries both, so an agent that lost them gets them
-// back. In memory here; the durable outbox (.lifeline/outbox.log) records the same operations.
+// back. The durable outbox (.lifeline/outbox.log) records the same updates and acknowledgements;
+// an update leaves this process only once its record is durable, so each entry says whether it is.
 import type { TaskInfo, TaskStatus } from '../protocol/index.js';
+
+/** One unacknowledged update: its place in the order of updates, and whether the outbox holds it durably. */
+export interface BacklogEntry {
+  readonly status: TaskStatus;
+  /** 1, 2, 3, … in the order the updates were made. */
+  readonly seq: number;
+  /** Its UPDATE record is durable in the outbox (or the outbox is unusable): it may be sent. */
+  durable: boolean;
+}
 
 export class Backlog {
   // Maps keep insertion order: the order updates were made in is the order they are resent in.
-  readonly #updates = new Map<string, TaskStatus>();
+  readonly #updates = new Map<string, BacklogEntry>();
   readonly #tasks = new Map<string, TaskInfo>();
+  #seq = 0;
 
   /** A task the agent launched; it stays here until one of its updates is acknowledged. */
   addTask(task: TaskInfo): void {
     if (!this.#tasks.has(task.taskId)) this.#tasks.set(task.taskId, task);
   }
 
-  addUpdate(status: TaskStatus): void {
-    this.#updates.set(status.uuid, status);
+  addUpdate(status: TaskStatus): BacklogEntry {
+    const entry: BacklogEntry = { status, seq: ++this.#seq, durable: false };
+    this.#updates.set(status.uuid, entry);
+    return entry;
   }
 
   hasUpdate(uuid: string): boolean {
@@ -26,16 +39,34 @@ export class Backlog {
    * Returns false for an update that is not pending (acknowledged before, or never made here).
    */
   acknowledge(uuid: string): boolean {
-    const status = this.#updates.get(uuid);
-    if (!status) return false;
+    const entry = this.#updates.get(uuid);
+    if (!entry) return false;
     this.#updates.delete(uuid);
-    this.#tasks.delete(status.taskId);
+    this.#tasks.delete(entry.status.taskId);
     return true;
+  }
+
+  /** Unacknowledged updates, oldest first, with their order and durability. */
+  entries(): IterableIterator<BacklogEntry> {
+    return this.#updates.values();
   }
 
   /** Unacknowledged updates, oldest first. */
   updates(): TaskStatus[] {
-    return [...this.#updates.values()];
+    return [...this.#updates.values()].map((entry) => entry.status);
+  }
+
+  /**
+   * The unacknowledged updates that may be sent now: oldest first, up to the first one that is not
+   * durable yet (what comes after it waits, so that the agent always sees them in order).
+   */
+  durableUpdates(): BacklogEntry[] {
+    const durable: BacklogEntry[] = [];
+    for (const entry of this.#updates.values()) {
+      if (!entry.durable) break;
+      durable.push(entry);
+    }
+    return durable;
   }
 
   /** Unacknowledged tasks, in launch order. */

@@ -1,10 +1,13 @@
 // The command executor (`lifeline shim`): a small program on ExecutorDriver that runs one command
 // task as `/bin/sh -c <command>`, its direct child in a process group of its own, reports
-// TASK_STARTING, TASK_RUNNING and how it ended, and exits once that terminal update is acknowledged.
-// Whatever way the shim goes (SHUTDOWN, a lost agent, a signal, a crash), the task's process group
-// goes with it: gracefully where there is time, and by a synchronous signal-exit hook otherwise.
+// TASK_STARTING, TASK_RUNNING (once its process group is recorded in shim.json) and how it ended,
+// and exits once that terminal update is acknowledged. While a checkpointing framework's agent is
+// away the task keeps running; a task that ends meanwhile has its terminal update waiting in the
+// outbox, delivered in the next SUBSCRIBE. Whatever way the shim goes (SHUTDOWN, a lost agent, the
+// recovery timeout, a signal, a crash), the task's process group goes with it: gracefully where
+// there is time, and by a synchronous signal-exit hook otherwise.
 import { onExit } from 'signal-exit';
-import { IllegalStateError, type TaskInfo } from '../protocol/index.js';
+import { IllegalStateError, type Reason, type TaskInfo } from '../protocol/index.js';
 import { ExecutorDriver, type ExecutorUpdate } from './driver.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
 import { TaskProcess, type TaskExit } from './task-process.js';
@@ -23,7 +26,11 @@ const TRANSITIONS: Readonly<Record<ShimState, readonly ShimState[]>> = {
   DONE: [],
 };
 
-/** Once the shim is shutting down, its terminal update gets this long to be acknowledged. */
+/**
+ * Once the shim is shutting down, its terminal update gets this long to be acknowledged, if the
+ * agent is connected. If it is not, the shim exits as soon as the update is durable in the outbox:
+ * a restarted agent reads it there.
+ */
 export const DELIVERY_WINDOW_MS = 2_000;
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -41,6 +48,11 @@ class CommandShim {
   #env!: ExecutorEnvironment;
   #state: ShimState = 'WAITING';
   #task: { info: TaskInfo; process?: TaskProcess } | undefined;
+  /** Settles once TASK_RUNNING has been issued (or will not be): the terminal update comes after it. */
+  #runningReported: Promise<void> = Promise.resolve();
+  /** Why the shutdown killed the task, when it did: its terminal state depends on it. */
+  #killedByShutdown: { reason: Reason | undefined } | undefined;
+  #killRequested = false;
   #shutdownRequested = false;
   #signalled = false;
 
@@ -50,7 +62,17 @@ class CommandShim {
     this.#driver = new ExecutorDriver({
       onLaunch: (task) => this.#launch(task),
       onKill: (taskId, gracePeriodMs) => this.#kill(taskId, gracePeriodMs),
-      onShutdown: (gracePeriodMs) => this.#shutdown(gracePeriodMs, 'the agent asked the executor to shut down'),
+      onShutdown: (gracePeriodMs, reason) =>
+        this.#shutdown(
+          gracePeriodMs,
+          reason === 'REASON_EXECUTOR_RECOVERY_TIMEOUT'
+            ? 'the agent did not come back within the recovery timeout'
+            : 'the agent asked the executor to shut down, is gone, or failed',
+          reason,
+        ),
+      onDisconnected: (error) =>
+        log(`lost the agent (${error.message}); the task keeps running while the shim waits up to ${this.#env.recoveryTimeoutMs} ms for it`),
+      onResubscribed: () => log('subscribed again to the restarted agent'),
       onError: (error) => log(`error: ${error.message}`),
     });
   }
@@ -109,10 +131,22 @@ class CommandShim {
       return;
     }
     this.#task.process = taskProcess;
-    taskProcess.spawned.then(
-      () => {
-        log(`forked command at ${taskProcess.pid}`);
-        if (this.#state === 'RUNNING') this.#send({ taskId: task.taskId, state: 'TASK_RUNNING' });
+    // shim.json names the task's process group before TASK_RUNNING goes out: from then on a
+    // restarted agent that finds this shim dead can kill what it left behind.
+    this.#runningReported = taskProcess.spawned.then(
+      async () => {
+        const pid = taskProcess.pid!;
+        log(`forked command at ${pid}`);
+        try {
+          await this.#driver.trackTaskGroup(task.taskId, pid);
+        } catch (error) {
+          log(`cannot record the task's process group in shim.json: ${(error as Error).message}`);
+        }
+        // Not after a kill was asked for (TASK_KILLING may be out already); a task that has already
+        // ended did run, and its terminal update waits for this one.
+        if (!this.#killRequested && (this.#state === 'RUNNING' || this.#state === 'TERMINATING')) {
+          this.#send({ taskId: task.taskId, state: 'TASK_RUNNING' });
+        }
       },
       () => {},
     );
@@ -128,14 +162,15 @@ class CommandShim {
     if (this.#state === 'RUNNING') {
       log(`killing task ${taskId} (grace period ${gracePeriodMs} ms)`);
       this.#transition('KILLING');
+      this.#killRequested = true;
       this.#send({ taskId, state: 'TASK_KILLING' });
     }
     // A repeated KILL may shorten the grace period.
     if (this.#state === 'KILLING') taskProcess.kill(gracePeriodMs);
   }
 
-  /** SHUTDOWN, a lost agent, or a signal: kill the task, report it briefly, exit. */
-  #shutdown(gracePeriodMs: number, why: string): void {
+  /** SHUTDOWN, a lost agent, the recovery timeout, or a signal: kill the task, record and report it briefly, exit. */
+  #shutdown(gracePeriodMs: number, why: string, reason?: Reason): void {
     if (this.#shutdownRequested) return;
     this.#shutdownRequested = true;
     log(`shutting down: ${why}`);
@@ -147,6 +182,8 @@ class CommandShim {
         return;
       case 'RUNNING':
         this.#transition('KILLING');
+        this.#killRequested = true;
+        this.#killedByShutdown = { reason };
         this.#task!.process!.kill(gracePeriodMs);
         return;
       case 'KILLING':
@@ -166,7 +203,7 @@ class CommandShim {
       process.exit(1);
     }
     this.#signalled = true;
-    this.#shutdown(this.#env.shutdownGracePeriodMs, `received ${signal}`);
+    this.#shutdown(this.#env.shutdownGracePeriodMs, `received ${signal}`, undefined);
   };
 
   #onTaskExit(taskId: string, exit: TaskExit): void {
@@ -177,23 +214,41 @@ class CommandShim {
       const how = exit.signal !== null ? `Command terminated with signal ${exit.signal}` : `Command exited with status ${exit.exitCode}`;
       const state = exit.killed ? 'TASK_KILLED' : exit.exitCode === 0 ? 'TASK_FINISHED' : 'TASK_FAILED';
       update = { taskId, state, message: how };
+      if (exit.killed && this.#killedByShutdown?.reason === 'REASON_EXECUTOR_RECOVERY_TIMEOUT') {
+        update = {
+          taskId,
+          state: 'TASK_FAILED',
+          reason: 'REASON_EXECUTOR_RECOVERY_TIMEOUT',
+          message: `${how}: the agent did not come back within the executor's recovery timeout`,
+        };
+      }
     }
     log(`${update.message} (pid ${this.#task?.process?.pid ?? 'none'}): ${update.state}`);
     this.#transition('TERMINATING');
     void this.#finish(update);
+    // After the group was recorded (if it was): the order of shim.json's writes is the order of calls.
+    void this.#runningReported.then(() => this.#driver.untrackTaskGroup(taskId)).catch(() => {});
   }
 
-  /** Sends the terminal update, waits for its acknowledgement (bounded once shutting down), exits. */
+  /**
+   * Sends the terminal update (after TASK_RUNNING) and waits for its acknowledgement; while the
+   * agent is away that wait lasts until it is back or the recovery timer fires. Once shutting down
+   * the wait is bounded: DELIVERY_WINDOW_MS if the agent is connected, else until the update is
+   * durable in the outbox. Then stops the driver and ends the shim.
+   */
   async #finish(update: ExecutorUpdate): Promise<void> {
+    await this.#runningReported;
     const acknowledged = this.#driver.update(update).then(
       () => true,
       () => false,
     );
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
-    const givenUp = this.#shuttingDown.then(() =>
-      settled ? false : new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DELIVERY_WINDOW_MS))),
-    );
+    const givenUp = this.#shuttingDown.then(() => {
+      if (settled) return false;
+      if (this.#driver.state !== 'SUBSCRIBED') return this.#driver.flush().then(() => false);
+      return new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DELIVERY_WINDOW_MS)));
+    });
     const delivered = await Promise.race([acknowledged, givenUp]);
     settled = true;
     clearTimeout(timer);

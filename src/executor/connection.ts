@@ -19,6 +19,11 @@ import {
 export const MAX_EVENT_BYTES = 8 * 1024 * 1024;
 /** How long connecting plus SUBSCRIBE → SUBSCRIBED may take before the attempt counts as failed. */
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
+ * The same for an attempt to reach a restarted agent: shorter, since a SIGSTOPped agent accepts
+ * connections into its backlog and never answers, and the next attempt should not wait long.
+ */
+export const RECONNECT_HANDSHAKE_TIMEOUT_MS = 2_000;
 /** The peer is gone after this many heartbeat intervals with no frame at all from it. */
 export const MISSED_HEARTBEATS = 3;
 /** How long close() waits for the close handshake before it drops the socket. */

@@ -1,14 +1,21 @@
 // ExecutorDriver: the runtime every executor links (the command shim and custom executors alike).
-// It subscribes to the agent over its Unix socket, turns the agent's events into callbacks, sends
-// status updates and resolves each one when the agent acknowledges it, and keeps what the agent has
-// not acknowledged (updates, launched tasks) to send again in every SUBSCRIBE.
+// It subscribes to the agent over its Unix socket, turns the agent's events into callbacks, records
+// every status update durably in its outbox before sending it, resolves each one when the agent
+// acknowledges it, and keeps what the agent has not acknowledged (updates, launched tasks) to send
+// again in every SUBSCRIBE. It writes `.lifeline/shim.json` (who it is, its tasks' process groups)
+// so that a restarted agent can find it, and when the agent goes away it either shuts down (the
+// framework does not checkpoint) or waits for it: one recovery timer, p-retry backoff plus a watch
+// on the socket's directory, then the same SUBSCRIBE with everything still unacknowledged.
 //
-// The connection has explicit states (NEW → CONNECTING → SUBSCRIBING → SUBSCRIBED → DISCONNECTED,
-// and STOPPED from anywhere). A broken connection shuts the executor down; DISCONNECTED →
-// CONNECTING is the edge that reconnection (checkpointing frameworks: recovery timer, p-retry
-// backoff, fs.watch on the socket's directory, durable outbox) will use.
-// The import graph stays small on purpose (DESIGN §10): one of these runs per task.
+// The connection has explicit states (NEW → CONNECTING → SUBSCRIBING → SUBSCRIBED; a failed attempt
+// or a broken connection → DISCONNECTED → CONNECTING again; STOPPED from anywhere).
+// The import graph stays small on purpose (DESIGN §10): one of these runs per task. Reconnection
+// (p-retry, the watcher), the exit hook (signal-exit) and process-group kills are loaded only by
+// the paths that need them.
 import { randomUUID } from 'node:crypto';
+import { makeDirDurable } from '../checkpoint/atomic-write.js';
+import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
+import { processIdentity } from '../process/proc-stat.js';
 import {
   IllegalStateError,
   InvalidOptionError,
@@ -26,8 +33,11 @@ import {
   type TaskStatus,
 } from '../protocol/index.js';
 import { Backlog } from './backlog.js';
-import { AgentConnection } from './connection.js';
+import { AgentConnection, HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS } from './connection.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
+import { Outbox } from './outbox.js';
+import type { AttemptTrigger, Reconnector, WatchFunction } from './reconnect.js';
+import { ShimFile } from './shim-file.js';
 
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
 
@@ -37,19 +47,42 @@ export interface ExecutorDriverOptions {
   /** Kill a task: SIGTERM, then SIGKILL after `gracePeriodMs`, then report a terminal update. */
   onKill?: Callback<[taskId: string, gracePeriodMs: number]>;
   /**
-   * Shut the executor down: kill its tasks within `gracePeriodMs`, report their terminal updates,
-   * call `stop()` and exit. Called once, on the agent's SHUTDOWN, after an ERROR or a malformed
-   * event, and when the connection to the agent breaks. Default: `stop()`, then `process.exit(0)`.
+   * Shut the executor down: kill its tasks within `gracePeriodMs`, report their terminal updates
+   * (`update()` records them durably in the outbox even when the agent is away; `flush()` tells
+   * when), call `stop()` and exit. Called once: on the agent's SHUTDOWN (also as the answer to a
+   * re-SUBSCRIBE: the agent does not know this executor), after an ERROR or a malformed event, when
+   * the connection breaks and the framework does not checkpoint, and when the agent has not come
+   * back within LIFELINE_RECOVERY_TIMEOUT: then `reason` is `REASON_EXECUTOR_RECOVERY_TIMEOUT`, and
+   * the tasks' terminal state should be TASK_FAILED with that reason (otherwise TASK_KILLED).
+   * Default: `stop()`, then `process.exit(0)`.
    */
-  onShutdown?: Callback<[gracePeriodMs: number]>;
+  onShutdown?: Callback<[gracePeriodMs: number, reason: Reason | undefined]>;
   /** A framework message from the scheduler. */
   onMessage?: Callback<[data: Uint8Array]>;
   /**
+   * The connection to the agent broke and this executor (its framework checkpoints) now waits for a
+   * restarted agent, at most LIFELINE_RECOVERY_TIMEOUT; its tasks keep running, updates wait in the
+   * outbox. Informational (Mesos: `disconnected`).
+   */
+  onDisconnected?: Callback<[error: Error]>;
+  /** Subscribed again after onDisconnected: everything unacknowledged has been resent. */
+  onResubscribed?: Callback<[]>;
+  /**
    * An error: the agent's ERROR (a LifelineError with the agent's code), a malformed event
-   * (ERR_PROTOCOL), or an exception thrown by another callback. Without it, errors that end the
-   * driver are emitted as process warnings and a throwing callback is rethrown.
+   * (ERR_PROTOCOL), an outbox that cannot be written (the fs error's code), or an exception thrown
+   * by another callback. Without it, errors that end the driver are emitted as process warnings and
+   * a throwing callback is rethrown.
    */
   onError?: (error: Error) => void;
+}
+
+/** @internal Test seams, not part of the API: a failing fs.watch, no stat poll, short handshakes, attempt tracing. */
+export interface DriverInternals {
+  watch?: WatchFunction;
+  pollIntervalMs?: number;
+  handshakeTimeoutMs?: number;
+  reconnectHandshakeTimeoutMs?: number;
+  onAttempt?: (trigger: AttemptTrigger) => void;
 }
 
 /** A status update as an executor makes it; the driver fills in uuid, timestamp and source. */
@@ -61,7 +94,7 @@ export interface ExecutorUpdate {
   data?: Uint8Array;
 }
 
-/** Connection states. NEW: not started; DISCONNECTED: the connection broke; STOPPED: stop() ran. */
+/** Connection states. NEW: not started; DISCONNECTED: no connection (between attempts); STOPPED: stop() ran. */
 export type DriverState = 'NEW' | 'CONNECTING' | 'SUBSCRIBING' | 'SUBSCRIBED' | 'DISCONNECTED' | 'STOPPED';
 
 const TRANSITIONS: Readonly<Record<DriverState, readonly DriverState[]>> = {
@@ -73,7 +106,7 @@ const TRANSITIONS: Readonly<Record<DriverState, readonly DriverState[]>> = {
   STOPPED: [],
 };
 
-const CALLBACKS = ['onLaunch', 'onKill', 'onShutdown', 'onMessage', 'onError'] as const;
+const CALLBACKS = ['onLaunch', 'onKill', 'onShutdown', 'onMessage', 'onDisconnected', 'onResubscribed', 'onError'] as const;
 const MAX_MESSAGE_LENGTH = 64 * 1024;
 
 interface Deferred {
@@ -81,21 +114,60 @@ interface Deferred {
   reject(error: Error): void;
 }
 
+/**
+ * An attempt the agent answered with a refusal (ERROR, SHUTDOWN, a malformed event): trying again
+ * is pointless. `shutdownGracePeriodMs` is set when the answer was SHUTDOWN.
+ */
+class Refusal extends Error {
+  constructor(
+    readonly error: LifelineError,
+    readonly shutdownGracePeriodMs?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The recovery timer fired before the agent came back. */
+class RecoveryTimeout extends LifelineError {
+  constructor(timeoutMs: number, socketPath: string) {
+    super('ERR_TIMEOUT', `the agent did not come back at ${socketPath} within the recovery timeout of ${timeoutMs} ms (LIFELINE_RECOVERY_TIMEOUT)`);
+  }
+}
+
+interface Recovery {
+  /** Stops the reconnection: `done` rejects with `reason`. */
+  readonly cancel: (reason: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly done: Promise<void>;
+}
+
 export class ExecutorDriver {
   readonly #options: ExecutorDriverOptions;
+  readonly #internals: DriverInternals;
   readonly #backlog = new Backlog();
   /** The promise of each unacknowledged update() call, by uuid. */
   readonly #pending = new Map<string, Deferred>();
   #state: DriverState = 'NEW';
   #env: ExecutorEnvironment | undefined;
   #connection: AgentConnection | undefined;
-  #subscribing: Deferred | undefined;
-  /** Updates carried in the SUBSCRIBE in flight; the others go out as UPDATE once SUBSCRIBED. */
-  #carried = new Set<string>();
+  /** Connections being closed, awaited by stop(). */
+  readonly #closing = new Set<Promise<void>>();
+  /** The attempt under way: settles on SUBSCRIBED, or when the attempt fails. */
+  #handshake: Deferred | undefined;
+  /** The last update (by seq) sent on the current connection, in SUBSCRIBE or as UPDATE. */
+  #sentUpTo = 0;
+  #outbox: Outbox | undefined;
+  #shimFile: ShimFile | undefined;
+  #filesReady: Promise<void> | undefined;
+  #recovery: Recovery | undefined;
+  #attempts = 0;
+  #exitHook = false;
   #shutdownRequested = false;
+  /** The agent refused us or the recovery timer fired: a broken connection is not retried. */
+  #giveUp = false;
   #stopped: Promise<void> | undefined;
 
-  constructor(options: ExecutorDriverOptions = {}) {
+  constructor(options: ExecutorDriverOptions = {}, /** @internal */ internals: DriverInternals = {}) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError('options', options, 'an object of callbacks');
     }
@@ -109,6 +181,7 @@ export class ExecutorDriver {
       if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
     }
     this.#options = { ...options };
+    this.#internals = { ...internals };
   }
 
   /** The connection's state: NEW, CONNECTING, SUBSCRIBING, SUBSCRIBED, DISCONNECTED or STOPPED. */
@@ -116,45 +189,94 @@ export class ExecutorDriver {
     return this.#state;
   }
 
+  /** @internal Counters for tests and benchmarks. */
+  get diagnostics(): { outboxSyncs: number; outboxRecords: number; attempts: number; recovering: boolean } {
+    const stats = this.#outbox?.stats;
+    return { outboxSyncs: stats?.syncs ?? 0, outboxRecords: stats?.records ?? 0, attempts: this.#attempts, recovering: this.#recovery !== undefined };
+  }
+
   /**
-   * Reads the environment (and deletes LIFELINE_EXECUTOR_TOKEN from process.env), connects to the
-   * agent and subscribes. Resolves once SUBSCRIBED; rejects with a LifelineError when the
-   * environment is missing or invalid (ERR_ENVIRONMENT), the agent cannot be reached
-   * (ERR_CONNECTION), or the agent refuses the subscription (its ERROR code, or
-   * ERR_UNKNOWN_EXECUTOR when it answers SHUTDOWN). A driver that failed to start is stopped.
+   * Reads the environment (and deletes LIFELINE_EXECUTOR_TOKEN from process.env), writes
+   * `.lifeline/shim.json`, opens `.lifeline/outbox.log`, connects to the agent and subscribes.
+   * Resolves once SUBSCRIBED. Rejects with a LifelineError when the environment is missing or
+   * invalid or the sandbox cannot be written (ERR_ENVIRONMENT), the agent refuses the subscription
+   * (its ERROR code, or ERR_UNKNOWN_EXECUTOR when it answers SHUTDOWN), or cannot be reached: at once
+   * (ERR_CONNECTION) when the framework does not checkpoint; otherwise the driver keeps trying, as
+   * after a broken connection, and rejects with ERR_TIMEOUT when LIFELINE_RECOVERY_TIMEOUT passes.
+   * A driver that failed to start is stopped.
    */
   async start(): Promise<void> {
     if (this.#state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#state} state`);
+    let env: ExecutorEnvironment;
     try {
-      this.#env = takeEnvironment();
+      env = this.#env = takeEnvironment();
+      this.#filesReady = this.#prepareFiles(env);
     } catch (error) {
       await this.stop();
       throw error;
     }
-    const subscribed = new Promise<void>((resolve, reject) => (this.#subscribing = { resolve, reject }));
-    this.#connect();
     try {
-      await subscribed;
+      try {
+        await this.#attempt(this.#internals.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+      } catch (error) {
+        // The agent may have died right after launching us: a checkpointing executor waits for it.
+        if (error instanceof Refusal || !env.checkpoint || this.#stopped) throw error;
+        await this.#reconnect();
+      }
     } catch (error) {
       await this.stop();
-      throw error;
+      throw error instanceof Refusal ? error.error : error;
     }
   }
 
   /**
-   * Sends a status update; resolves when the agent has acknowledged it. Many may be in flight at
-   * once; they are delivered in the order they were made. While the connection is down the update
-   * waits (and is carried in the next SUBSCRIBE); stop() rejects the updates still waiting.
+   * Sends a status update; resolves when the agent has acknowledged it. The update is first
+   * recorded in the outbox and made durable (updates made in the same turn share one fdatasync),
+   * then sent. Many may be in flight at once; they are delivered in the order they were made. While
+   * the connection is down the update waits (and is carried in the next SUBSCRIBE); stop() rejects
+   * the updates still waiting.
    */
   async update(update: ExecutorUpdate): Promise<void> {
     if (this.#state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
     if (this.#state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
     const status = makeStatus(update);
     const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
-    // Durable outbox (next issue): append the UPDATE record here, before it is sent.
-    this.#backlog.addUpdate(status);
-    if (this.#state === 'SUBSCRIBED') this.#connection?.send({ type: 'UPDATE', status });
+    const entry = this.#backlog.addUpdate(status);
+    void this.#outbox!.appendUpdate(status).then(() => {
+      entry.durable = true;
+      this.#pump();
+    });
     return acknowledged;
+  }
+
+  /**
+   * Resolves once every update made so far is durable in the outbox (acknowledged or not): after
+   * that, a restarted agent learns them even if this process dies.
+   */
+  flush(): Promise<void> {
+    return this.#outbox?.flush() ?? Promise.resolve();
+  }
+
+  /**
+   * Records a task's process group in `.lifeline/shim.json` (with its leader's start time, read
+   * now); resolves once that is durable. Call it after spawning the task's process group and before
+   * reporting TASK_RUNNING: a restarted agent that finds this executor dead kills that group. The
+   * group also gets SIGKILL if this process exits with it still recorded (a synchronous exit hook).
+   * A leader that is already gone is not recorded.
+   */
+  async trackTaskGroup(taskId: string, pgid: number): Promise<void> {
+    if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
+    if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new InvalidOptionError('pgid', pgid, 'a process group ID greater than 1');
+    if (!this.#shimFile || this.#state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#state} state`);
+    const leader = processIdentity(pgid);
+    if (!leader) return;
+    await this.#installExitHook();
+    await this.#shimFile.setTask({ taskId, pgid, startTime: leader.startTime });
+  }
+
+  /** Forgets a task's process group (it has ended); resolves once shim.json says so. */
+  async untrackTaskGroup(taskId: string): Promise<void> {
+    await this.#shimFile?.deleteTask(taskId);
   }
 
   /** Sends a framework message to the scheduler (fire and forget, like Mesos). */
@@ -166,19 +288,31 @@ export class ExecutorDriver {
   }
 
   /**
-   * Closes the connection and clears every timer; updates still waiting for an acknowledgement
+   * Closes the connection, stops reconnecting, clears every timer and watcher, and closes the
+   * outbox once what was appended to it is written; updates still waiting for an acknowledgement
    * reject with ERR_DRIVER_STOPPED. Afterwards the driver keeps nothing alive.
    */
   stop(): Promise<void> {
     if (this.#stopped) return this.#stopped;
     this.#transition('STOPPED');
     const stopped = new LifelineError('ERR_DRIVER_STOPPED', 'the executor driver was stopped');
-    this.#subscribing?.reject(stopped);
-    this.#subscribing = undefined;
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    handshake?.reject(stopped);
     for (const deferred of this.#pending.values()) deferred.reject(stopped);
     this.#pending.clear();
-    this.#stopped = this.#connection ? this.#connection.close(1000, 'executor stopped') : Promise.resolve();
-    this.#connection = undefined;
+    const recovery = this.#recovery;
+    if (recovery) {
+      clearTimeout(recovery.timer);
+      recovery.cancel(stopped);
+    }
+    this.#closeConnection(1000, 'executor stopped');
+    this.#stopped = (async () => {
+      await recovery?.done.catch(() => {});
+      await Promise.all(this.#closing);
+      await this.#outbox?.close();
+      await this.#shimFile?.idle();
+    })();
     return this.#stopped;
   }
 
@@ -189,37 +323,112 @@ export class ExecutorDriver {
     this.#state = to;
   }
 
-  #connect(): void {
-    const env = this.#env!;
-    this.#transition('CONNECTING');
-    const connection: AgentConnection = new AgentConnection(env.agentEndpoint, {
-      open: () => {
-        if (this.#connection !== connection) return;
-        this.#transition('SUBSCRIBING');
-        const unacknowledgedUpdates = this.#backlog.updates();
-        this.#carried = new Set(unacknowledgedUpdates.map((status) => status.uuid));
-        connection.send({
-          type: 'SUBSCRIBE',
-          frameworkId: env.frameworkId,
-          executorId: env.executorId,
-          containerId: env.containerId,
-          token: env.token,
-          protocol: EXECUTOR_PROTOCOL_VERSION,
-          unacknowledgedTasks: this.#backlog.tasks(),
-          unacknowledgedUpdates,
-        });
-      },
-      event: (event) => {
-        if (this.#connection === connection) this.#onEvent(event);
-      },
-      malformed: (error) => {
-        if (this.#connection === connection) this.#onFatal(error);
-      },
-      closed: (error) => {
-        if (this.#connection === connection) this.#onClosed(error);
-      },
+  // ---- files ----
+
+  /** `.lifeline/` made durably, then shim.json written and the outbox opened, side by side. */
+  #prepareFiles(env: ExecutorEnvironment): Promise<void> {
+    const sandbox = env.directory;
+    const identity = processIdentity(process.pid);
+    if (!identity) throw new LifelineError('ERR_ENVIRONMENT', `cannot read /proc/${process.pid}/stat: the executor needs Linux procfs`);
+    const dirReady = makeDirDurable(shimStateDir(sandbox));
+    this.#shimFile = new ShimFile(shimInfoPath(sandbox), {
+      pid: identity.pid,
+      startTime: identity.startTime,
+      protocol: EXECUTOR_PROTOCOL_VERSION,
+      executorId: env.executorId,
+      containerId: env.containerId,
     });
-    this.#connection = connection;
+    this.#outbox = new Outbox(outboxPath(sandbox), { after: dirReady, onFailure: (error) => this.#report(error) });
+    const shimFile = this.#shimFile;
+    const ready = Promise.all([dirReady.then(() => shimFile.write()), this.#outbox.opened]).then(
+      () => undefined,
+      (cause: unknown) => {
+        throw new LifelineError(
+          'ERR_ENVIRONMENT',
+          `cannot write the executor's state under ${shimStateDir(sandbox)} (LIFELINE_DIRECTORY): ${(cause as Error)?.message ?? show(cause)}`,
+          { cause },
+        );
+      },
+    );
+    // Awaited by the first SUBSCRIBE; a failure is reported there.
+    ready.catch(() => {});
+    return ready;
+  }
+
+  /** The last resort on every way out that runs JavaScript: SIGKILL the recorded task groups. */
+  async #installExitHook(): Promise<void> {
+    if (this.#exitHook) return;
+    this.#exitHook = true;
+    const [{ onExit }, { killGroup }] = await Promise.all([import('signal-exit'), import('../process/kill-group.js')]);
+    onExit(() => {
+      for (const task of this.#shimFile?.tasks ?? []) {
+        try {
+          // Only if its leader is still the recorded process (synchronous: this runs on exit).
+          killGroup({ pgid: task.pgid, leaderStartTime: task.startTime }, 'SIGKILL');
+        } catch {
+          // Exiting anyway: nothing more to do.
+        }
+      }
+    });
+  }
+
+  // ---- connecting ----
+
+  /** One attempt: connect, SUBSCRIBE, wait for SUBSCRIBED. Rejects with a Refusal when the agent refused us. */
+  #attempt(handshakeTimeoutMs: number): Promise<void> {
+    const env = this.#env!;
+    this.#attempts += 1;
+    return new Promise<void>((resolve, reject) => {
+      this.#transition('CONNECTING');
+      this.#handshake = { resolve, reject };
+      const connection: AgentConnection = new AgentConnection(
+        env.agentEndpoint,
+        {
+          open: () => {
+            if (this.#connection === connection) void this.#subscribe(connection);
+          },
+          event: (event) => {
+            if (this.#connection === connection) this.#onEvent(event);
+          },
+          malformed: (error) => {
+            if (this.#connection === connection) this.#onFatal(error);
+          },
+          closed: (error) => {
+            if (this.#connection === connection) this.#onClosed(error);
+          },
+        },
+        { handshakeTimeoutMs },
+      );
+      this.#connection = connection;
+    });
+  }
+
+  /** The socket is open: once shim.json and the outbox are ready, SUBSCRIBE with what is unacknowledged. */
+  async #subscribe(connection: AgentConnection): Promise<void> {
+    const env = this.#env!;
+    try {
+      await this.#filesReady;
+    } catch (error) {
+      if (this.#connection === connection) this.#refuse(new Refusal(error as LifelineError));
+      return;
+    }
+    // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
+    await this.#outbox!.flush();
+    if (this.#connection !== connection || this.#state !== 'CONNECTING') return;
+    this.#transition('SUBSCRIBING');
+    // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
+    const carried = this.#backlog.durableUpdates();
+    this.#sentUpTo = carried.length > 0 ? carried[carried.length - 1]!.seq : 0;
+    connection.send({
+      type: 'SUBSCRIBE',
+      frameworkId: env.frameworkId,
+      executorId: env.executorId,
+      containerId: env.containerId,
+      token: env.token,
+      protocol: EXECUTOR_PROTOCOL_VERSION,
+      unacknowledgedTasks: this.#backlog.tasks(),
+      unacknowledgedUpdates: carried.map((entry) => entry.status),
+    });
   }
 
   #onEvent(event: ExecutorEvent): void {
@@ -242,7 +451,7 @@ export class ExecutorDriver {
         this.#call('onMessage', event.data);
         break;
       case 'SHUTDOWN':
-        this.#shutdown(event.gracePeriodMs);
+        this.#shutdown(event.gracePeriodMs, undefined);
         break;
       case 'HEARTBEAT':
         break;
@@ -255,7 +464,7 @@ export class ExecutorDriver {
     }
   }
 
-  /** Before SUBSCRIBED, anything that goes wrong fails start() instead of calling back. */
+  /** Before SUBSCRIBED, anything that goes wrong fails the attempt (and start()) instead of calling back. */
   #onSubscribingEvent(event: ExecutorEvent): void {
     switch (event.type) {
       case 'SUBSCRIBED':
@@ -267,15 +476,21 @@ export class ExecutorDriver {
         this.#acknowledge(event.uuid);
         return;
       case 'ERROR':
-        this.#failSubscription(agentError(event.code, event.message));
+        this.#refuse(new Refusal(agentError(event.code, event.message)));
         return;
       case 'SHUTDOWN':
-        this.#failSubscription(
-          new LifelineError('ERR_UNKNOWN_EXECUTOR', `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`),
+        this.#refuse(
+          new Refusal(
+            new LifelineError(
+              'ERR_UNKNOWN_EXECUTOR',
+              `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`,
+            ),
+            event.gracePeriodMs,
+          ),
         );
         return;
       default:
-        this.#failSubscription(new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`));
+        this.#refuse(new Refusal(new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`)));
     }
   }
 
@@ -283,64 +498,167 @@ export class ExecutorDriver {
     const connection = this.#connection!;
     this.#transition('SUBSCRIBED');
     connection.startHeartbeats(heartbeatIntervalMs);
-    // Updates made after the SUBSCRIBE was sent were not in it: send them now, in order.
-    for (const status of this.#backlog.updates()) {
-      if (!this.#carried.has(status.uuid)) connection.send({ type: 'UPDATE', status });
+    // Updates that became durable after the SUBSCRIBE was sent were not in it: send them now, in order.
+    this.#pump();
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    handshake?.resolve();
+  }
+
+  /** Sends, in order, every durable update not yet sent on this connection; stops at the first that is not durable. */
+  #pump(): void {
+    if (this.#state !== 'SUBSCRIBED') return;
+    const connection = this.#connection!;
+    for (const entry of this.#backlog.entries()) {
+      if (entry.seq <= this.#sentUpTo) continue;
+      if (!entry.durable) break;
+      connection.send({ type: 'UPDATE', status: entry.status });
+      this.#sentUpTo = entry.seq;
     }
-    this.#carried.clear();
-    const subscribing = this.#subscribing;
-    this.#subscribing = undefined;
-    subscribing?.resolve();
   }
 
   #acknowledge(uuid: string): void {
-    // Durable outbox (next issue): append the ACK record before resolving.
     if (!this.#backlog.acknowledge(uuid)) return;
+    this.#outbox?.appendAck(uuid);
     const deferred = this.#pending.get(uuid);
     this.#pending.delete(uuid);
     deferred?.resolve();
   }
 
-  #failSubscription(error: Error): void {
-    const subscribing = this.#subscribing;
-    this.#subscribing = undefined;
-    subscribing?.reject(error);
+  /** The agent refused the attempt under way: drop the connection and fail the attempt for good. */
+  #refuse(refusal: Refusal): void {
+    const handshake = this.#handshake;
+    this.#handshake = undefined;
+    this.#closeConnection(1000, 'subscription refused');
+    handshake?.reject(refusal);
   }
 
   /** The agent's ERROR, or a malformed event: report it, then shut down. */
   #onFatal(error: LifelineError): void {
-    if (this.#subscribing) {
-      this.#failSubscription(error);
+    if (this.#handshake) {
+      this.#refuse(new Refusal(error));
       return;
     }
+    this.#giveUp = true;
     this.#report(error);
-    this.#shutdown(this.#env!.shutdownGracePeriodMs);
+    this.#shutdown(this.#env!.shutdownGracePeriodMs, undefined);
   }
 
   #onClosed(error: LifelineError): void {
     if (this.#state === 'STOPPED') return;
-    this.#transition('DISCONNECTED');
     this.#connection = undefined;
-    if (this.#subscribing) {
-      this.#failSubscription(error);
+    this.#transition('DISCONNECTED');
+    const handshake = this.#handshake;
+    if (handshake) {
+      this.#handshake = undefined;
+      handshake.reject(error);
       return;
     }
-    // Not checkpointing: the agent is gone and so are we. Checkpointing frameworks will reconnect
-    // here (arm the recovery timer, retry with backoff, watch the socket's directory); until that
-    // lands they shut down too.
-    this.#shutdown(this.#env!.shutdownGracePeriodMs);
+    this.#onBroken(error);
+  }
+
+  /** Drops the current connection (its close is awaited by stop()); an attempt under way fails. */
+  #closeConnection(code: number, reason: string): void {
+    const connection = this.#connection;
+    if (!connection) return;
+    this.#connection = undefined;
+    if (this.#state !== 'STOPPED' && this.#state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
+    const closing = connection.close(code, reason);
+    this.#closing.add(closing);
+    void closing.then(() => this.#closing.delete(closing));
+  }
+
+  // ---- the agent went away ----
+
+  /** A subscribed connection broke (close, error, or missed heartbeats). */
+  #onBroken(error: LifelineError): void {
+    const env = this.#env!;
+    if (!env.checkpoint) {
+      // The agent is gone and so are we: nothing of a non-checkpointing framework survives it.
+      this.#shutdown(env.shutdownGracePeriodMs, undefined);
+      return;
+    }
+    if (this.#giveUp) return;
+    this.#call('onDisconnected', error);
+    this.#reconnect().then(
+      () => this.#call('onResubscribed'),
+      (failure: unknown) => this.#recoveryFailed(failure),
+    );
+  }
+
+  /**
+   * Arms the recovery timer and tries to subscribe again until it fires. Resolves once SUBSCRIBED;
+   * rejects with a Refusal, a RecoveryTimeout, or ERR_DRIVER_STOPPED.
+   */
+  #reconnect(): Promise<void> {
+    if (this.#recovery) return this.#recovery.done;
+    const env = this.#env!;
+    // The module is loaded only when an agent goes away; meanwhile the timer already runs.
+    let reconnector: Reconnector | undefined;
+    let cancelled: Error | undefined;
+    const cancel = (reason: Error) => {
+      cancelled ??= reason;
+      reconnector?.cancel(reason);
+    };
+    const timer = setTimeout(() => {
+      if (this.#state === 'SUBSCRIBED' || this.#state === 'STOPPED') return;
+      const timeout = new RecoveryTimeout(env.recoveryTimeoutMs, env.agentEndpoint);
+      cancel(timeout);
+      // An attempt under way fails now, so that the reconnector can settle.
+      const handshake = this.#handshake;
+      this.#handshake = undefined;
+      this.#closeConnection(1000, 'recovery timeout');
+      handshake?.reject(timeout);
+    }, env.recoveryTimeoutMs);
+    const done = import('./reconnect.js')
+      .then(({ Reconnector }) => {
+        reconnector = new Reconnector({
+          attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
+          isFatal: (error) => error instanceof Refusal,
+          socketPath: env.agentEndpoint,
+          backoffMaxMs: env.subscriptionBackoffMaxMs,
+          watch: this.#internals.watch,
+          pollIntervalMs: this.#internals.pollIntervalMs,
+          onAttempt: this.#internals.onAttempt,
+        });
+        if (cancelled) reconnector.cancel(cancelled);
+        return reconnector.run();
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        this.#recovery = undefined;
+      });
+    // One timer per disconnection, and it keeps the process alive while we wait (no unref).
+    this.#recovery = { cancel, timer, done };
+    return done;
+  }
+
+  #recoveryFailed(error: unknown): void {
+    if (this.#state === 'STOPPED') return;
+    this.#giveUp = true;
+    const grace = this.#env!.shutdownGracePeriodMs;
+    if (error instanceof RecoveryTimeout) {
+      this.#shutdown(grace, 'REASON_EXECUTOR_RECOVERY_TIMEOUT');
+    } else if (error instanceof Refusal && error.shutdownGracePeriodMs !== undefined) {
+      this.#shutdown(error.shutdownGracePeriodMs, undefined);
+    } else {
+      this.#report(error instanceof Refusal ? error.error : error instanceof Error ? error : new Error(show(error)));
+      this.#shutdown(grace, undefined);
+    }
   }
 
   /** Calls onShutdown once; without one, stops the driver and exits the process. */
-  #shutdown(gracePeriodMs: number): void {
+  #shutdown(gracePeriodMs: number, reason: Reason | undefined): void {
     if (this.#shutdownRequested || this.#state === 'STOPPED') return;
     this.#shutdownRequested = true;
     if (this.#options.onShutdown) {
-      this.#call('onShutdown', gracePeriodMs);
+      this.#call('onShutdown', gracePeriodMs, reason);
       return;
     }
     void this.stop().then(() => process.exit(0));
   }
+
+  // ---- callbacks ----
 
   #call<K extends Exclude<(typeof CALLBACKS)[number], 'onError'>>(name: K, ...args: Parameters<NonNullable<ExecutorDriverOptions[K]>>): void {
     const callback = this.#options[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;

@@ -1,8 +1,12 @@
-// `lifeline/executor`: what a custom executor links: ExecutorDriver and its types. Nothing here
-// loads the agent, the master or a logger, so an executor starts fast and stays small.
+// `lifeline/executor`: what a custom executor links: ExecutorDriver (subscription, durable outbox,
+// shim.json, reconnection to a restarted agent), TaskProcess to run a command in a process group of
+// its own, and their types. Nothing here loads the agent, the master or a logger, so an executor
+// starts fast and stays small.
 export { ExecutorDriver } from './driver.js';
 export type { DriverState, ExecutorDriverOptions, ExecutorUpdate } from './driver.js';
-export { EnvironmentError } from './environment.js';
+export { TaskProcess } from './task-process.js';
+export type { TaskExit, TaskProcessOptions } from './task-process.js';
+export { EnvironmentError, readExecutorEnvironment } from './environment.js';
 export type { ExecutorEnvironment } from './environment.js';
 export { LifelineError } from '../protocol/errors.js';
 export type { ErrorCode } from '../protocol/errors.js';

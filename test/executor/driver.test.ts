@@ -226,17 +226,18 @@ Driver("the agent's ERROR reaches onError with its code, then the driver shuts d
   assert.match(seen.errors[0]!.message, /status\.taskId/);
 });
 
-for (const checkpoint of ['0', '1']) {
-  Driver(`a connection the agent drops shuts the executor down (LIFELINE_CHECKPOINT=${checkpoint})`, async (context) => {
-    const agent = await startAgent(context, {}, { LIFELINE_CHECKPOINT: checkpoint });
-    const { driver, seen } = recordingDriver(context);
-    await driver.start();
-    agent.dropConnections();
-    await waitFor(() => seen.shutdowns.length === 1, { message: 'onShutdown after the connection broke' });
-    assert.is(driver.state, 'DISCONNECTED');
-    assert.equal(seen.errors, [], 'a lost agent is not an error');
-  });
-}
+Driver('a connection the agent drops shuts a non-checkpointing executor down at once, without reconnecting', async (context) => {
+  const agent = await startAgent(context, {}, { LIFELINE_CHECKPOINT: '0' });
+  const { driver, seen } = recordingDriver(context);
+  await driver.start();
+  agent.dropConnections();
+  await waitFor(() => seen.shutdowns.length === 1, { message: 'onShutdown after the connection broke' });
+  assert.is(driver.state, 'DISCONNECTED');
+  assert.equal(seen.errors, [], 'a lost agent is not an error');
+  assert.is(driver.diagnostics.attempts, 1, 'no attempt to reconnect');
+  assert.is(driver.diagnostics.recovering, false);
+  assert.is(agent.calls.filter((call) => call.type === 'SUBSCRIBE').length, 1);
+});
 
 Driver('the driver sends heartbeats and counts three silent intervals as a broken connection', async (context) => {
   const agent = await startAgent(context, { heartbeatIntervalMs: 40, heartbeat: false });

@@ -2,6 +2,7 @@
 // a temp dir, speaking the executor protocol (DESIGN §2) just enough to drive one ExecutorDriver
 // (or one `lifeline shim`) through its paces. Every call it receives is checked against the schema.
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -26,6 +27,8 @@ export interface FakeAgentOptions {
   heartbeat?: boolean;
   /** A task to LAUNCH right after SUBSCRIBED. */
   launch?: TaskInfo;
+  /** Called synchronously with each valid call as it arrives, before the fake answers it. */
+  onCall?: (call: ExecutorCall, agent: FakeAgent) => void;
 }
 
 export const IDS = {
@@ -66,6 +69,7 @@ export class FakeAgent {
     });
   }
 
+  /** Listens at `<dir>/agent.sock` (again, after a close(): the restarted agent of a recovery test). */
   static async start(dir: string, options: FakeAgentOptions = {}): Promise<FakeAgent> {
     const agent = new FakeAgent(path.join(dir, 'agent.sock'), options);
     await new Promise<void>((resolve, reject) => {
@@ -119,7 +123,7 @@ export class FakeAgent {
     return this.statuses().filter((status) => status.taskId === taskId).map((status) => status.state);
   }
 
-  async waitForCall<T extends ExecutorCall['type']>(type: T, message = type, timeoutMs = 10_000): Promise<Extract<ExecutorCall, { type: T }>> {
+  async waitForCall<T extends ExecutorCall['type']>(type: T, message: string = type, timeoutMs = 10_000): Promise<Extract<ExecutorCall, { type: T }>> {
     return waitFor(() => this.calls.find((call) => call.type === type) as Extract<ExecutorCall, { type: T }> | undefined, { message, timeoutMs });
   }
 
@@ -162,6 +166,7 @@ export class FakeAgent {
         return;
       }
       this.calls.push(call);
+      this.options.onCall?.(call, this);
       this.#answer(ws, call);
     });
   }
@@ -198,4 +203,39 @@ export class FakeAgent {
 /** A command task as the agent would launch it. */
 export function commandTask(taskId: string, command: string, extra: Partial<TaskInfo> = {}): TaskInfo {
   return { taskId, name: taskId, agentId: IDS.agentId, resources: { cpus: 0.1, mem: 32 }, command: { value: command }, ...extra };
+}
+
+/**
+ * A server on the agent's socket that accepts connections and never answers: what a SIGSTOPped
+ * agent looks like from the executor (the kernel accepts into its backlog). Counts connections.
+ */
+export class SilentServer {
+  connections = 0;
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+
+  private constructor(server: net.Server) {
+    this.#server = server;
+    server.on('connection', (socket) => {
+      this.connections += 1;
+      this.#sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(socketPath: string): Promise<SilentServer> {
+    const server = net.createServer();
+    const silent = new SilentServer(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    return silent;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
 }

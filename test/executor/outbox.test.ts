@@ -1,0 +1,126 @@
+// The executor's outbox on its own: durable updates with group commit, lazy ACKs, a torn tail left
+// by an earlier writer, and a disk that fails (reported once, never silencing the executor).
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readRecordLog, encodeRecords } from '../../src/checkpoint/record-log.js';
+import { Outbox } from '../../src/executor/outbox.js';
+import type { TaskStatus } from '../../src/protocol/index.js';
+import { removeDir, tempDir } from '../helpers.js';
+
+interface Context {
+  dir: string;
+  outboxes: Outbox[];
+}
+
+const OutboxSuite = suite<Context>('Outbox', { dir: '', outboxes: [] });
+
+OutboxSuite.before.each((context) => {
+  context.dir = tempDir('ll-outbox-');
+  context.outboxes = [];
+});
+
+OutboxSuite.after.each(async (context) => {
+  for (const outbox of context.outboxes) await outbox.close();
+  removeDir(context.dir);
+});
+
+function status(n: number): TaskStatus {
+  return { taskId: 'task-1', state: 'TASK_RUNNING', uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, timestamp: 1, source: 'SOURCE_EXECUTOR', message: `update ${n}` };
+}
+
+function open(context: Context, file = path.join(context.dir, 'outbox.log'), failures: Error[] = []): Outbox {
+  const outbox = new Outbox(file, { onFailure: (error) => void failures.push(error) });
+  context.outboxes.push(outbox);
+  return outbox;
+}
+
+OutboxSuite('creates the log and makes an update durable before appendUpdate() resolves', async (context) => {
+  const outbox = open(context);
+  await outbox.opened;
+  await outbox.appendUpdate(status(1));
+  const { records } = await readRecordLog(outbox.path);
+  assert.equal(records, [{ kind: 'UPDATE', status: status(1) }]);
+  assert.is(outbox.stats.syncs, 1);
+});
+
+OutboxSuite('updates appended in one turn share one fdatasync; later ones form the next batch', async (context) => {
+  const outbox = open(context);
+  await outbox.opened;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => outbox.appendUpdate(status(i))));
+  assert.is(outbox.stats.syncs, 1, 'one fdatasync for twenty updates');
+  assert.is(outbox.stats.records, 20);
+  await outbox.appendUpdate(status(20));
+  assert.is(outbox.stats.syncs, 2);
+  const { records } = await readRecordLog(outbox.path);
+  assert.equal(
+    records.map((record) => record.kind === 'UPDATE' && record.status.message),
+    Array.from({ length: 21 }, (_, i) => `update ${i}`),
+    'in the order they were appended',
+  );
+});
+
+OutboxSuite('ACK records are written without a sync of their own, batched, after their updates', async (context) => {
+  const outbox = open(context);
+  await outbox.appendUpdate(status(1));
+  await outbox.appendUpdate(status(2));
+  const syncs = outbox.stats.syncs;
+  outbox.appendAck(status(2).uuid);
+  outbox.appendAck(status(1).uuid);
+  await outbox.close();
+  assert.is(outbox.stats.syncs, syncs, 'no fdatasync for ACKs');
+  const { records } = await readRecordLog(outbox.path);
+  assert.equal(
+    records.map((record) => (record.kind === 'ACK' ? `ACK ${record.uuid.slice(-1)}` : `UPDATE ${record.status.uuid.slice(-1)}`)),
+    ['UPDATE 1', 'UPDATE 2', 'ACK 2', 'ACK 1'],
+  );
+});
+
+OutboxSuite('flush() resolves once every update appended so far is durable', async (context) => {
+  const outbox = open(context);
+  void outbox.appendUpdate(status(1));
+  void outbox.appendUpdate(status(2));
+  await outbox.flush();
+  assert.is((await readRecordLog(outbox.path)).records.length, 2);
+});
+
+OutboxSuite('a log whose last record was torn by a crash is cut back before appending, so it stays readable', async (context) => {
+  const file = path.join(context.dir, 'outbox.log');
+  const good = encodeRecords([{ kind: 'UPDATE', status: status(1) }]);
+  const torn = encodeRecords([{ kind: 'UPDATE', status: status(2) }]).subarray(0, 20);
+  fs.writeFileSync(file, Buffer.concat([good, torn]));
+  const outbox = open(context, file);
+  await outbox.appendUpdate(status(3));
+  const contents = await readRecordLog(file);
+  assert.is(contents.tornTail, false);
+  assert.equal(
+    contents.records.map((record) => record.kind === 'UPDATE' && record.status.message),
+    ['update 1', 'update 3'],
+  );
+});
+
+OutboxSuite('a disk that fails is reported once and the updates still resolve (sent without a durable record)', async (context) => {
+  const file = path.join(context.dir, 'outbox.log');
+  fs.symlinkSync('/dev/full', file);
+  const failures: Error[] = [];
+  const outbox = open(context, file, failures);
+  await outbox.opened;
+  await outbox.appendUpdate(status(1));
+  await outbox.appendUpdate(status(2));
+  outbox.appendAck(status(1).uuid);
+  await outbox.flush();
+  assert.is(failures.length, 1, 'reported once');
+  assert.match(failures[0]!.message, /cannot write the outbox .*outbox\.log/);
+  assert.is((failures[0] as NodeJS.ErrnoException).code, 'ENOSPC');
+});
+
+OutboxSuite('a directory that cannot hold the log rejects `opened` with the fs error', async (context) => {
+  const outbox = open(context, path.join(context.dir, 'missing', 'outbox.log'));
+  let error: NodeJS.ErrnoException | undefined;
+  await outbox.opened.catch((e: NodeJS.ErrnoException) => (error = e));
+  assert.is(error?.code, 'ENOENT');
+  await outbox.appendUpdate(status(1));
+});
+
+OutboxSuite.run();
