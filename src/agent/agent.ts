@@ -1,12 +1,19 @@
-// The node agent (DESIGN §4): registers with the master, launches executors for the tasks it is
+// The node agent (DESIGN §4, §7): registers with the master, launches executors for the tasks it is
 // given, serves them on the executor socket, and delivers every status update to the framework
-// through the status update manager. This is the walking skeleton: state lives in memory and the
-// agent is the parent of its executors. Recovery (the next issue) slots in at start(), between the
-// HTTP endpoint coming up (RECOVERING, /state answers 503) and the executor socket listening.
+// through the status update manager. For frameworks that checkpoint it makes its state durable
+// (DESIGN §5) before acting on it, so that a restarted agent recovers: start() reads the checkpoint
+// while RECOVERING (/state answers 503), finishes the runs whose executor died, listens, gives live
+// executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
+import { Checkpointer } from '../checkpoint/checkpointer.js';
+import { syncDir } from '../checkpoint/atomic-write.js';
+import { agentInfoPath, forkedPath, latestAgentPath, runDir, sentinelPath, type RunRef, type TaskRef } from '../checkpoint/layout.js';
+import { recoverState } from '../checkpoint/recover.js';
+import type { RecoveredExecutor, RecoveredRun, RecoveredState } from '../checkpoint/state.js';
+import { bootId as hostBootId, isSameProcess, processIdentity } from '../process/index.js';
 import {
   EXECUTOR_PROTOCOL_VERSION,
   IllegalStateError,
@@ -22,7 +29,8 @@ import {
   type TaskStatus,
 } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { AgentOptionError } from './errors.js';
+import { CheckpointUpdateStore } from './checkpoint-store.js';
+import { AgentInfoChangedError, AgentOptionError } from './errors.js';
 import { ExecutorEndpoint, type ExecutorConnection, type MessageData } from './executor-endpoint.js';
 import { ExecutorRun, type Framework, type FrameworkRecord, type TaskEntry } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
@@ -37,10 +45,11 @@ import {
 } from './launcher.js';
 import { MasterLink, type RegisteredEvent } from './master-link.js';
 import { AgentMetrics } from './metrics.js';
+import { killExecutorGroup, killTaskGroups, readOutboxStatuses, readShimInfo, runIdentity, runIsAlive, sameAgentInfo, terminateExecutor } from './recovery.js';
 import type { AgentResources } from './resources.js';
-import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
+import { checkSocketPath, defaultRuntimeDir, executorSocketPath, removeStaleSocket } from './socket-path.js';
 import { StateMachine } from './state-machine.js';
-import { MemoryUpdateStore, StatusUpdateManager, type ForwardedStatus, type StatusUpdate, type UpdateReceipt, type UpdateStore } from './status-update-manager.js';
+import { StatusUpdateManager, type ForwardedStatus, type StatusUpdate, type UpdateReceipt, type UpdateStore } from './status-update-manager.js';
 import { hashToken, newToken, verifyToken } from './token.js';
 
 export type AgentStatus = 'RECOVERING' | 'DISCONNECTED' | 'RUNNING' | 'TERMINATING';
@@ -57,25 +66,25 @@ export type RecoverMode = 'reconnect' | 'cleanup';
 export interface AgentOptions {
   /** `HOST:PORT` of the master. Required. */
   master: string;
-  /** Where sandboxes (and, with recovery, checkpoints) live. Required. */
+  /** Where sandboxes and checkpoints (`meta/`) live. Required. */
   workDir: string;
   /** Where the executor socket lives. Default: `<workDir>/run` (or a short path under the temp dir if that is too long). */
   runtimeDir?: string;
-  /** Checkpoint frameworks that ask for it. Default: true. */
+  /** Checkpoint frameworks that ask for it, and recover at start. Default: true. */
   checkpoint?: boolean;
-  /** Any recovery error is fatal (recovery issue). Default: true. */
+  /** Any recovery error is fatal; false: skip what is corrupt and recover the rest. Default: true. */
   strict?: boolean;
-  /** What recovery does with old executors (recovery issue). Default: 'reconnect'. */
+  /** What recovery does with old executors: reconnect to them, or kill them and stop. Default: 'reconnect'. */
   recover?: RecoverMode;
   /** Passed to checkpointing executors as LIFELINE_RECOVERY_TIMEOUT. Default: 15 min. */
   recoveryTimeoutMs?: number;
-  /** How long a recovering agent waits for executors to re-subscribe. Default: 2000. */
+  /** How long a recovering agent waits for live executors to re-subscribe. Default: 2000. */
   executorReregistrationTimeoutMs?: number;
   /** SHUTDOWN/KILL grace before SIGKILL. Default: 5000. */
   executorShutdownGracePeriodMs?: number;
   /** First (re-)registration retry delay, doubled on each failure. Default: 1000. */
   registrationBackoffFactorMs?: number;
-  /** When completed runs are garbage-collected (recovery issue). Default: 1 week. */
+  /** Completed runs' sandboxes and meta directories are removed this long after completion. Default: 1 week. */
   gcDelayMs?: number;
   /** Status update resend backoff. Defaults: 1000 and 60000. */
   statusUpdateRetryIntervalMinMs?: number;
@@ -91,7 +100,12 @@ export interface AgentOptions {
   hostname?: string;
   /** HEARTBEAT period on executor connections. Default: 5000. */
   executorHeartbeatIntervalMs?: number;
-  /** Where status updates are recorded. Default: in memory. */
+  /**
+   * Group commit of status update fsyncs. false: every update is appended and fdatasync'd on its
+   * own (the benchmark's baseline). Default: true.
+   */
+  checkpointBatching?: boolean;
+  /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
   logger?: Logger;
 }
@@ -117,17 +131,26 @@ interface Config {
   resources: AgentResources;
   hostname: string;
   executorHeartbeatIntervalMs: number;
+  checkpointBatching: boolean;
 }
 
-/** DESIGN §9: the agent's /state. */
+/** DESIGN §9: the agent's /state, plus how many damaged checkpoint items a non-strict recovery skipped. */
 export interface AgentState {
   id: string | null;
   status: AgentStatus;
+  recoveryErrors: number;
   frameworks: Array<{
     id: string;
     checkpoint: boolean;
     executors: Array<{ id: string; containerId: string; pid: number | null; state: string; tasks: Array<{ id: string; state: TaskState }> }>;
   }>;
+}
+
+/** How the tasks of a run that ends without their own terminal update are reported. */
+interface Ending {
+  state: TaskState;
+  reason: Reason;
+  message: string;
 }
 
 /** After SHUTDOWN's grace period, how much longer an executor has before its group is SIGKILLed. */
@@ -136,6 +159,23 @@ const KILL_MARGIN_MS = 2_000;
 const DRAIN_TIMEOUT_MS = 5_000;
 /** How long an executor's connection may stay open after its process exited (frames in flight). */
 const CONNECTION_DRAIN_MS = 1_000;
+/** How often the processes of recovered executors (not the agent's children) are checked. */
+const LIVENESS_INTERVAL_MS = 1_000;
+/** Where the updates of an agent that does not checkpoint go: nowhere (they live in the stream until acknowledged). */
+const DISCARDING_STORE: UpdateStore = { append: async () => {} };
+/** setTimeout's largest delay; longer gc delays are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const streamKey = (frameworkId: string, taskId: string) => `${frameworkId}/${taskId}`;
+
+/** The host's boot id, or undefined without /proc (a reboot cannot be detected then). */
+function currentBootId(): string | undefined {
+  try {
+    return hostBootId();
+  } catch {
+    return undefined;
+  }
+}
 
 export class Agent {
   readonly #config: Config;
@@ -146,13 +186,31 @@ export class Agent {
   readonly #endpoint: ExecutorEndpoint;
   readonly #link: MasterLink;
   readonly #updates: StatusUpdateManager;
+  readonly #checkpointer: Checkpointer | undefined;
   readonly #frameworks = new Map<string, Framework>();
   readonly #runs = new WeakMap<ExecutorConnection, ExecutorRun>();
+  /** Where each checkpointed task stream lives (a promise while its task.json is being written). */
+  readonly #taskRefs = new Map<string, TaskRef | Promise<TaskRef | undefined>>();
+  readonly #gcTimers = new Map<string, NodeJS.Timeout>();
+  /** Endings of the runs recovery found dead (started by #recoverRun, awaited by #recover). */
+  readonly #deadAtRecovery: Array<Promise<void>> = [];
+  /** The host's boot id, written to meta/boot_id once recovery has dealt with every recorded run. */
+  #pendingBootId: string | undefined;
+  /** Recovery is adding the recorded frameworks and runs. */
+  #loading = false;
+  /** Stopped: a late event (the exit of an executor left running) changes nothing any more. */
+  #stopped = false;
   #id: string | undefined;
+  /** agent.json and meta/agents/latest are durable (set at first registration, or by recovery). */
+  #agentCheckpointed: Promise<void> | undefined;
+  #recoveryErrors = 0;
+  /** While recovering: the live executors not yet re-subscribed, and what ends the wait. */
+  #recoveryWait: { pending: Set<ExecutorRun>; done: () => void } | undefined;
+  #liveness: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #resolveClosed!: () => void;
-  /** Settles when the agent has stopped (after stop(), shutdown(), or the master's SHUTDOWN). */
+  /** Settles when the agent has stopped (after stop(), shutdown(), the master's SHUTDOWN, or --recover=cleanup). */
   readonly closed: Promise<void>;
 
   constructor(options: AgentOptions) {
@@ -163,7 +221,7 @@ export class Agent {
     this.#metrics = new AgentMetrics({
       registered: () => (this.#link.registered ? 1 : 0),
       executors: () => {
-        const counts: Record<string, number> = { LAUNCHING: 0, RUNNING: 0, TERMINATING: 0, TERMINATED: 0 };
+        const counts: Record<string, number> = { LAUNCHING: 0, RECOVERING: 0, RUNNING: 0, TERMINATING: 0, TERMINATED: 0 };
         for (const run of this.#allRuns()) counts[run.state] = (counts[run.state] ?? 0) + 1;
         return counts;
       },
@@ -190,8 +248,16 @@ export class Agent {
         closed: (connection) => this.#onExecutorClosed(connection),
       },
     });
+    if (this.#config.checkpoint) {
+      this.#checkpointer = new Checkpointer({ workDir: this.#config.workDir, batching: this.#config.checkpointBatching });
+    }
+    const store =
+      options.updateStore ??
+      (this.#checkpointer
+        ? new CheckpointUpdateStore(this.#checkpointer, (frameworkId, taskId) => this.#taskRefs.get(streamKey(frameworkId, taskId)))
+        : DISCARDING_STORE);
     this.#updates = new StatusUpdateManager({
-      store: options.updateStore ?? new MemoryUpdateStore(),
+      store,
       retryIntervalMinMs: this.#config.statusUpdateRetryIntervalMinMs,
       retryIntervalMaxMs: this.#config.statusUpdateRetryIntervalMaxMs,
       logger: this.#logger.child({ component: 'status-updates' }),
@@ -211,7 +277,7 @@ export class Agent {
     });
   }
 
-  /** The ID the master gave this agent (undefined until it has registered). */
+  /** The ID the master gave this agent (or recovery found); undefined until then. */
   get id(): string | undefined {
     return this.#id;
   }
@@ -238,11 +304,17 @@ export class Agent {
     return this.#metrics;
   }
 
+  /** How many damaged checkpoint items the (non-strict) recovery skipped. */
+  get recoveryErrors(): number {
+    return this.#recoveryErrors;
+  }
+
   /** DESIGN §9: the agent's /state. */
   state(): AgentState {
     return {
       id: this.#id ?? null,
       status: this.status,
+      recoveryErrors: this.#recoveryErrors,
       frameworks: [...this.#frameworks.values()].map((framework) => ({
         id: framework.info.id,
         checkpoint: framework.info.checkpoint,
@@ -258,8 +330,11 @@ export class Agent {
   }
 
   /**
-   * Starts the HTTP endpoint, the executor socket and the master link. Rejects (having closed what
-   * it opened) when the socket cannot be used: path too long, another agent listening on it, ….
+   * Starts the HTTP endpoint, recovers the checkpoint (DESIGN §7), then listens on the executor
+   * socket and, once the live executors are back (or their time is up), starts the master link.
+   * Rejects (having closed what it opened) when recovery fails (strict mode: AgentRecoveryError;
+   * AgentInfoChangedError) or the socket cannot be used. With `recover: 'cleanup'` it resolves
+   * after killing the old executors, and the agent is then closed without having registered.
    */
   start(): Promise<void> {
     if (this.#starting) return Promise.reject(new IllegalStateError('cannot start the agent twice'));
@@ -269,20 +344,38 @@ export class Agent {
   }
 
   async #start(): Promise<void> {
+    let live: ExecutorRun[] = [];
     try {
       await fs.mkdir(this.#config.workDir, { recursive: true });
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
-      // Recovery of checkpointed state goes here (next issue): before the executor socket listens.
+      // Another agent on this socket may be using this work dir: recovery must not touch it.
+      await removeStaleSocket(this.#config.socketPath);
+      if (this.#checkpointer) live = await this.#recover();
+      if (this.#config.recover === 'cleanup') {
+        await this.#cleanup(live);
+        return;
+      }
+      if (this.#machine.is('TERMINATING')) return; // stopped while recovering
+      // The agent is not the parent of recovered executors: it watches them instead.
+      this.#liveness = setInterval(() => this.#checkLiveness(), LIVENESS_INTERVAL_MS);
+      this.#liveness.unref();
       await this.#endpoint.listen();
     } catch (error) {
+      clearInterval(this.#liveness);
       await this.#endpoint.close().catch(() => {});
       await this.#http.close().catch(() => {});
+      await this.#checkpointer?.close().catch(() => {});
       if (!this.#machine.is('TERMINATING')) this.#machine.transition('TERMINATING');
+      this.#loading = false;
+      this.#stopped = true;
       this.#resolveClosed();
       throw error;
     }
     if (this.#machine.is('TERMINATING')) return; // stopped while starting
+    await this.#awaitReregistration(live);
+    await this.#finishRecovery().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
+    if (this.#machine.is('TERMINATING')) return;
     this.#machine.transition('DISCONNECTED');
     this.#link.start();
   }
@@ -292,15 +385,250 @@ export class Agent {
    * checkpointed ones are left running for a restarted agent to reconnect to (DESIGN §4).
    */
   stop(): Promise<void> {
-    return this.#terminate({ everything: false, forwardUpdates: false, unregister: false, reason: 'stop' });
+    return this.#terminate({ everything: false, forwardUpdates: false, unregister: false, forget: false, reason: 'stop' });
   }
 
   /**
    * SIGUSR1: shuts the whole agent down: every executor is shut down, their terminal updates are
-   * forwarded (bounded wait), then the agent unregisters from the master.
+   * forwarded (bounded wait), then the agent unregisters from the master and removes
+   * `meta/agents/latest` (the next agent on this work dir starts afresh).
    */
   shutdown(): Promise<void> {
-    return this.#terminate({ everything: true, forwardUpdates: true, unregister: true, reason: 'shutdown' });
+    return this.#terminate({ everything: true, forwardUpdates: true, unregister: true, forget: true, reason: 'shutdown' });
+  }
+
+  // ---- recovery (DESIGN §7) --------------------------------------------------------------------
+
+  /**
+   * Reads the checkpoint, applies its repairs, checks the agent's identity and the host's boot,
+   * rebuilds frameworks, runs, tasks and update streams, and ends every run whose executor is dead
+   * (outbox first, then TASK_FAILED). Returns the runs whose executor is alive.
+   */
+  async #recover(): Promise<ExecutorRun[]> {
+    const checkpointer = this.#checkpointer!;
+    const workDir = this.#config.workDir;
+    const latestLink = latestAgentPath(workDir);
+    // Strict mode: a CheckpointCorruptError whose message names the file, the offset and the two
+    // ways out (--strict=false, or removing meta/agents/latest); the CLI prints it and exits 1.
+    const state: RecoveredState = await recoverState(workDir, { strict: this.#config.strict });
+    // The agent's own checkpoint skipped (non-strict) counts as a recovery error; a damaged file
+    // the executor wrote (shim.json, outbox.log) is only noted: it is untrusted in every mode.
+    const skipped = state.errors.filter((damage) => damage.source !== 'sandbox');
+    for (const damage of state.errors) {
+      const level = damage.source === 'sandbox' ? 'warn' : 'error';
+      this.#logger[level]({ file: damage.file, offset: damage.offset }, `recovery skipped a damaged ${damage.source === 'sandbox' ? 'executor file' : 'checkpoint'}: ${damage.message}`);
+    }
+    this.#recoveryErrors = skipped.length;
+    if (skipped.length > 0) this.#metrics.recoveryErrors.inc(skipped.length);
+    if (state.repairs.length > 0) {
+      await checkpointer.applyRepairs(state.repairs);
+      for (const repair of state.repairs) this.#logger.info({ file: repair.file, length: repair.length, reason: repair.reason }, 'record log truncated');
+    }
+    if (state.strayTempFiles.length > 0) {
+      await checkpointer.removeStrayTempFiles(state.strayTempFiles);
+      this.#logger.info({ files: state.strayTempFiles }, 'stray temp files of interrupted writes removed');
+    }
+    const bootId = state.hostBootId ?? currentBootId();
+    if (state.agentId === undefined || state.agentInfo === undefined) {
+      if (state.agentId !== undefined) this.#logger.warn({ agentId: state.agentId }, 'the agent info could not be recovered: registering as a new agent');
+      else this.#logger.info('nothing to recover: registering as a new agent');
+      if (bootId) await checkpointer.writeBootId(bootId);
+      return [];
+    }
+    const current = { hostname: this.#config.hostname, resources: { ...this.#config.resources } };
+    if (!sameAgentInfo(state.agentInfo, current)) {
+      const error = new AgentInfoChangedError(agentInfoPath(workDir, { agentId: state.agentId }), state.agentInfo, current, latestLink);
+      if (!state.rebooted) throw error;
+      this.#logger.warn({ agentId: state.agentId }, `the host rebooted and ${error.message.replace(/^refusing to recover the agent: /, '')}: registering as a new agent`);
+      await checkpointer.removeLatestAgent();
+      if (bootId) await checkpointer.writeBootId(bootId);
+      return [];
+    }
+    this.#id = state.agentId;
+    this.#agentCheckpointed = Promise.resolve();
+    const log = this.#logger.child({ agentId: state.agentId });
+    if (state.rebooted) log.warn({ recordedBootId: state.recordedBootId, bootId }, 'the host rebooted: no recorded executor survived');
+    const live: ExecutorRun[] = [];
+    // While runs are being added, a framework whose first runs are done must not be forgotten.
+    this.#loading = true;
+    for (const recovered of state.frameworks) {
+      const framework: Framework = { info: recovered.info, executors: new Map(), terminating: false, archived: new Set(), checkpointed: Promise.resolve() };
+      this.#frameworks.set(recovered.id, framework);
+      for (const executor of recovered.executors) {
+        // The latest run first: it owns the executor ID (and its task streams) in memory.
+        const runs = [...executor.runs].sort((a, b) => Number(b.containerId === executor.latest) - Number(a.containerId === executor.latest));
+        for (const recoveredRun of runs) {
+          const run = await this.#recoverRun(framework, executor, recoveredRun, state.rebooted, recoveredRun.containerId === executor.latest);
+          if (run.is('RECOVERING') && run.exit === undefined) live.push(run);
+        }
+      }
+    }
+    this.#loading = false;
+    log.info({ frameworks: this.#frameworks.size, liveExecutors: live.length, deadExecutors: this.#deadAtRecovery.length, errors: skipped.length }, 'checkpoint recovered');
+    // Runs found dead are being ended (outbox statuses first, then TASK_FAILED) while the socket
+    // opens for the live ones; #finishRecovery waits for them before the agent registers.
+    this.#pendingBootId = bootId;
+    return live;
+  }
+
+  /** After the dead runs are ended (sentinels written): forget what is done, record this boot. */
+  async #finishRecovery(): Promise<void> {
+    await Promise.all(this.#deadAtRecovery.splice(0));
+    for (const framework of [...this.#frameworks.values()]) this.#maybeForgetFramework(framework);
+    const bootId = this.#pendingBootId;
+    this.#pendingBootId = undefined;
+    if (bootId && this.#checkpointer) await this.#checkpointer.writeBootId(bootId);
+  }
+
+  async #recoverRun(framework: Framework, executor: RecoveredExecutor, recovered: RecoveredRun, rebooted: boolean, latest: boolean): Promise<ExecutorRun> {
+    const ref: RunRef = { agentId: this.#id!, frameworkId: framework.info.id, executorId: executor.id, containerId: recovered.containerId };
+    const identity = rebooted ? undefined : runIdentity(recovered, executor.id);
+    const alive = !recovered.completed && runIsAlive(identity, rebooted);
+    const run = new ExecutorRun({
+      info: executor.info,
+      framework,
+      containerId: recovered.containerId,
+      tokenHash: recovered.tokenHash ?? '',
+      sandbox: recovered.sandbox,
+      commandTask: executor.generated,
+      checkpoint: true,
+      ref,
+      recovered: { state: recovered.completed ? 'TERMINATED' : 'RECOVERING', ...(identity && { identity }) },
+    });
+    if (latest && !framework.executors.has(executor.id)) framework.executors.set(executor.id, run);
+    else framework.archived.add(run);
+    for (const task of recovered.tasks) {
+      const entry = run.addTask(task.info);
+      entry.launched = true;
+      const last = task.updates.at(-1);
+      if (last) entry.state = last.state;
+      const key = streamKey(framework.info.id, task.id);
+      if (this.#taskRefs.has(key)) {
+        this.#logger.warn({ frameworkId: framework.info.id, taskId: task.id, containerId: run.containerId }, 'task ID recorded in more than one run: only the latest run\'s stream is recovered');
+        continue;
+      }
+      this.#taskRefs.set(key, { ...ref, taskId: task.id });
+      const updates = task.updates.map((status): ForwardedStatus => ({ ...status, source: status.source ?? 'SOURCE_EXECUTOR', agentId: ref.agentId, executorId: executor.id }));
+      this.#updates.restore(framework.info.id, task.id, updates, new Set(task.acks));
+    }
+    const log = this.#logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
+    if (rebooted && !recovered.completed) {
+      // DESIGN §5: after a reboot the recorded pid names nothing of ours: it is deleted.
+      await fs.rm(forkedPath(this.#config.workDir, ref), { force: true });
+      await syncDir(runDir(this.#config.workDir, ref)).catch(() => {});
+    }
+    if (recovered.completed) {
+      run.exit = { exitCode: null, signal: null };
+      run.completedAt = await fs.stat(sentinelPath(this.#config.workDir, ref)).then((stat) => stat.mtimeMs, () => Date.now());
+      // Completed without a terminal update for a task (only damage can do that): it failed.
+      for (const entry of run.liveTasks()) {
+        this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_FAILED', 'REASON_EXECUTOR_TERMINATED', `executor ${run.id} had completed`);
+      }
+      this.#maybeForget(run);
+      return run;
+    }
+    if (alive && latest) {
+      log.info({ executorPid: identity!.pid, tasks: run.tasks.size }, 'executor alive: waiting for it to re-subscribe');
+      return run;
+    }
+    if (alive) {
+      // Only an executor's latest run can re-subscribe: an older one still running is killed.
+      const why = `an older run of executor ${run.id} (pid ${identity!.pid}) was still running: killed`;
+      log.warn({ executorPid: identity!.pid }, why);
+      this.#deadAtRecovery.push(this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
+      return run;
+    }
+    const why = rebooted
+      ? `executor ${run.id} did not survive the host's reboot`
+      : identity
+        ? `executor ${run.id} (pid ${identity.pid}) exited while the agent was down`
+        : `executor ${run.id} was never recorded as started`;
+    log.info({ executorPid: identity?.pid }, why);
+    this.#deadAtRecovery.push(this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted }));
+    return run;
+  }
+
+  /**
+   * DESIGN §7.4–5: waits until every live executor has re-subscribed, or the re-registration window
+   * (from the moment the socket listens) has passed; then kills those not back, and their tasks'
+   * process groups, reporting their tasks TASK_LOST/REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
+   */
+  async #awaitReregistration(live: readonly ExecutorRun[]): Promise<void> {
+    const pending = new Set(live.filter((run) => run.is('RECOVERING') && run.exit === undefined));
+    if (pending.size === 0) return;
+    const timeoutMs = this.#config.executorReregistrationTimeoutMs;
+    this.#logger.info({ executors: pending.size, timeoutMs }, 'waiting for live executors to re-subscribe');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#recoveryWait = undefined;
+        resolve();
+      };
+      this.#recoveryWait = { pending, done };
+    });
+    if (this.#machine.is('TERMINATING')) return;
+    const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined);
+    await Promise.all(
+      late.map((run) =>
+        this.#finishRun(run, {
+          state: 'TASK_LOST',
+          reason: 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
+          message: `executor ${run.id} did not re-subscribe within ${timeoutMs} ms of the agent's restart: killed`,
+        }),
+      ),
+    );
+  }
+
+  /** A recovered run is back (re-subscribed) or gone: recovery may not need to wait any longer. */
+  #recoveredRunSettled(run: ExecutorRun): void {
+    const wait = this.#recoveryWait;
+    if (!wait || !wait.pending.delete(run)) return;
+    if (wait.pending.size === 0) wait.done();
+  }
+
+  /**
+   * --recover=cleanup (DESIGN §7.3): every live executor gets SIGTERM (the shim records its tasks'
+   * terminal statuses in its outbox), the grace period, then SIGKILL; its leftover task groups are
+   * killed and its tasks' terminal updates recorded. Then the agent closes, without registering:
+   * meta/agents/latest is kept, so the next start re-registers and forwards those updates.
+   */
+  async #cleanup(live: readonly ExecutorRun[]): Promise<void> {
+    this.#logger.info({ executors: live.length }, '--recover=cleanup: shutting down every live executor');
+    await Promise.all(
+      live.map(async (run) => {
+        const identity = run.identity!;
+        run.transition('TERMINATING');
+        const signal = await terminateExecutor(identity, this.#graceOf(run) + KILL_MARGIN_MS);
+        this.#logger.info({ executorId: run.id, executorPid: identity.pid, signal }, 'executor shut down');
+        await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down by --recover=cleanup` });
+      }),
+    );
+    await this.#finishRecovery();
+    await this.#updates.idle();
+    this.#updates.close();
+    await this.#checkpointer?.close();
+    for (const timer of this.#gcTimers.values()) clearTimeout(timer);
+    this.#gcTimers.clear();
+    if (!this.#machine.is('TERMINATING')) this.#machine.transition('TERMINATING');
+    this.#stopping ??= Promise.resolve();
+    this.#stopped = true;
+    await this.#http.close();
+    this.#logger.info('cleanup done: the agent stops without registering');
+    this.#resolveClosed();
+  }
+
+  /** Recovered executors are not the agent's children: a dead one is noticed by pid + start time. */
+  #checkLiveness(): void {
+    for (const run of this.#allRuns(true)) {
+      if (!run.recovered || run.exit !== undefined || run.is('TERMINATED')) continue;
+      if (run.identity && isSameProcess(run.identity)) continue;
+      void this.#finishRun(run, {
+        state: 'TASK_FAILED',
+        reason: 'REASON_EXECUTOR_TERMINATED',
+        message: `executor ${run.id} (pid ${run.pid}) exited (not a child of this agent: its exit status is unknown)`,
+      });
+    }
   }
 
   // ---- master ----------------------------------------------------------------------------------
@@ -316,7 +644,7 @@ export class Agent {
     const tasks: ReportedTask[] = [];
     for (const framework of this.#frameworks.values()) {
       frameworks.push(framework.info);
-      for (const run of framework.executors.values()) {
+      for (const run of [...framework.executors.values(), ...framework.archived]) {
         if (!run.is('TERMINATED')) executors.push(run.info);
         for (const entry of run.tasks.values()) {
           const head = this.#updates.pending(framework.info.id, entry.info.taskId)[0];
@@ -340,6 +668,12 @@ export class Agent {
     }
     this.#id = event.agentId;
     this.#logger.info({ agentId: event.agentId, type: event.type }, 'registered with the master');
+    if (this.#checkpointer && this.#agentCheckpointed === undefined) {
+      // First registration: agent.json, then meta/agents/latest. Launches wait for it.
+      const info = { id: event.agentId, hostname: this.#config.hostname, resources: { ...this.#config.resources }, checkpoint: true };
+      this.#agentCheckpointed = this.#checkpointer.checkpointAgent(info);
+      this.#agentCheckpointed.catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not checkpoint the agent info'));
+    }
     if (this.#machine.is('DISCONNECTED')) this.#machine.transition('RUNNING');
     this.#updates.resume();
   }
@@ -370,7 +704,7 @@ export class Agent {
       case 'SHUTDOWN':
         this.#logger.warn({ message: event.message }, 'the master told this agent to shut down');
         // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
-        void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, reason: 'master shutdown' });
+        void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' });
         return;
       case 'ERROR':
       case 'PING':
@@ -388,10 +722,13 @@ export class Agent {
 
   #onAcknowledged(update: StatusUpdate): void {
     this.#metrics.statusUpdatesAcknowledged.inc();
-    const run = this.#frameworks.get(update.frameworkId)?.executors.get(update.status.executorId);
-    if (run?.tasks.has(update.status.taskId)) this.#maybeForget(run);
+    const framework = this.#frameworks.get(update.frameworkId);
+    const candidates = framework ? [framework.executors.get(update.status.executorId), ...framework.archived] : [];
+    const run = candidates.find((candidate) => candidate?.id === update.status.executorId && candidate.tasks.has(update.status.taskId));
+    if (run) this.#maybeForget(run);
     else if (this.#updates.pending(update.frameworkId, update.status.taskId).length === 0) {
       this.#updates.forget(update.frameworkId, update.status.taskId);
+      this.#taskRefs.delete(streamKey(update.frameworkId, update.status.taskId));
     }
   }
 
@@ -421,13 +758,14 @@ export class Agent {
         if (entry && !isTerminal(entry.state)) return reject('TASK_ERROR', 'REASON_TASK_INVALID', `task ID ${task.taskId} is already in use on this agent`);
       }
     } else {
-      framework = { info: frameworkInfo, executors: new Map(), terminating: false };
+      framework = { info: frameworkInfo, executors: new Map(), terminating: false, archived: new Set() };
       this.#frameworks.set(frameworkInfo.id, framework);
     }
     let run = framework.executors.get(executorId);
     if (run?.is('TERMINATED')) {
       // A finished run of the same executor: a new run replaces it (its update streams live on).
       framework.executors.delete(executorId);
+      framework.archived.add(run);
       run = undefined;
     }
     if (run) {
@@ -435,31 +773,67 @@ export class Agent {
         return reject('TASK_ERROR', 'REASON_TASK_INVALID', `executor ID ${executorId} is already in use on this agent`);
       }
       if (run.is('TERMINATING')) return reject('TASK_LOST', undefined, `executor ${executorId} is shutting down`);
-      const entry = run.addTask(task);
-      if (run.connection?.isOpen) {
-        entry.launched = true;
-        run.connection.send({ type: 'LAUNCH', task });
-        log.info('task launched on a running executor');
-      } else {
-        log.info('task queued until its executor subscribes');
-      }
+      this.#addTask(run, task);
+      log.info(run.connection?.isOpen ? 'task launched on a running executor' : 'task queued until its executor subscribes');
       return;
     }
-    run = this.#startExecutor(framework, task.executor ?? commandExecutorInfo(frameworkInfo.id, task.taskId), task.executor === undefined);
-    run.addTask(task);
+    this.#startExecutor(framework, task.executor ?? commandExecutorInfo(frameworkInfo.id, task.taskId), task.executor === undefined, task);
   }
 
-  #startExecutor(framework: Framework, info: ExecutorInfo, commandTask: boolean): ExecutorRun {
+  /**
+   * Gives a task to a run: for a checkpointing run its task.json is made durable first (DESIGN §4);
+   * then it is sent in a LAUNCH if the executor is connected, or queued until it subscribes.
+   */
+  #addTask(run: ExecutorRun, task: TaskInfo): TaskEntry {
+    const key = streamKey(run.frameworkId, task.taskId);
+    if (!run.ref) {
+      const entry = run.addTask(task);
+      this.#taskRefs.delete(key);
+      this.#deliver(run, entry);
+      return entry;
+    }
+    const entry = run.addTask(task, false);
+    const ref: TaskRef = { ...run.ref, taskId: task.taskId };
+    const checkpointer = this.#checkpointer!;
+    entry.durable = (run.checkpointed ?? Promise.resolve()).then(() => checkpointer.checkpointTask(ref, task));
+    // Updates made meanwhile (a kill during launch) wait for the task's log to exist.
+    this.#taskRefs.set(key, entry.durable.then(() => ref, () => undefined));
+    entry.durable.then(
+      () => {
+        if (this.#taskRefs.get(key) instanceof Promise) this.#taskRefs.set(key, ref);
+        entry.ready = true;
+        this.#deliver(run, entry);
+      },
+      (error: unknown) => {
+        this.#logger.error({ err: (error as Error).message, taskId: task.taskId }, 'could not checkpoint a task: not launched');
+        this.#agentUpdate(run.frameworkId, run.id, run, task.taskId, 'TASK_FAILED', undefined, `the agent could not checkpoint the task: ${(error as Error).message}`);
+      },
+    );
+    return entry;
+  }
+
+  /** Sends LAUNCH for a durable task not yet launched, if its executor is connected. */
+  #deliver(run: ExecutorRun, entry: TaskEntry): void {
+    if (!entry.ready || entry.launched || isTerminal(entry.state) || !run.connection?.isOpen) return;
+    entry.launched = true;
+    run.connection.send({ type: 'LAUNCH', task: entry.info });
+  }
+
+  #startExecutor(framework: Framework, info: ExecutorInfo, commandTask: boolean, task: TaskInfo): ExecutorRun {
     const config = this.#config;
     const containerId = randomUUID();
     const token = newToken();
-    const sandbox = sandboxPath(config.workDir, this.#id!, framework.info.id, info.executorId, containerId);
+    const agentId = this.#id!;
+    const sandbox = sandboxPath(config.workDir, agentId, framework.info.id, info.executorId, containerId);
     const checkpoint = config.checkpoint && framework.info.checkpoint;
-    const run = new ExecutorRun({ info, framework, containerId, tokenHash: hashToken(token), sandbox, commandTask, checkpoint });
+    const ref: RunRef | undefined = checkpoint ? { agentId, frameworkId: framework.info.id, executorId: info.executorId, containerId } : undefined;
+    const run = new ExecutorRun({ info, framework, containerId, tokenHash: hashToken(token), sandbox, commandTask, checkpoint, ...(ref && { ref }) });
     framework.executors.set(info.executorId, run);
+    if (ref) run.checkpointed = this.#checkpointRun(run, ref);
+    this.#addTask(run, task);
     const env = executorEnvironment({
       socketPath: config.socketPath,
-      agentId: this.#id!,
+      agentId,
       frameworkId: framework.info.id,
       executorId: info.executorId,
       containerId,
@@ -470,22 +844,73 @@ export class Agent {
       shutdownGracePeriodMs: this.#graceOf(run),
       token,
     });
-    const log = this.#logger.child({ frameworkId: framework.info.id, executorId: info.executorId, containerId });
-    this.#metrics.executorsLaunched.inc();
-    launchExecutor({ command: commandTask ? shimCommand() : shellCommand(info.command.value), sandbox, env }).then(
-      (launched) => {
-        run.pid = launched.pid;
-        log.info({ executorPid: launched.pid, sandbox }, 'executor started');
-        // Shut down before its pid was known: it has not subscribed, so a signal is all there is.
-        if (run.is('TERMINATING')) run.signalGroup('SIGTERM');
-        void launched.exited.then((exit) => this.#executorExited(run, exit));
-      },
-      (error: Error) => {
-        log.error({ err: error.message }, 'could not start the executor');
-        void this.#executorExited(run, { exitCode: null, signal: null, error });
-      },
-    );
+    void this.#launch(run, env);
     return run;
+  }
+
+  /** framework.json (once per framework), executor.json, then the run dir with token.sha256 and runs/latest. */
+  async #checkpointRun(run: ExecutorRun, ref: RunRef): Promise<void> {
+    const checkpointer = this.#checkpointer!;
+    const framework = run.framework;
+    framework.checkpointed ??= (async () => {
+      await this.#agentCheckpointed;
+      await checkpointer.checkpointFramework({ agentId: ref.agentId }, framework.info);
+    })().catch((error: unknown) => {
+      framework.checkpointed = undefined; // the next launch tries again
+      throw error;
+    });
+    await framework.checkpointed;
+    await checkpointer.checkpointExecutor({ agentId: ref.agentId, frameworkId: ref.frameworkId, executorId: ref.executorId }, run.info, { generated: run.commandTask });
+    await checkpointer.checkpointRun(ref, { tokenHash: run.tokenHash });
+  }
+
+  /** Spawns the executor once its run and first tasks are durable; then records forked.json at once. */
+  async #launch(run: ExecutorRun, env: Record<string, string>): Promise<void> {
+    const log = this.#logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
+    if (run.ref) {
+      try {
+        await run.checkpointed;
+        await Promise.all([...run.tasks.values()].map((entry) => entry.durable));
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'could not checkpoint the executor run: not started');
+        await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} could not be checkpointed: ${(error as Error).message}` }, { exit: { exitCode: null, signal: null, error: error as Error } });
+        return;
+      }
+    }
+    if (run.is('TERMINATING')) {
+      await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down before it started` }, { exit: { exitCode: null, signal: null } });
+      return;
+    }
+    this.#metrics.executorsLaunched.inc();
+    let launched;
+    try {
+      launched = await launchExecutor({ command: run.commandTask ? shimCommand() : shellCommand(run.info.command.value), sandbox: run.sandbox, env });
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not start the executor');
+      await this.#finishRun(run, this.#exitEnding(run, { exitCode: null, signal: null, error: error as Error }), { exit: { exitCode: null, signal: null, error: error as Error } });
+      return;
+    }
+    run.pid = launched.pid;
+    void launched.exited.then((exit) => this.#finishRun(run, this.#exitEnding(run, exit), { exit }));
+    if (run.ref) {
+      const identity = processIdentity(launched.pid);
+      if (identity) {
+        run.identity = identity;
+        this.#checkpointer!.checkpointForked(run.ref, identity).catch((error: unknown) => log.error({ err: (error as Error).message }, 'could not checkpoint forked.json'));
+      }
+    }
+    log.info({ executorPid: launched.pid, sandbox: run.sandbox }, 'executor started');
+    // Shut down before its pid was known: it has not subscribed, so a signal is all there is.
+    if (run.is('TERMINATING')) run.signalGroup('SIGTERM');
+  }
+
+  #exitEnding(run: ExecutorRun, exit: ExecutorExit): Ending {
+    const how = exit.error
+      ? `could not be started (${exit.error.message})`
+      : exit.exitCode !== null
+        ? `exited with code ${exit.exitCode}`
+        : `was killed by ${exit.signal}`;
+    return { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} ${how}` };
   }
 
   #graceOf(run: ExecutorRun): number {
@@ -519,6 +944,7 @@ export class Agent {
     this.#logger.info({ frameworkId }, 'shutting down a framework');
     framework.terminating = true;
     for (const run of framework.executors.values()) this.#shutdownExecutor(run);
+    for (const run of [...framework.archived]) this.#maybeForget(run);
     this.#maybeForgetFramework(framework);
   }
 
@@ -533,16 +959,29 @@ export class Agent {
     }, gracePeriodMs + KILL_MARGIN_MS);
   }
 
-  async #executorExited(run: ExecutorRun, exit: ExecutorExit): Promise<void> {
-    run.exit = exit;
+  /**
+   * Ends a run once: kills what is left of it (its process group, its tasks' groups from shim.json;
+   * pid + start time checked, not after a reboot), lets its connection drain, replays its outbox
+   * (the real statuses its executor recorded), reports the tasks still non-terminal with `ending`,
+   * and, for a checkpointing run, writes executor.sentinel once those updates are durable.
+   */
+  async #finishRun(run: ExecutorRun, ending: Ending, options: { exit?: ExecutorExit; trustPids?: boolean } = {}): Promise<void> {
+    if (run.exit !== undefined || this.#stopped) return;
+    run.exit = options.exit ?? { exitCode: null, signal: null };
     clearTimeout(run.killTimer);
-    // Whatever is left in its process group goes with it (the pgid cannot be reused while the group has members).
-    if (run.pid !== undefined && run.pid > 1) {
-      try {
-        process.kill(-run.pid, 'SIGKILL');
-      } catch {
-        // the group is empty
+    const log = this.#logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
+    if (options.trustPids !== false) {
+      if (run.recovered) killExecutorGroup(run.identity);
+      else if (run.pid !== undefined && run.pid > 1) {
+        // Whatever is left in its process group goes with it (the pgid cannot be reused while the group has members).
+        try {
+          process.kill(-run.pid, 'SIGKILL');
+        } catch {
+          // the group is empty
+        }
       }
+      const killed = killTaskGroups(await readShimInfo(run.sandbox, run.id, run.containerId));
+      if (killed.length > 0) log.info({ tasks: killed }, 'killed the leftover process groups of its tasks');
     }
     // Frames it wrote before dying may still be in the socket: let the connection close first.
     const connection = run.connection;
@@ -552,40 +991,92 @@ export class Agent {
       clearTimeout(timer);
       if (connection.isOpen) connection.close(1000, 'executor exited');
     }
+    const outbox = await readOutboxStatuses(run.sandbox);
+    // From here to the last update, synchronous: whoever waits for `terminated` finds them recorded.
     if (!run.is('TERMINATED')) run.transition('TERMINATED');
     this.#metrics.executorsTerminated.inc();
-    const how = exit.error
-      ? `could not be started (${exit.error.message})`
-      : exit.exitCode !== null
-        ? `exited with code ${exit.exitCode}`
-        : `was killed by ${exit.signal}`;
-    this.#logger.info({ executorId: run.id, executorPid: run.pid, exitCode: exit.exitCode, signal: exit.signal }, `executor ${how}`);
-    for (const entry of run.liveTasks()) {
-      this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_FAILED', 'REASON_EXECUTOR_TERMINATED', `executor ${run.id} ${how}`);
+    log.info({ executorPid: run.pid, exitCode: run.exit.exitCode, signal: run.exit.signal }, ending.message);
+    const recorded: Array<Promise<void>> = [];
+    let replayed = 0;
+    for (const status of outbox) {
+      const entry = run.tasks.get(status.taskId);
+      if (!entry) continue;
+      const receipt = this.#record(run.frameworkId, run.id, entry, status);
+      if (receipt.outcome === 'recorded') {
+        replayed++;
+        recorded.push(receipt.recorded);
+      }
     }
+    if (replayed > 0) log.info({ updates: replayed }, 'recorded the statuses from the executor\'s outbox');
+    for (const entry of run.liveTasks()) {
+      recorded.push(this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, ending.state, ending.reason, ending.message));
+    }
+    if (run.ref && this.#checkpointer) {
+      await Promise.allSettled(recorded);
+      try {
+        await this.#checkpointer.markCompleted(run.ref);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'could not write executor.sentinel');
+      }
+    }
+    run.completedAt = Date.now();
+    this.#recoveredRunSettled(run);
     this.#maybeForget(run);
   }
 
-  /** Forgets a terminated run once every update of its tasks is acknowledged. */
+  /** Forgets a terminated run once every update of its tasks is acknowledged; its gc_delay starts. */
   #maybeForget(run: ExecutorRun): void {
     if (!run.is('TERMINATED')) return;
     const framework = run.framework;
     const taskIds = [...run.tasks.keys()];
     if (!framework.terminating && taskIds.some((taskId) => this.#updates.pending(run.frameworkId, taskId).length > 0)) return;
-    for (const taskId of taskIds) this.#updates.forget(run.frameworkId, taskId);
+    for (const taskId of taskIds) {
+      const key = streamKey(run.frameworkId, taskId);
+      const ref = this.#taskRefs.get(key);
+      // The stream belongs to this run unless a newer run of the framework reuses the task ID.
+      if (ref !== undefined && !(ref instanceof Promise) && ref.containerId !== run.containerId) continue;
+      this.#updates.forget(run.frameworkId, taskId);
+      this.#taskRefs.delete(key);
+    }
     if (framework.executors.get(run.id) === run) framework.executors.delete(run.id);
+    framework.archived.delete(run);
+    this.#scheduleGc(run);
     this.#maybeForgetFramework(framework);
   }
 
   #maybeForgetFramework(framework: Framework): void {
+    if (this.#loading) return;
     const done = [...framework.executors.values()].every((run) => run.is('TERMINATED'));
-    if (!done || (framework.executors.size > 0 && !framework.terminating)) return;
+    if (!done || ((framework.executors.size > 0 || framework.archived.size > 0) && !framework.terminating)) return;
     if (this.#frameworks.get(framework.info.id) === framework) this.#frameworks.delete(framework.info.id);
     // A removed framework will acknowledge nothing more: drop its streams.
     if (framework.terminating) this.#updates.forget(framework.info.id);
   }
 
-  /** A status made by the agent itself (SOURCE_AGENT), recorded and forwarded like any other. */
+  /** --gc_delay after it completed, a run's sandbox and (checkpointing runs) meta directory are removed. */
+  #scheduleGc(run: ExecutorRun): void {
+    if (run.completedAt === undefined || this.#gcTimers.has(run.containerId) || this.#machine.is('TERMINATING')) return;
+    const dueAt = run.completedAt + this.#config.gcDelayMs;
+    const timer = setTimeout(() => {
+      this.#gcTimers.delete(run.containerId);
+      if (Date.now() < dueAt) this.#scheduleGc(run); // a delay longer than setTimeout allows
+      else void this.#gc(run);
+    }, Math.min(Math.max(0, dueAt - Date.now()), MAX_TIMER_MS));
+    timer.unref();
+    this.#gcTimers.set(run.containerId, timer);
+  }
+
+  async #gc(run: ExecutorRun): Promise<void> {
+    try {
+      if (run.ref && this.#checkpointer) await this.#checkpointer.gc(run.ref);
+      else await fs.rm(run.sandbox, { recursive: true, force: true });
+      this.#logger.info({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId }, 'completed run garbage-collected');
+    } catch (error) {
+      this.#logger.warn({ err: (error as Error).message, containerId: run.containerId }, 'could not garbage-collect a completed run');
+    }
+  }
+
+  /** A status made by the agent itself (SOURCE_AGENT), recorded and forwarded like any other. Settles when durable. */
   #agentUpdate(
     frameworkId: string,
     executorId: string,
@@ -594,7 +1085,7 @@ export class Agent {
     state: TaskState,
     reason: Reason | undefined,
     message: string,
-  ): void {
+  ): Promise<void> {
     const status: TaskStatus = {
       taskId,
       state,
@@ -605,7 +1096,7 @@ export class Agent {
       message,
     };
     const receipt = this.#record(frameworkId, executorId, run?.tasks.get(taskId), status);
-    receipt.recorded.catch((error: unknown) => this.#logger.error({ err: (error as Error).message, taskId }, 'could not record a status update'));
+    return receipt.recorded.catch((error: unknown) => this.#logger.error({ err: (error as Error).message, taskId }, 'could not record a status update'));
   }
 
   #record(frameworkId: string, executorId: string, entry: TaskEntry | undefined, status: TaskStatus): UpdateReceipt {
@@ -654,8 +1145,9 @@ export class Agent {
     connection.accept({ frameworkId: call.frameworkId, executorId: call.executorId, containerId: call.containerId });
     run.connection = connection;
     this.#runs.set(connection, run);
-    if (run.is('LAUNCHING')) run.transition('RUNNING');
-    log.info({ replayedUpdates: call.unacknowledgedUpdates.length, replayedTasks: call.unacknowledgedTasks.length }, 'executor subscribed');
+    const recovering = run.is('RECOVERING');
+    if (run.is('LAUNCHING', 'RECOVERING')) run.transition('RUNNING');
+    log.info({ replayedUpdates: call.unacknowledgedUpdates.length, replayedTasks: call.unacknowledgedTasks.length, recovering }, 'executor subscribed');
     connection.send({
       type: 'SUBSCRIBED',
       agentId: this.#id!,
@@ -675,10 +1167,17 @@ export class Agent {
       this.#onExecutorUpdate(connection, status);
     }
     if (!connection.isOpen) return;
-    for (const entry of run.queuedTasks()) {
-      entry.launched = true;
-      connection.send({ type: 'LAUNCH', task: entry.info });
+    if (recovering) {
+      // DESIGN §7.4: a task the agent recorded but the executor never received (the agent died
+      // between task.json and LAUNCH) cannot run: it is lost.
+      const reported = new Set(call.unacknowledgedTasks.map((task) => task.taskId));
+      for (const entry of run.liveTasks()) {
+        if (entry.state !== 'TASK_STAGING' || reported.has(entry.info.taskId)) continue;
+        this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_LOST', 'REASON_AGENT_RESTARTED', `executor ${run.id} never received task ${entry.info.taskId}: the agent restarted before launching it`);
+      }
+      this.#recoveredRunSettled(run);
     }
+    for (const entry of run.queuedTasks()) this.#deliver(run, entry);
     for (const entry of run.tasks.values()) {
       if (!entry.killPending) continue;
       entry.killPending = false;
@@ -687,6 +1186,8 @@ export class Agent {
       }
     }
     if (run.is('TERMINATING')) connection.send({ type: 'SHUTDOWN', gracePeriodMs: this.#graceOf(run) });
+    // A command executor left with nothing to run (its task was lost) is shut down.
+    else if (recovering && run.commandTask && run.liveTasks().length === 0) this.#shutdownExecutor(run);
   }
 
   #onExecutorUpdate(connection: ExecutorConnection, status: TaskStatus): void {
@@ -699,6 +1200,7 @@ export class Agent {
       return;
     }
     const receipt = this.#record(run.frameworkId, run.id, entry, status);
+    // DESIGN §2: ACKNOWLEDGED only once the update is durable (for checkpointing frameworks).
     receipt.recorded.then(
       () => connection.send({ type: 'ACKNOWLEDGED', taskId: status.taskId, uuid: status.uuid }),
       (error: unknown) => {
@@ -722,25 +1224,34 @@ export class Agent {
     if (!run || run.connection !== connection) return;
     run.connection = undefined;
     this.#logger.info({ executorId: run.id, state: run.state }, 'executor connection closed');
+    // Not our child: the closed connection may mean its process is gone. Look soon (and on every tick).
+    if (run.recovered) setTimeout(() => this.#checkLiveness(), 100).unref();
   }
 
-  *#allRuns(): Iterable<ExecutorRun> {
-    for (const framework of this.#frameworks.values()) yield* framework.executors.values();
+  /** Every run in memory: each executor's current one, plus (with `archived`) replaced ones kept for their updates. */
+  *#allRuns(archived = false): Iterable<ExecutorRun> {
+    for (const framework of this.#frameworks.values()) {
+      yield* framework.executors.values();
+      if (archived) yield* framework.archived;
+    }
   }
 
   // ---- stopping --------------------------------------------------------------------------------
 
-  #terminate(how: { everything: boolean; forwardUpdates: boolean; unregister: boolean; reason: string }): Promise<void> {
+  #terminate(how: { everything: boolean; forwardUpdates: boolean; unregister: boolean; forget: boolean; reason: string }): Promise<void> {
     if (this.#stopping) return this.#stopping;
     this.#stopping = (async () => {
       if (!this.#machine.is('TERMINATING')) this.#machine.transition('TERMINATING');
+      this.#recoveryWait?.done();
       // Stopped while starting: let start() finish opening what it opens, then close it all.
       await this.#starting?.catch(() => {});
+      // Stopped while recovering: the dead runs being ended still get their updates and sentinels.
+      await this.#finishRecovery().catch(() => {});
       this.#logger.info(how, 'agent stopping');
       const runs = [...this.#allRuns()].filter((run) => !run.is('TERMINATED') && (how.everything || !run.checkpoint));
       for (const run of runs) this.#shutdownExecutor(run);
       if (runs.length > 0) {
-        const bound = Math.max(...runs.map((run) => this.#graceOf(run))) + KILL_MARGIN_MS + CONNECTION_DRAIN_MS + 1_000;
+        const bound = Math.max(...runs.map((run) => this.#graceOf(run))) + KILL_MARGIN_MS + CONNECTION_DRAIN_MS + LIVENESS_INTERVAL_MS + 1_000;
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([Promise.all(runs.map((run) => run.terminated)), new Promise((resolve) => (timer = setTimeout(resolve, bound)))]);
         clearTimeout(timer);
@@ -750,11 +1261,24 @@ export class Agent {
         if (!drained) this.#logger.warn({ pending: this.#updates.pendingCount() }, 'stopping with status updates not yet acknowledged');
       }
       if (how.unregister && (await this.#link.sendAndFlush({ type: 'UNREGISTER' }))) this.#logger.info('unregistered from the master');
+      if (how.forget && this.#checkpointer) {
+        // The next agent on this work dir starts afresh (DESIGN §4).
+        await this.#checkpointer.removeLatestAgent().then(
+          () => this.#logger.info('meta/agents/latest removed'),
+          (error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not remove meta/agents/latest'),
+        );
+      }
       await this.#link.close();
       await this.#endpoint.close();
+      clearInterval(this.#liveness);
+      for (const run of this.#allRuns(true)) clearTimeout(run.killTimer);
+      for (const timer of this.#gcTimers.values()) clearTimeout(timer);
+      this.#gcTimers.clear();
+      await this.#updates.idle();
       this.#updates.close();
-      for (const run of this.#allRuns()) clearTimeout(run.killTimer);
+      await this.#checkpointer?.close().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not close the checkpoint'));
       await this.#http.close();
+      this.#stopped = true;
       this.#logger.info('agent stopped');
       this.#resolveClosed();
     })();
@@ -828,5 +1352,6 @@ function validateOptions(options: AgentOptions): Config {
     resources: { cpus: resources.cpus, mem: resources.mem, disk: resources.disk },
     hostname,
     executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
+    checkpointBatching: bool('checkpointBatching', true),
   };
 }

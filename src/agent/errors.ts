@@ -27,3 +27,32 @@ export class AgentOptionError extends InvalidOptionError {
     this.option = option;
   }
 }
+
+/** The checkpointed agent.json names another hostname or other resources than this agent has (DESIGN §4). */
+export class AgentInfoChangedError extends LifelineError {
+  readonly recorded: { hostname: string; resources: { cpus: number; mem: number; disk: number } };
+  readonly current: { hostname: string; resources: { cpus: number; mem: number; disk: number } };
+
+  constructor(
+    file: string,
+    recorded: { hostname: string; resources: { cpus: number; mem: number; disk: number } },
+    current: { hostname: string; resources: { cpus: number; mem: number; disk: number } },
+    latestLink: string,
+  ) {
+    const differences: string[] = [];
+    if (recorded.hostname !== current.hostname) {
+      differences.push(`hostname ${JSON.stringify(recorded.hostname)} (recorded) vs ${JSON.stringify(current.hostname)} (now)`);
+    }
+    const show = (r: { cpus: number; mem: number; disk: number }) => `cpus:${r.cpus};mem:${r.mem};disk:${r.disk}`;
+    if (show(recorded.resources) !== show(current.resources)) {
+      differences.push(`resources ${show(recorded.resources)} (recorded) vs ${show(current.resources)} (now)`);
+    }
+    super(
+      'ERR_RECOVERY',
+      `refusing to recover the agent: ${file} records other values than this agent has: ${differences.join('; ')}. ` +
+        `Restart with the recorded --hostname/--resources, or remove ${latestLink} to register as a new agent`,
+    );
+    this.recorded = recorded;
+    this.current = current;
+  }
+}

@@ -1,15 +1,22 @@
 // One run of an executor as the agent sees it: its info, container ID, token hash, process, the
 // tasks given to it (queued until it subscribes, then launched) with their latest known state,
-// and its connection. Its lifecycle is explicit: LAUNCHING → RUNNING → TERMINATING → TERMINATED.
+// and its connection. Its lifecycle is explicit: LAUNCHING → RUNNING → TERMINATING → TERMINATED,
+// or, for a run found alive by a restarted agent, RECOVERING → RUNNING (re-subscribed) → ….
+// A recovered run's process is not the agent's child: it is named by pid + start time, never by
+// pid alone, and its process group is signalled only when its leader still matches.
+import type { RunRef } from '../checkpoint/layout.js';
+import type { ProcessIdentity } from '../process/index.js';
 import { isTerminal, type ExecutorInfo, type FrameworkInfo, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { ExecutorConnection } from './executor-endpoint.js';
 import type { ExecutorExit } from './launcher.js';
+import { signalExecutor } from './recovery.js';
 import { StateMachine } from './state-machine.js';
 
-export type ExecutorState = 'LAUNCHING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
+export type ExecutorState = 'LAUNCHING' | 'RECOVERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 
 const TRANSITIONS: Record<ExecutorState, readonly ExecutorState[]> = {
   LAUNCHING: ['RUNNING', 'TERMINATING', 'TERMINATED'],
+  RECOVERING: ['RUNNING', 'TERMINATING', 'TERMINATED'],
   RUNNING: ['TERMINATING', 'TERMINATED'],
   TERMINATING: ['TERMINATED'],
   TERMINATED: [],
@@ -23,6 +30,10 @@ export interface TaskEntry {
   launched: boolean;
   /** A kill asked for while the executor was not connected: sent when it (re)subscribes. */
   killPending: boolean;
+  /** Its task.json is durable (always true when the run does not checkpoint): it may be launched. */
+  ready: boolean;
+  /** Settles when its task.json is durable (checkpointing runs). */
+  durable?: Promise<void>;
 }
 
 export type FrameworkRecord = FrameworkInfo & { id: string };
@@ -32,6 +43,10 @@ export interface Framework {
   readonly executors: Map<string, ExecutorRun>;
   /** SHUTDOWN_FRAMEWORK received: its executors are being shut down and it will be forgotten. */
   terminating: boolean;
+  /** Terminated runs replaced by a newer run of the same executor, kept while updates of theirs wait for acknowledgement. */
+  readonly archived: Set<ExecutorRun>;
+  /** framework.json is durable (checkpointing frameworks; set once). */
+  checkpointed?: Promise<void>;
 }
 
 export interface ExecutorRunInit {
@@ -44,6 +59,13 @@ export interface ExecutorRunInit {
   commandTask: boolean;
   /** Executor and framework both checkpoint (LIFELINE_CHECKPOINT=1). */
   checkpoint: boolean;
+  /** Where its checkpoint lives (checkpointing runs only). */
+  ref?: RunRef;
+  /**
+   * Recovered by a restarted agent: RECOVERING (found alive, waiting for it to re-subscribe, named by
+   * `identity`) or TERMINATED (completed, kept for its unacknowledged updates). Default: a new run, LAUNCHING.
+   */
+  recovered?: { state: 'RECOVERING' | 'TERMINATED'; identity?: ProcessIdentity };
 }
 
 export class ExecutorRun {
@@ -54,12 +76,22 @@ export class ExecutorRun {
   readonly sandbox: string;
   readonly commandTask: boolean;
   readonly checkpoint: boolean;
+  readonly ref: RunRef | undefined;
+  /** Not the agent's child: found by a restarted agent (liveness is polled, not waited for). */
+  readonly recovered: boolean;
   readonly tasks = new Map<string, TaskEntry>();
   readonly terminated: Promise<void>;
   pid: number | undefined;
   connection: ExecutorConnection | undefined;
+  /** The process as recorded (forked.json): pid + start time. */
+  identity: ProcessIdentity | undefined;
+  /** Set when the agent starts ending the run (the process exited, or is gone): it ends once. */
   exit: ExecutorExit | undefined;
   killTimer: NodeJS.Timeout | undefined;
+  /** The run's checkpoint (run dir, token hash) is durable; its tasks' task.json follow. */
+  checkpointed: Promise<void> | undefined;
+  /** When it completed (executor.sentinel), for --gc_delay. */
+  completedAt: number | undefined;
   readonly #machine: StateMachine<ExecutorState>;
   #resolveTerminated!: () => void;
 
@@ -71,10 +103,16 @@ export class ExecutorRun {
     this.sandbox = init.sandbox;
     this.commandTask = init.commandTask;
     this.checkpoint = init.checkpoint;
+    this.ref = init.ref;
+    this.recovered = init.recovered !== undefined;
+    this.identity = init.recovered?.identity;
+    this.pid = this.identity?.pid;
     this.terminated = new Promise((resolve) => (this.#resolveTerminated = resolve));
-    this.#machine = new StateMachine(`executor ${init.info.executorId}`, 'LAUNCHING', TRANSITIONS, (_from, to) => {
+    const initial = init.recovered?.state ?? 'LAUNCHING';
+    this.#machine = new StateMachine(`executor ${init.info.executorId}`, initial, TRANSITIONS, (_from, to) => {
       if (to === 'TERMINATED') this.#resolveTerminated();
     });
+    if (initial === 'TERMINATED') this.#resolveTerminated();
   }
 
   get id(): string {
@@ -102,15 +140,15 @@ export class ExecutorRun {
     this.#machine.assert(states, action);
   }
 
-  addTask(info: TaskInfo): TaskEntry {
-    const entry: TaskEntry = { info, state: 'TASK_STAGING', launched: false, killPending: false };
+  addTask(info: TaskInfo, ready = true): TaskEntry {
+    const entry: TaskEntry = { info, state: 'TASK_STAGING', launched: false, killPending: false, ready };
     this.tasks.set(info.taskId, entry);
     return entry;
   }
 
-  /** Tasks given to it but not yet sent in a LAUNCH (it has not subscribed yet). */
+  /** Tasks given to it, durable, but not yet sent in a LAUNCH (it has not subscribed yet). */
   queuedTasks(): TaskEntry[] {
-    return [...this.tasks.values()].filter((entry) => !entry.launched && !isTerminal(entry.state));
+    return [...this.tasks.values()].filter((entry) => entry.ready && !entry.launched && !isTerminal(entry.state));
   }
 
   /** Tasks with no terminal update yet. */
@@ -123,9 +161,13 @@ export class ExecutorRun {
     return this.pid !== undefined && this.exit === undefined;
   }
 
-  /** Signals the executor's process group (its pid: it was spawned detached). False if it is gone. */
+  /**
+   * Signals the executor's process group (its pid: it was spawned detached). False if it is gone.
+   * A recovered run's group only if its leader still has the recorded start time.
+   */
   signalGroup(signal: NodeJS.Signals): boolean {
     if (!this.processAlive || this.pid! <= 1) return false;
+    if (this.recovered) return signalExecutor(this.identity, signal);
     try {
       process.kill(-this.pid!, signal);
       return true;

@@ -171,6 +171,10 @@ export class MasterLink {
         this.#logger.error({ code: event.code, message: event.message }, 'error from the master');
         this.#options.onEvent(event);
         return;
+      case 'SHUTDOWN':
+        // A master that has removed this agent answers its re-registration with SHUTDOWN alone.
+        this.#options.onEvent(event);
+        return;
       default:
         if (!this.registered) {
           this.#logger.warn({ type: event.type }, 'event from the master before registration: ignored');

@@ -1,5 +1,8 @@
 // What the agent offers: `--resources=cpus:N;mem:MB;disk:MB`, each amount detected when not given
-// (CPUs from the scheduler's view of the machine, memory in MB, the work dir's free disk in MB).
+// (CPUs from the scheduler's view of the machine, memory in MB, the size in MB of the file system
+// holding the work dir). Each is stable across restarts, as Mesos's are: a restarted agent compares
+// them with its checkpointed agent.json and refuses to recover when they differ (free space, which
+// changes all the time, would make every restart a refusal).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,9 +43,9 @@ export function parseResources(text: string, flag = '--resources'): Partial<Agen
   return result;
 }
 
-/** The machine's resources as the agent sees them: CPUs, total memory and the work dir's free disk. */
+/** The machine's resources as the agent sees them: CPUs, total memory and the size of the work dir's file system. */
 export function detectResources(workDir: string): AgentResources {
-  return { cpus: os.availableParallelism(), mem: Math.floor(os.totalmem() / MB), disk: freeDiskMb(workDir) };
+  return { cpus: os.availableParallelism(), mem: Math.floor(os.totalmem() / MB), disk: diskSizeMb(workDir) };
 }
 
 /** Resources from the flag, with what it leaves out detected. */
@@ -53,13 +56,13 @@ export function resolveResources(text: string | undefined, workDir: string): Age
   return { cpus: given.cpus ?? detected.cpus, mem: given.mem ?? detected.mem, disk: given.disk ?? detected.disk };
 }
 
-/** Free space (for an unprivileged user) of the file system holding `dir`, or of its nearest existing ancestor. */
-function freeDiskMb(dir: string): number {
+/** Size of the file system holding `dir`, or its nearest existing ancestor. */
+function diskSizeMb(dir: string): number {
   let current = path.resolve(dir);
   for (;;) {
     try {
       const stats = fs.statfsSync(current);
-      return Math.floor((stats.bavail * stats.bsize) / MB);
+      return Math.floor((stats.blocks * stats.bsize) / MB);
     } catch {
       const parent = path.dirname(current);
       if (parent === current) return 0;

@@ -205,6 +205,30 @@ export class StatusUpdateManager {
     return true;
   }
 
+  /**
+   * Recovery: rebuilds a task stream from its checkpoint. `updates` are the UPDATE records in order
+   * (already durable), `acked` the uuids the framework acknowledged (ACK records). Every uuid counts
+   * as seen (a replay of it is a duplicate); the unacknowledged ones wait in order, to be sent on
+   * `resume()`. Throws if the stream already exists (restore before anything else touches it).
+   */
+  restore(frameworkId: string, taskId: string, updates: readonly ForwardedStatus[], acked: ReadonlySet<string>): void {
+    if (this.#stream(frameworkId, taskId, false)) throw new IllegalStateError(`cannot restore the status update stream of task ${taskId}: it already exists`);
+    const stream = this.#stream(frameworkId, taskId, true)!;
+    for (const status of updates) {
+      if (stream.uuids.has(status.uuid)) continue;
+      stream.uuids.set(status.uuid, DURABLE);
+      if (isTerminal(status.state)) stream.terminated = true;
+      if (!acked.has(status.uuid)) stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0 });
+    }
+  }
+
+  /** Resolves once every record handed to the store so far has been appended (or has failed). */
+  async idle(): Promise<void> {
+    while (this.#flushing || this.#flushScheduled || this.#batch.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** After (re-)registration: every head update goes again at once, with a fresh backoff. */
   resume(): void {
     for (const stream of this.#streams.values()) {

@@ -169,12 +169,12 @@ test('registers with a master that starts late, then answers PING, /state, /heal
   const port = await freePort();
   const agent = await startAgent({}, `127.0.0.1:${port}`);
   const before = await agentState(agent);
-  assert.equal(before, { id: null, status: 'DISCONNECTED', frameworks: [] });
+  assert.equal(before, { id: null, status: 'DISCONNECTED', recoveryErrors: 0, frameworks: [] });
   context.master = await FakeMaster.start(port);
   const register = await context.master.waitForCall('REGISTER');
   assert.equal(register.agentInfo, { hostname: 'test-host', resources: { cpus: 4, mem: 4096, disk: 10_000 }, checkpoint: true });
   await waitFor(() => agent.status === 'RUNNING', { message: 'RUNNING' });
-  assert.equal(await agentState(agent), { id: 'agent-1', status: 'RUNNING', frameworks: [] });
+  assert.equal(await agentState(agent), { id: 'agent-1', status: 'RUNNING', recoveryErrors: 0, frameworks: [] });
   context.master.send({ type: 'PING' });
   await context.master.waitForCall('PONG');
   assert.equal(await getJson(stateUrl(agent, 'health')), { status: 200, body: { status: 'ok' } });

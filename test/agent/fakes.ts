@@ -12,6 +12,8 @@ export class FakeMaster {
   /** Acknowledge every STATUS_UPDATE at once, as a framework with automatic acks would. */
   autoAck = true;
   agentId = 'agent-1';
+  /** How REREGISTER is answered: a master that has removed the agent tells it to shut down. */
+  reregisterAnswer: 'REREGISTERED' | 'SHUTDOWN' = 'REREGISTERED';
   readonly #server: http.Server;
   readonly #wss: WebSocketServer;
   #socket: WebSocket | undefined;
@@ -102,7 +104,9 @@ export class FakeMaster {
       const call = decodeFrame(AgentCall, toBuffer(data));
       this.calls.push(call);
       if (call.type === 'REGISTER') ws.send(encode({ type: 'REGISTERED', agentId: this.agentId, pingIntervalMs: 60_000 }));
-      if (call.type === 'REREGISTER') ws.send(encode({ type: 'REREGISTERED', agentId: call.agentInfo.id, pingIntervalMs: 60_000 }));
+      if (call.type === 'REREGISTER') {
+        ws.send(encode(this.reregisterAnswer === 'SHUTDOWN' ? { type: 'SHUTDOWN', message: 'agent removed' } : { type: 'REREGISTERED', agentId: call.agentInfo.id, pingIntervalMs: 60_000 }));
+      }
       if (call.type === 'STATUS_UPDATE' && this.autoAck) {
         ws.send(encode({ type: 'ACKNOWLEDGE', frameworkId: call.frameworkId, taskId: call.status.taskId, uuid: call.status.uuid }));
       }
@@ -115,6 +119,8 @@ export type ReceivedEvent = { type: string; [field: string]: unknown };
 
 export class FakeExecutor {
   readonly events: ReceivedEvent[] = [];
+  /** Called synchronously as each event arrives (before it is added to `events`). */
+  onEvent: ((event: ReceivedEvent) => void) | undefined;
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
   close: { code: number; reason: string } | undefined;
@@ -122,7 +128,11 @@ export class FakeExecutor {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('error', () => {});
-    ws.on('message', (data: Buffer) => this.events.push(decode(toBuffer(data)) as ReceivedEvent));
+    ws.on('message', (data: Buffer) => {
+      const event = decode(toBuffer(data)) as ReceivedEvent;
+      this.onEvent?.(event);
+      this.events.push(event);
+    });
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.close = { code, reason: reason.toString() };
@@ -139,6 +149,11 @@ export class FakeExecutor {
       ws.once('error', reject);
     });
     return executor;
+  }
+
+  /** Connects as soon as an agent listens on `socketPath` (a restarting agent listens only after recovery). */
+  static async connectWhenListening(socketPath: string, timeoutMs = 10_000): Promise<FakeExecutor> {
+    return waitFor(() => FakeExecutor.connect(socketPath).catch(() => undefined), { timeoutMs, message: `an agent listening on ${socketPath}` });
   }
 
   send(call: object): void {

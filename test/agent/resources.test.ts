@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -33,14 +34,17 @@ for (const [bad, why] of [
   });
 }
 
-test('detects CPUs, memory in MB and free disk of the work dir', () => {
+test('detects CPUs, memory in MB and the size of the work dir\'s file system, the same at every call', () => {
   const dir = tempDir('ll-res-');
   try {
     const detected = detectResources(dir);
     assert.is(detected.cpus, os.availableParallelism());
     assert.is(detected.mem, Math.floor(os.totalmem() / 1024 / 1024));
     assert.ok(detected.disk > 0);
-    // A work dir that does not exist yet: the free space of its nearest existing ancestor.
+    // Stable while the file system fills up: a restarted agent compares it with agent.json.
+    fs.writeFileSync(`${dir}/filler`, Buffer.alloc(8 * 1024 * 1024));
+    assert.is(detectResources(dir).disk, detected.disk);
+    // A work dir that does not exist yet: the size of its nearest existing ancestor's file system.
     assert.ok(detectResources(`${dir}/not/yet`).disk > 0);
   } finally {
     removeDir(dir);

@@ -253,6 +253,36 @@ test('forgets the streams of a removed framework', async () => {
   assert.is(timers.pending, 1);
 });
 
+test('restores a stream from its checkpoint: unacknowledged updates wait in order, every uuid counts as seen', async () => {
+  const { manager, forwarded, uuids } = setup();
+  const [a, b, c] = [status('t1', 'TASK_STARTING'), status('t1', 'TASK_RUNNING'), status('t1', 'TASK_FINISHED')];
+  manager.restore('f1', 't1', [a, b, c], new Set([a.uuid]));
+  assert.equal(manager.pending('f1', 't1').map((s) => s.uuid), [b.uuid, c.uuid]);
+  assert.is(forwarded.length, 0, 'nothing is sent before resume()');
+  manager.resume();
+  assert.equal(uuids(), [b.uuid]);
+  assert.is(manager.update('f1', { ...a }).outcome, 'duplicate', 'an acknowledged update replayed by the executor');
+  assert.is(manager.update('f1', { ...c }).outcome, 'duplicate');
+  assert.is(manager.update('f1', status('t1', 'TASK_RUNNING')).outcome, 'ignored', 'the stream had ended');
+  assert.ok(await manager.acknowledge('f1', 't1', b.uuid));
+  assert.equal(uuids(), [b.uuid, c.uuid]);
+  assert.throws(() => manager.restore('f1', 't1', [], new Set()), /already exists/);
+});
+
+test('settles idle() once every record handed to the store is appended', async () => {
+  let release!: () => void;
+  const store: UpdateStore = { append: () => new Promise((resolve) => (release = resolve)) };
+  const { manager } = setup({ store });
+  manager.update('f1', status('t1'));
+  let idle = false;
+  const waiting = manager.idle().then(() => (idle = true));
+  await waitFor(() => release !== undefined, { message: 'the append' });
+  assert.not.ok(idle);
+  release();
+  await waiting;
+  assert.ok(idle);
+});
+
 test('rejects bad options by name', () => {
   const forward = () => true;
   assert.throws(() => new StatusUpdateManager({ forward, retryIntervalMinMs: 0, retryIntervalMaxMs: 1 }), /retryIntervalMinMs/);
