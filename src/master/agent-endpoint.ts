@@ -146,6 +146,9 @@ export class AgentEndpoint {
       else if (!registry.framework(framework.id)) registry.addFramework(framework, 'DISCONNECTED');
     }
     const reported = new Set<string>();
+    // Tasks still running there that the master has already given up on (lost when the agent
+    // disconnected, as a non-checkpointing framework's task is): they must not run on (Mesos kills them too).
+    const kills: Array<{ frameworkId: string; taskId: string }> = [];
     for (const entry of call.tasks) {
       if (registry.isCompleted(entry.frameworkId)) {
         shutdown.add(entry.frameworkId);
@@ -156,6 +159,7 @@ export class AgentEndpoint {
       reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
       const task = registry.task(entry.frameworkId, entry.task.taskId);
       if (task && task.agentId === agentId) {
+        if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
         registry.setState(task, entry.state);
       } else {
         registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
@@ -173,9 +177,10 @@ export class AgentEndpoint {
       if (task && !isTerminal(task.state)) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     }
     agent.pendingKills.clear();
+    for (const { frameworkId, taskId } of kills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
 
-    logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
+    logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
     this.#ctx.sendUpdates(lost);
     this.#ctx.allocateSoon();
   }
