@@ -6,14 +6,9 @@
 // executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
-import { syncDir } from '../checkpoint/atomic-write.js';
-import { agentInfoPath, forkedPath, latestAgentPath, runDir, sentinelPath, type RunRef, type TaskRef } from '../checkpoint/layout.js';
-import { recoverState } from '../checkpoint/recover.js';
-import type { RecoveredExecutor, RecoveredRun, RecoveredState } from '../checkpoint/state.js';
-import { bootId as hostBootId, isSameProcess, processIdentity } from '../process/index.js';
+import type { TaskRef } from '../checkpoint/layout.js';
+import { isSameProcess } from '../process/index.js';
 import {
   EXECUTOR_PROTOCOL_VERSION,
   IllegalStateError,
@@ -30,27 +25,21 @@ import {
 } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { CheckpointUpdateStore } from './checkpoint-store.js';
-import { AgentInfoChangedError, AgentOptionError } from './errors.js';
 import { ExecutorEndpoint, type ExecutorConnection, type MessageData } from './executor-endpoint.js';
-import { ExecutorRun, type Framework, type FrameworkRecord, type TaskEntry } from './executor-run.js';
+import { ExecutorRun, KILL_MARGIN_MS, type Ending, type Framework, type FrameworkRecord, type TaskEntry } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
-import {
-  commandExecutorInfo,
-  executorEnvironment,
-  launchExecutor,
-  sandboxPath,
-  shellCommand,
-  shimCommand,
-  type ExecutorExit,
-} from './launcher.js';
+import { commandExecutorInfo, ExecutorLauncher, type ExecutorExit } from './launcher.js';
 import { MasterLink, type RegisteredEvent } from './master-link.js';
 import { AgentMetrics } from './metrics.js';
-import { killExecutorGroup, killTaskGroups, readOutboxStatuses, readShimInfo, runIdentity, runIsAlive, sameAgentInfo, terminateExecutor } from './recovery.js';
-import type { AgentResources } from './resources.js';
-import { checkSocketPath, defaultRuntimeDir, executorSocketPath, removeStaleSocket } from './socket-path.js';
+import { validateOptions, type AgentOptions, type Config } from './options.js';
+import { killExecutorGroup, killTaskGroups, readOutboxStatuses, readShimInfo } from './recovery.js';
+import { RecoveryFlow } from './recovery-flow.js';
+import { removeStaleSocket } from './socket-path.js';
 import { StateMachine } from './state-machine.js';
 import { StatusUpdateManager, type ForwardedStatus, type StatusUpdate, type UpdateReceipt, type UpdateStore } from './status-update-manager.js';
-import { hashToken, newToken, verifyToken } from './token.js';
+import { verifyToken } from './token.js';
+
+export type { AgentOptions, RecoverMode } from './options.js';
 
 export type AgentStatus = 'RECOVERING' | 'DISCONNECTED' | 'RUNNING' | 'TERMINATING';
 
@@ -60,79 +49,6 @@ const TRANSITIONS: Record<AgentStatus, readonly AgentStatus[]> = {
   RUNNING: ['DISCONNECTED', 'TERMINATING'],
   TERMINATING: [],
 };
-
-export type RecoverMode = 'reconnect' | 'cleanup';
-
-export interface AgentOptions {
-  /** `HOST:PORT` of the master. Required. */
-  master: string;
-  /** Where sandboxes and checkpoints (`meta/`) live. Required. */
-  workDir: string;
-  /** Where the executor socket lives. Default: `<workDir>/run` (or a short path under the temp dir if that is too long). */
-  runtimeDir?: string;
-  /** Checkpoint frameworks that ask for it, and recover at start. Default: true. */
-  checkpoint?: boolean;
-  /** Any recovery error is fatal; false: skip what is corrupt and recover the rest. Default: true. */
-  strict?: boolean;
-  /** What recovery does with old executors: reconnect to them, or kill them and stop. Default: 'reconnect'. */
-  recover?: RecoverMode;
-  /** Passed to checkpointing executors as LIFELINE_RECOVERY_TIMEOUT. Default: 15 min. */
-  recoveryTimeoutMs?: number;
-  /** How long a recovering agent waits for live executors to re-subscribe. Default: 2000. */
-  executorReregistrationTimeoutMs?: number;
-  /** SHUTDOWN/KILL grace before SIGKILL. Default: 5000. */
-  executorShutdownGracePeriodMs?: number;
-  /** First (re-)registration retry delay, doubled on each failure. Default: 1000. */
-  registrationBackoffFactorMs?: number;
-  /** Completed runs' sandboxes and meta directories are removed this long after completion. Default: 1 week. */
-  gcDelayMs?: number;
-  /** Status update resend backoff. Defaults: 1000 and 60000. */
-  statusUpdateRetryIntervalMinMs?: number;
-  statusUpdateRetryIntervalMaxMs?: number;
-  /** Largest frame accepted on the executor socket. Default: 1 MiB. */
-  maxFrameBytes?: number;
-  /** HTTP endpoint. Defaults: 5051 and 127.0.0.1 (port 0: any free port). */
-  port?: number;
-  ip?: string;
-  /** What the agent offers. Default: detected by the CLI; required here. */
-  resources: AgentResources;
-  /** Default: os.hostname(). */
-  hostname?: string;
-  /** HEARTBEAT period on executor connections. Default: 5000. */
-  executorHeartbeatIntervalMs?: number;
-  /**
-   * Group commit of status update fsyncs. false: every update is appended and fdatasync'd on its
-   * own (the benchmark's baseline). Default: true.
-   */
-  checkpointBatching?: boolean;
-  /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
-  updateStore?: UpdateStore;
-  logger?: Logger;
-}
-
-interface Config {
-  master: string;
-  workDir: string;
-  runtimeDir: string;
-  socketPath: string;
-  checkpoint: boolean;
-  strict: boolean;
-  recover: RecoverMode;
-  recoveryTimeoutMs: number;
-  executorReregistrationTimeoutMs: number;
-  executorShutdownGracePeriodMs: number;
-  registrationBackoffFactorMs: number;
-  gcDelayMs: number;
-  statusUpdateRetryIntervalMinMs: number;
-  statusUpdateRetryIntervalMaxMs: number;
-  maxFrameBytes: number;
-  port: number;
-  ip: string;
-  resources: AgentResources;
-  hostname: string;
-  executorHeartbeatIntervalMs: number;
-  checkpointBatching: boolean;
-}
 
 /** DESIGN §9: the agent's /state, plus how many damaged checkpoint items a non-strict recovery skipped. */
 export interface AgentState {
@@ -146,15 +62,6 @@ export interface AgentState {
   }>;
 }
 
-/** How the tasks of a run that ends without their own terminal update are reported. */
-interface Ending {
-  state: TaskState;
-  reason: Reason;
-  message: string;
-}
-
-/** After SHUTDOWN's grace period, how much longer an executor has before its group is SIGKILLed. */
-const KILL_MARGIN_MS = 2_000;
 /** How long a shutting-down agent waits for its updates to be acknowledged. */
 const DRAIN_TIMEOUT_MS = 5_000;
 /** How long an executor's connection may stay open after its process exited (frames in flight). */
@@ -167,15 +74,6 @@ const DISCARDING_STORE: UpdateStore = { append: async () => {} };
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const streamKey = (frameworkId: string, taskId: string) => `${frameworkId}/${taskId}`;
-
-/** The host's boot id, or undefined without /proc (a reboot cannot be detected then). */
-function currentBootId(): string | undefined {
-  try {
-    return hostBootId();
-  } catch {
-    return undefined;
-  }
-}
 
 export class Agent {
   readonly #config: Config;
@@ -192,10 +90,8 @@ export class Agent {
   /** Where each checkpointed task stream lives (a promise while its task.json is being written). */
   readonly #taskRefs = new Map<string, TaskRef | Promise<TaskRef | undefined>>();
   readonly #gcTimers = new Map<string, NodeJS.Timeout>();
-  /** Endings of the runs recovery found dead (started by #recoverRun, awaited by #recover). */
-  readonly #deadAtRecovery: Array<Promise<void>> = [];
-  /** The host's boot id, written to meta/boot_id once recovery has dealt with every recorded run. */
-  #pendingBootId: string | undefined;
+  readonly #recovery: RecoveryFlow;
+  readonly #launcher: ExecutorLauncher;
   /** Recovery is adding the recorded frameworks and runs. */
   #loading = false;
   /** Stopped: a late event (the exit of an executor left running) changes nothing any more. */
@@ -204,8 +100,6 @@ export class Agent {
   /** agent.json and meta/agents/latest are durable (set at first registration, or by recovery). */
   #agentCheckpointed: Promise<void> | undefined;
   #recoveryErrors = 0;
-  /** While recovering: the live executors not yet re-subscribed, and what ends the wait. */
-  #recoveryWait: { pending: Set<ExecutorRun>; done: () => void } | undefined;
   #liveness: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -274,6 +168,47 @@ export class Agent {
       onDisconnected: () => {
         if (this.#machine.is('RUNNING')) this.#machine.transition('DISCONNECTED');
       },
+    });
+    this.#recovery = new RecoveryFlow({
+      config: this.#config,
+      checkpointer: this.#checkpointer,
+      logger: this.#logger,
+      countRecoveryErrors: (count) => {
+        this.#recoveryErrors = count;
+        if (count > 0) this.#metrics.recoveryErrors.inc(count);
+      },
+      adoptAgentId: (agentId) => {
+        this.#id = agentId;
+        this.#agentCheckpointed = Promise.resolve();
+      },
+      setLoading: (loading) => (this.#loading = loading),
+      addFramework: (framework) => this.#frameworks.set(framework.info.id, framework),
+      frameworkCount: () => this.#frameworks.size,
+      forgetDoneFrameworks: () => {
+        for (const framework of [...this.#frameworks.values()]) this.#maybeForgetFramework(framework);
+      },
+      claimTaskStream: (ref) => {
+        const key = streamKey(ref.frameworkId, ref.taskId);
+        if (this.#taskRefs.has(key)) return false;
+        this.#taskRefs.set(key, ref);
+        return true;
+      },
+      restoreStream: (frameworkId, taskId, updates, acked) => this.#updates.restore(frameworkId, taskId, updates, acked),
+      isTerminating: () => this.#machine.is('TERMINATING'),
+      finishRun: (run, ending, options) => this.#finishRun(run, ending, options),
+      agentUpdate: (frameworkId, executorId, run, taskId, state, reason, message) => this.#agentUpdate(frameworkId, executorId, run, taskId, state, reason, message),
+      maybeForget: (run) => this.#maybeForget(run),
+      graceOf: (run) => this.#launcher.graceOf(run),
+    });
+    this.#launcher = new ExecutorLauncher({
+      config: this.#config,
+      checkpointer: this.#checkpointer,
+      logger: this.#logger,
+      agentId: () => this.#id!,
+      agentCheckpointed: () => this.#agentCheckpointed,
+      executorLaunched: () => this.#metrics.executorsLaunched.inc(),
+      addTask: (run, task) => this.#addTask(run, task),
+      finishRun: (run, ending, options) => this.#finishRun(run, ending, options),
     });
   }
 
@@ -351,9 +286,10 @@ export class Agent {
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.
       await removeStaleSocket(this.#config.socketPath);
-      if (this.#checkpointer) live = await this.#recover();
+      if (this.#checkpointer) live = await this.#recovery.recover();
       if (this.#config.recover === 'cleanup') {
-        await this.#cleanup(live);
+        await this.#recovery.cleanup(live);
+        await this.#closeAfterCleanup();
         return;
       }
       if (this.#machine.is('TERMINATING')) return; // stopped while recovering
@@ -373,8 +309,8 @@ export class Agent {
       throw error;
     }
     if (this.#machine.is('TERMINATING')) return; // stopped while starting
-    await this.#awaitReregistration(live);
-    await this.#finishRecovery().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
+    await this.#recovery.awaitReregistration(live);
+    await this.#recovery.finish().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
     if (this.#machine.is('TERMINATING')) return;
     this.#machine.transition('DISCONNECTED');
     this.#link.start();
@@ -397,214 +333,10 @@ export class Agent {
     return this.#terminate({ everything: true, forwardUpdates: true, unregister: true, forget: true, reason: 'shutdown' });
   }
 
-  // ---- recovery (DESIGN §7) --------------------------------------------------------------------
+  // ---- recovery (DESIGN §7): the flow is in recovery-flow.ts; what closes or watches the agent stays here ----
 
-  /**
-   * Reads the checkpoint, applies its repairs, checks the agent's identity and the host's boot,
-   * rebuilds frameworks, runs, tasks and update streams, and ends every run whose executor is dead
-   * (outbox first, then TASK_FAILED). Returns the runs whose executor is alive.
-   */
-  async #recover(): Promise<ExecutorRun[]> {
-    const checkpointer = this.#checkpointer!;
-    const workDir = this.#config.workDir;
-    const latestLink = latestAgentPath(workDir);
-    // Strict mode: a CheckpointCorruptError whose message names the file, the offset and the two
-    // ways out (--strict=false, or removing meta/agents/latest); the CLI prints it and exits 1.
-    const state: RecoveredState = await recoverState(workDir, { strict: this.#config.strict });
-    // The agent's own checkpoint skipped (non-strict) counts as a recovery error; a damaged file
-    // the executor wrote (shim.json, outbox.log) is only noted: it is untrusted in every mode.
-    const skipped = state.errors.filter((damage) => damage.source !== 'sandbox');
-    for (const damage of state.errors) {
-      const level = damage.source === 'sandbox' ? 'warn' : 'error';
-      this.#logger[level]({ file: damage.file, offset: damage.offset }, `recovery skipped a damaged ${damage.source === 'sandbox' ? 'executor file' : 'checkpoint'}: ${damage.message}`);
-    }
-    this.#recoveryErrors = skipped.length;
-    if (skipped.length > 0) this.#metrics.recoveryErrors.inc(skipped.length);
-    if (state.repairs.length > 0) {
-      await checkpointer.applyRepairs(state.repairs);
-      for (const repair of state.repairs) this.#logger.info({ file: repair.file, length: repair.length, reason: repair.reason }, 'record log truncated');
-    }
-    if (state.strayTempFiles.length > 0) {
-      await checkpointer.removeStrayTempFiles(state.strayTempFiles);
-      this.#logger.info({ files: state.strayTempFiles }, 'stray temp files of interrupted writes removed');
-    }
-    const bootId = state.hostBootId ?? currentBootId();
-    if (state.agentId === undefined || state.agentInfo === undefined) {
-      if (state.agentId !== undefined) this.#logger.warn({ agentId: state.agentId }, 'the agent info could not be recovered: registering as a new agent');
-      else this.#logger.info('nothing to recover: registering as a new agent');
-      if (bootId) await checkpointer.writeBootId(bootId);
-      return [];
-    }
-    const current = { hostname: this.#config.hostname, resources: { ...this.#config.resources } };
-    if (!sameAgentInfo(state.agentInfo, current)) {
-      const error = new AgentInfoChangedError(agentInfoPath(workDir, { agentId: state.agentId }), state.agentInfo, current, latestLink);
-      if (!state.rebooted) throw error;
-      this.#logger.warn({ agentId: state.agentId }, `the host rebooted and ${error.message.replace(/^refusing to recover the agent: /, '')}: registering as a new agent`);
-      await checkpointer.removeLatestAgent();
-      if (bootId) await checkpointer.writeBootId(bootId);
-      return [];
-    }
-    this.#id = state.agentId;
-    this.#agentCheckpointed = Promise.resolve();
-    const log = this.#logger.child({ agentId: state.agentId });
-    if (state.rebooted) log.warn({ recordedBootId: state.recordedBootId, bootId }, 'the host rebooted: no recorded executor survived');
-    const live: ExecutorRun[] = [];
-    // While runs are being added, a framework whose first runs are done must not be forgotten.
-    this.#loading = true;
-    for (const recovered of state.frameworks) {
-      const framework: Framework = { info: recovered.info, executors: new Map(), terminating: false, archived: new Set(), checkpointed: Promise.resolve() };
-      this.#frameworks.set(recovered.id, framework);
-      for (const executor of recovered.executors) {
-        // The latest run first: it owns the executor ID (and its task streams) in memory.
-        const runs = [...executor.runs].sort((a, b) => Number(b.containerId === executor.latest) - Number(a.containerId === executor.latest));
-        for (const recoveredRun of runs) {
-          const run = await this.#recoverRun(framework, executor, recoveredRun, state.rebooted, recoveredRun.containerId === executor.latest);
-          if (run.is('RECOVERING') && run.exit === undefined) live.push(run);
-        }
-      }
-    }
-    this.#loading = false;
-    log.info({ frameworks: this.#frameworks.size, liveExecutors: live.length, deadExecutors: this.#deadAtRecovery.length, errors: skipped.length }, 'checkpoint recovered');
-    // Runs found dead are being ended (outbox statuses first, then TASK_FAILED) while the socket
-    // opens for the live ones; #finishRecovery waits for them before the agent registers.
-    this.#pendingBootId = bootId;
-    return live;
-  }
-
-  /** After the dead runs are ended (sentinels written): forget what is done, record this boot. */
-  async #finishRecovery(): Promise<void> {
-    await Promise.all(this.#deadAtRecovery.splice(0));
-    for (const framework of [...this.#frameworks.values()]) this.#maybeForgetFramework(framework);
-    const bootId = this.#pendingBootId;
-    this.#pendingBootId = undefined;
-    if (bootId && this.#checkpointer) await this.#checkpointer.writeBootId(bootId);
-  }
-
-  async #recoverRun(framework: Framework, executor: RecoveredExecutor, recovered: RecoveredRun, rebooted: boolean, latest: boolean): Promise<ExecutorRun> {
-    const ref: RunRef = { agentId: this.#id!, frameworkId: framework.info.id, executorId: executor.id, containerId: recovered.containerId };
-    const identity = rebooted ? undefined : runIdentity(recovered, executor.id);
-    const alive = !recovered.completed && runIsAlive(identity, rebooted);
-    const run = new ExecutorRun({
-      info: executor.info,
-      framework,
-      containerId: recovered.containerId,
-      tokenHash: recovered.tokenHash ?? '',
-      sandbox: recovered.sandbox,
-      commandTask: executor.generated,
-      checkpoint: true,
-      ref,
-      recovered: { state: recovered.completed ? 'TERMINATED' : 'RECOVERING', ...(identity && { identity }) },
-    });
-    if (latest && !framework.executors.has(executor.id)) framework.executors.set(executor.id, run);
-    else framework.archived.add(run);
-    for (const task of recovered.tasks) {
-      const entry = run.addTask(task.info);
-      entry.launched = true;
-      const last = task.updates.at(-1);
-      if (last) entry.state = last.state;
-      const key = streamKey(framework.info.id, task.id);
-      if (this.#taskRefs.has(key)) {
-        this.#logger.warn({ frameworkId: framework.info.id, taskId: task.id, containerId: run.containerId }, 'task ID recorded in more than one run: only the latest run\'s stream is recovered');
-        continue;
-      }
-      this.#taskRefs.set(key, { ...ref, taskId: task.id });
-      const updates = task.updates.map((status): ForwardedStatus => ({ ...status, source: status.source ?? 'SOURCE_EXECUTOR', agentId: ref.agentId, executorId: executor.id }));
-      this.#updates.restore(framework.info.id, task.id, updates, new Set(task.acks));
-    }
-    const log = this.#logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
-    if (rebooted && !recovered.completed) {
-      // DESIGN §5: after a reboot the recorded pid names nothing of ours: it is deleted.
-      await fs.rm(forkedPath(this.#config.workDir, ref), { force: true });
-      await syncDir(runDir(this.#config.workDir, ref)).catch(() => {});
-    }
-    if (recovered.completed) {
-      run.exit = { exitCode: null, signal: null };
-      run.completedAt = await fs.stat(sentinelPath(this.#config.workDir, ref)).then((stat) => stat.mtimeMs, () => Date.now());
-      // Completed without a terminal update for a task (only damage can do that): it failed.
-      for (const entry of run.liveTasks()) {
-        this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_FAILED', 'REASON_EXECUTOR_TERMINATED', `executor ${run.id} had completed`);
-      }
-      this.#maybeForget(run);
-      return run;
-    }
-    if (alive && latest) {
-      log.info({ executorPid: identity!.pid, tasks: run.tasks.size }, 'executor alive: waiting for it to re-subscribe');
-      return run;
-    }
-    if (alive) {
-      // Only an executor's latest run can re-subscribe: an older one still running is killed.
-      const why = `an older run of executor ${run.id} (pid ${identity!.pid}) was still running: killed`;
-      log.warn({ executorPid: identity!.pid }, why);
-      this.#deadAtRecovery.push(this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
-      return run;
-    }
-    const why = rebooted
-      ? `executor ${run.id} did not survive the host's reboot`
-      : identity
-        ? `executor ${run.id} (pid ${identity.pid}) exited while the agent was down`
-        : `executor ${run.id} was never recorded as started`;
-    log.info({ executorPid: identity?.pid }, why);
-    this.#deadAtRecovery.push(this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted }));
-    return run;
-  }
-
-  /**
-   * DESIGN §7.4–5: waits until every live executor has re-subscribed, or the re-registration window
-   * (from the moment the socket listens) has passed; then kills those not back, and their tasks'
-   * process groups, reporting their tasks TASK_LOST/REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
-   */
-  async #awaitReregistration(live: readonly ExecutorRun[]): Promise<void> {
-    const pending = new Set(live.filter((run) => run.is('RECOVERING') && run.exit === undefined));
-    if (pending.size === 0) return;
-    const timeoutMs = this.#config.executorReregistrationTimeoutMs;
-    this.#logger.info({ executors: pending.size, timeoutMs }, 'waiting for live executors to re-subscribe');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => done(), timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#recoveryWait = undefined;
-        resolve();
-      };
-      this.#recoveryWait = { pending, done };
-    });
-    if (this.#machine.is('TERMINATING')) return;
-    const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined);
-    await Promise.all(
-      late.map((run) =>
-        this.#finishRun(run, {
-          state: 'TASK_LOST',
-          reason: 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
-          message: `executor ${run.id} did not re-subscribe within ${timeoutMs} ms of the agent's restart: killed`,
-        }),
-      ),
-    );
-  }
-
-  /** A recovered run is back (re-subscribed) or gone: recovery may not need to wait any longer. */
-  #recoveredRunSettled(run: ExecutorRun): void {
-    const wait = this.#recoveryWait;
-    if (!wait || !wait.pending.delete(run)) return;
-    if (wait.pending.size === 0) wait.done();
-  }
-
-  /**
-   * --recover=cleanup (DESIGN §7.3): every live executor gets SIGTERM (the shim records its tasks'
-   * terminal statuses in its outbox), the grace period, then SIGKILL; its leftover task groups are
-   * killed and its tasks' terminal updates recorded. Then the agent closes, without registering:
-   * meta/agents/latest is kept, so the next start re-registers and forwards those updates.
-   */
-  async #cleanup(live: readonly ExecutorRun[]): Promise<void> {
-    this.#logger.info({ executors: live.length }, '--recover=cleanup: shutting down every live executor');
-    await Promise.all(
-      live.map(async (run) => {
-        const identity = run.identity!;
-        run.transition('TERMINATING');
-        const signal = await terminateExecutor(identity, this.#graceOf(run) + KILL_MARGIN_MS);
-        this.#logger.info({ executorId: run.id, executorPid: identity.pid, signal }, 'executor shut down');
-        await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down by --recover=cleanup` });
-      }),
-    );
-    await this.#finishRecovery();
+  /** After --recover=cleanup: the agent closes without registering. */
+  async #closeAfterCleanup(): Promise<void> {
     await this.#updates.idle();
     this.#updates.close();
     await this.#checkpointer?.close();
@@ -777,7 +509,7 @@ export class Agent {
       log.info(run.connection?.isOpen ? 'task launched on a running executor' : 'task queued until its executor subscribes');
       return;
     }
-    this.#startExecutor(framework, task.executor ?? commandExecutorInfo(frameworkInfo.id, task.taskId), task.executor === undefined, task);
+    this.#launcher.start(framework, task.executor ?? commandExecutorInfo(frameworkInfo.id, task.taskId), task.executor === undefined, task);
   }
 
   /**
@@ -819,104 +551,6 @@ export class Agent {
     run.connection.send({ type: 'LAUNCH', task: entry.info });
   }
 
-  #startExecutor(framework: Framework, info: ExecutorInfo, commandTask: boolean, task: TaskInfo): ExecutorRun {
-    const config = this.#config;
-    const containerId = randomUUID();
-    const token = newToken();
-    const agentId = this.#id!;
-    const sandbox = sandboxPath(config.workDir, agentId, framework.info.id, info.executorId, containerId);
-    const checkpoint = config.checkpoint && framework.info.checkpoint;
-    const ref: RunRef | undefined = checkpoint ? { agentId, frameworkId: framework.info.id, executorId: info.executorId, containerId } : undefined;
-    const run = new ExecutorRun({ info, framework, containerId, tokenHash: hashToken(token), sandbox, commandTask, checkpoint, ...(ref && { ref }) });
-    framework.executors.set(info.executorId, run);
-    if (ref) run.checkpointed = this.#checkpointRun(run, ref);
-    this.#addTask(run, task);
-    const env = executorEnvironment({
-      socketPath: config.socketPath,
-      agentId,
-      frameworkId: framework.info.id,
-      executorId: info.executorId,
-      containerId,
-      sandbox,
-      checkpoint,
-      recoveryTimeoutMs: config.recoveryTimeoutMs,
-      executorReregistrationTimeoutMs: config.executorReregistrationTimeoutMs,
-      shutdownGracePeriodMs: this.#graceOf(run),
-      token,
-    });
-    void this.#launch(run, env);
-    return run;
-  }
-
-  /** framework.json (once per framework), executor.json, then the run dir with token.sha256 and runs/latest. */
-  async #checkpointRun(run: ExecutorRun, ref: RunRef): Promise<void> {
-    const checkpointer = this.#checkpointer!;
-    const framework = run.framework;
-    framework.checkpointed ??= (async () => {
-      await this.#agentCheckpointed;
-      await checkpointer.checkpointFramework({ agentId: ref.agentId }, framework.info);
-    })().catch((error: unknown) => {
-      framework.checkpointed = undefined; // the next launch tries again
-      throw error;
-    });
-    await framework.checkpointed;
-    await checkpointer.checkpointExecutor({ agentId: ref.agentId, frameworkId: ref.frameworkId, executorId: ref.executorId }, run.info, { generated: run.commandTask });
-    await checkpointer.checkpointRun(ref, { tokenHash: run.tokenHash });
-  }
-
-  /** Spawns the executor once its run and first tasks are durable; then records forked.json at once. */
-  async #launch(run: ExecutorRun, env: Record<string, string>): Promise<void> {
-    const log = this.#logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
-    if (run.ref) {
-      try {
-        await run.checkpointed;
-        await Promise.all([...run.tasks.values()].map((entry) => entry.durable));
-      } catch (error) {
-        log.error({ err: (error as Error).message }, 'could not checkpoint the executor run: not started');
-        await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} could not be checkpointed: ${(error as Error).message}` }, { exit: { exitCode: null, signal: null, error: error as Error } });
-        return;
-      }
-    }
-    if (run.is('TERMINATING')) {
-      await this.#finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down before it started` }, { exit: { exitCode: null, signal: null } });
-      return;
-    }
-    this.#metrics.executorsLaunched.inc();
-    let launched;
-    try {
-      launched = await launchExecutor({ command: run.commandTask ? shimCommand() : shellCommand(run.info.command.value), sandbox: run.sandbox, env });
-    } catch (error) {
-      log.error({ err: (error as Error).message }, 'could not start the executor');
-      await this.#finishRun(run, this.#exitEnding(run, { exitCode: null, signal: null, error: error as Error }), { exit: { exitCode: null, signal: null, error: error as Error } });
-      return;
-    }
-    run.pid = launched.pid;
-    void launched.exited.then((exit) => this.#finishRun(run, this.#exitEnding(run, exit), { exit }));
-    if (run.ref) {
-      const identity = processIdentity(launched.pid);
-      if (identity) {
-        run.identity = identity;
-        this.#checkpointer!.checkpointForked(run.ref, identity).catch((error: unknown) => log.error({ err: (error as Error).message }, 'could not checkpoint forked.json'));
-      }
-    }
-    log.info({ executorPid: launched.pid, sandbox: run.sandbox }, 'executor started');
-    // Shut down before its pid was known: it has not subscribed, so a signal is all there is.
-    if (run.is('TERMINATING')) run.signalGroup('SIGTERM');
-  }
-
-  #exitEnding(run: ExecutorRun, exit: ExecutorExit): Ending {
-    const how = exit.error
-      ? `could not be started (${exit.error.message})`
-      : exit.exitCode !== null
-        ? `exited with code ${exit.exitCode}`
-        : `was killed by ${exit.signal}`;
-    return { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} ${how}` };
-  }
-
-  #graceOf(run: ExecutorRun): number {
-    return run.info.shutdownGracePeriodMs ?? this.#config.executorShutdownGracePeriodMs;
-  }
-
   #killTask(frameworkId: string, taskId: string): void {
     const framework = this.#frameworks.get(frameworkId);
     let run: ExecutorRun | undefined;
@@ -952,7 +586,7 @@ export class Agent {
   #shutdownExecutor(run: ExecutorRun): void {
     if (run.is('TERMINATING', 'TERMINATED')) return;
     run.transition('TERMINATING');
-    const gracePeriodMs = this.#graceOf(run);
+    const gracePeriodMs = this.#launcher.graceOf(run);
     if (!run.connection?.send({ type: 'SHUTDOWN', gracePeriodMs })) run.signalGroup('SIGTERM');
     run.killTimer = setTimeout(() => {
       if (run.signalGroup('SIGKILL')) this.#logger.warn({ executorId: run.id, executorPid: run.pid }, 'executor still alive after its grace period: killed');
@@ -1020,7 +654,7 @@ export class Agent {
       }
     }
     run.completedAt = Date.now();
-    this.#recoveredRunSettled(run);
+    this.#recovery.settled(run);
     this.#maybeForget(run);
   }
 
@@ -1175,7 +809,7 @@ export class Agent {
         if (entry.state !== 'TASK_STAGING' || reported.has(entry.info.taskId)) continue;
         this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_LOST', 'REASON_AGENT_RESTARTED', `executor ${run.id} never received task ${entry.info.taskId}: the agent restarted before launching it`);
       }
-      this.#recoveredRunSettled(run);
+      this.#recovery.settled(run);
     }
     for (const entry of run.queuedTasks()) this.#deliver(run, entry);
     for (const entry of run.tasks.values()) {
@@ -1185,7 +819,7 @@ export class Agent {
         connection.send({ type: 'KILL', taskId: entry.info.taskId, gracePeriodMs: entry.info.killPolicy?.gracePeriodMs ?? this.#config.executorShutdownGracePeriodMs });
       }
     }
-    if (run.is('TERMINATING')) connection.send({ type: 'SHUTDOWN', gracePeriodMs: this.#graceOf(run) });
+    if (run.is('TERMINATING')) connection.send({ type: 'SHUTDOWN', gracePeriodMs: this.#launcher.graceOf(run) });
     // A command executor left with nothing to run (its task was lost) is shut down.
     else if (recovering && run.commandTask && run.liveTasks().length === 0) this.#shutdownExecutor(run);
   }
@@ -1242,16 +876,16 @@ export class Agent {
     if (this.#stopping) return this.#stopping;
     this.#stopping = (async () => {
       if (!this.#machine.is('TERMINATING')) this.#machine.transition('TERMINATING');
-      this.#recoveryWait?.done();
+      this.#recovery.stopWaiting();
       // Stopped while starting: let start() finish opening what it opens, then close it all.
       await this.#starting?.catch(() => {});
       // Stopped while recovering: the dead runs being ended still get their updates and sentinels.
-      await this.#finishRecovery().catch(() => {});
+      await this.#recovery.finish().catch(() => {});
       this.#logger.info(how, 'agent stopping');
       const runs = [...this.#allRuns()].filter((run) => !run.is('TERMINATED') && (how.everything || !run.checkpoint));
       for (const run of runs) this.#shutdownExecutor(run);
       if (runs.length > 0) {
-        const bound = Math.max(...runs.map((run) => this.#graceOf(run))) + KILL_MARGIN_MS + CONNECTION_DRAIN_MS + LIVENESS_INTERVAL_MS + 1_000;
+        const bound = Math.max(...runs.map((run) => this.#launcher.graceOf(run))) + KILL_MARGIN_MS + CONNECTION_DRAIN_MS + LIVENESS_INTERVAL_MS + 1_000;
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([Promise.all(runs.map((run) => run.terminated)), new Promise((resolve) => (timer = setTimeout(resolve, bound)))]);
         clearTimeout(timer);
@@ -1284,74 +918,4 @@ export class Agent {
     })();
     return this.#stopping;
   }
-}
-
-// ---- options -----------------------------------------------------------------------------------
-
-const MASTER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
-
-function validateOptions(options: AgentOptions): Config {
-  if (options === null || typeof options !== 'object') throw new AgentOptionError('options', options, 'an object');
-  const ms = (name: keyof AgentOptions, fallback: number, min = 1): number => {
-    const value = options[name] ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-      throw new AgentOptionError(name, value, `a number of milliseconds ≥ ${min}`);
-    }
-    return value;
-  };
-  const bool = (name: keyof AgentOptions, fallback: boolean): boolean => {
-    const value = options[name] ?? fallback;
-    if (typeof value !== 'boolean') throw new AgentOptionError(name, value, 'a boolean');
-    return value;
-  };
-  const master = options.master;
-  const port = MASTER_ADDRESS.exec(typeof master === 'string' ? master : '')?.[1];
-  if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new AgentOptionError('master', master, 'HOST:PORT');
-  if (typeof options.workDir !== 'string' || options.workDir === '') throw new AgentOptionError('workDir', options.workDir, 'a directory path');
-  if (options.runtimeDir !== undefined && (typeof options.runtimeDir !== 'string' || options.runtimeDir === '')) {
-    throw new AgentOptionError('runtimeDir', options.runtimeDir, 'a directory path');
-  }
-  const recover = options.recover ?? 'reconnect';
-  if (recover !== 'reconnect' && recover !== 'cleanup') throw new AgentOptionError('recover', recover, 'reconnect or cleanup');
-  const httpPort = options.port ?? 5051;
-  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65_535) throw new AgentOptionError('port', httpPort, 'a port number (0-65535)');
-  const ip = options.ip ?? '127.0.0.1';
-  if (typeof ip !== 'string' || net.isIP(ip) === 0) throw new AgentOptionError('ip', ip, 'an IP address');
-  const hostname = options.hostname ?? os.hostname();
-  if (typeof hostname !== 'string' || hostname === '' || hostname.length > 1024) throw new AgentOptionError('hostname', hostname, 'a non-empty host name');
-  const resources = options.resources;
-  if (resources === null || typeof resources !== 'object' || !(['cpus', 'mem', 'disk'] as const).every((name) => Number.isFinite(resources[name]) && resources[name] >= 0)) {
-    throw new AgentOptionError('resources', resources, '{cpus, mem, disk} with non-negative numbers');
-  }
-  const maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
-  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024) throw new AgentOptionError('maxFrameBytes', maxFrameBytes, 'an integer ≥ 1024');
-  const retryMin = ms('statusUpdateRetryIntervalMinMs', 1_000);
-  const retryMax = ms('statusUpdateRetryIntervalMaxMs', 60_000);
-  if (retryMax < retryMin) throw new AgentOptionError('statusUpdateRetryIntervalMaxMs', retryMax, `≥ statusUpdateRetryIntervalMinMs (${retryMin})`);
-  const runtimeDir = options.runtimeDir ?? defaultRuntimeDir(options.workDir);
-  const socketPath = executorSocketPath(runtimeDir);
-  return {
-    master,
-    workDir: options.workDir,
-    runtimeDir,
-    // Checked here, so that a bad --runtime_dir fails before anything starts.
-    socketPath: checkSocketPath(socketPath, '--runtime_dir'),
-    checkpoint: bool('checkpoint', true),
-    strict: bool('strict', true),
-    recover,
-    recoveryTimeoutMs: ms('recoveryTimeoutMs', 15 * 60_000),
-    executorReregistrationTimeoutMs: ms('executorReregistrationTimeoutMs', 2_000),
-    executorShutdownGracePeriodMs: ms('executorShutdownGracePeriodMs', 5_000, 0),
-    registrationBackoffFactorMs: ms('registrationBackoffFactorMs', 1_000),
-    gcDelayMs: ms('gcDelayMs', 7 * 24 * 3_600_000),
-    statusUpdateRetryIntervalMinMs: retryMin,
-    statusUpdateRetryIntervalMaxMs: retryMax,
-    maxFrameBytes,
-    port: httpPort,
-    ip,
-    resources: { cpus: resources.cpus, mem: resources.mem, disk: resources.disk },
-    hostname,
-    executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
-    checkpointBatching: bool('checkpointBatching', true),
-  };
 }

@@ -6,7 +6,7 @@
 // pid alone, and its process group is signalled only when its leader still matches.
 import type { RunRef } from '../checkpoint/layout.js';
 import type { ProcessIdentity } from '../process/index.js';
-import { isTerminal, type ExecutorInfo, type FrameworkInfo, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { isTerminal, type ExecutorInfo, type FrameworkInfo, type Reason, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { ExecutorConnection } from './executor-endpoint.js';
 import type { ExecutorExit } from './launcher.js';
 import { signalExecutor } from './recovery.js';
@@ -37,6 +37,16 @@ export interface TaskEntry {
 }
 
 export type FrameworkRecord = FrameworkInfo & { id: string };
+
+/** How the tasks of a run that ends without their own terminal update are reported. */
+export interface Ending {
+  state: TaskState;
+  reason: Reason;
+  message: string;
+}
+
+/** After SHUTDOWN's grace period, how much longer an executor has before its group is SIGKILLed. */
+export const KILL_MARGIN_MS = 2_000;
 
 export interface Framework {
   readonly info: FrameworkRecord;
