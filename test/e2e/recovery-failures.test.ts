@@ -24,10 +24,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
     const taskPgid = shim.tasks[0]!.pgid;
 
     await s.killAgent();
@@ -48,10 +45,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     s.release(run);
@@ -99,10 +93,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent(); // --recovery_timeout=4secs
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     await s.expectDead([shim.pid, shim.tasks[0]!.pgid], 'the shim and its task after the recovery timeout', 12_000);
@@ -122,10 +113,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework({ checkpoint: false });
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
     assert.not.ok(fs.existsSync(path.join(s.workDir, 'meta', 'agents', run.agentId, 'frameworks', fw.frameworkId)), 'nothing checkpointed');
 
     await s.killAgent();
@@ -145,10 +133,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     // The "reboot": everything dies, a new process gets a recorded pid, and the boot id changes.
     await s.killAgent();
@@ -181,10 +166,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     killHard(shim.pid, { group: true });
@@ -211,10 +193,7 @@ Failures(
   scenario({ masterFlags: ['--agent_reregister_timeout=2secs'], agentFlags: ['--recovery_timeout=20secs'] }, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     const lost = await fw.waitTerminal('t1');
@@ -270,10 +249,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     // As if the agent had died between spawning the executor and recording it.
     await s.killAgent();

@@ -19,10 +19,7 @@ Reconnect(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
     const taskPgid = shim.tasks[0]!.pgid;
 
     await s.killAgent();
@@ -53,10 +50,7 @@ Reconnect(
   scenario({}, async (s) => {
     const agent = await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     // A stopped agent accepts the executor's TASK_FINISHED into its socket buffer and never reads
     // it; kill -9 then loses it with the buffer.
@@ -81,10 +75,7 @@ Reconnect(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
     const taskPgid = shim.tasks[0]!.pgid;
 
     await s.killAgent();
@@ -106,10 +97,7 @@ Reconnect(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     await s.waitMasterAgentStatus(run.agentId, 'DISCONNECTED');

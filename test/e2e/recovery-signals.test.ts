@@ -82,10 +82,7 @@ Signals(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework({ failoverTimeoutMs: 0 });
-    await fw.launch([waitingTask('t1')]);
-    await fw.waitFor('t1', 'TASK_RUNNING');
-    const run = s.run(fw, 't1');
-    const shim = await s.shimWithTask(run, 't1');
+    const { run, shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     await fw.stop(); // failover timeout 0: the master removes the framework at once

@@ -396,6 +396,17 @@ export class Scenario {
     }, { message: `shim.json of ${run.executorId} naming task ${taskId}` });
   }
 
+  /**
+   * Launches a command task that waits for its `release` file (see waitingTask), waits for
+   * TASK_RUNNING, and returns its run and the shim.json that names the task's process group.
+   */
+  async launchRunning(framework: Framework, taskId: string): Promise<{ run: RunPaths; shim: ShimJson }> {
+    await framework.launch([waitingTask(taskId)]);
+    await framework.waitFor(taskId, 'TASK_RUNNING');
+    const run = this.run(framework, taskId);
+    return { run, shim: await this.shimWithTask(run, taskId) };
+  }
+
   /** The executor's outbox records (`.lifeline/outbox.log`), read without changing it; [] if absent. */
   async outbox(run: RunPaths): Promise<LogRecord[]> {
     try {
