@@ -7,7 +7,7 @@
 //   npm run bench -- --only=updates,shim
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseScriptFlags, runScript } from './lib/args.js';
+import { parseScriptFlags, runScript, ScriptFlagError } from './lib/args.js';
 import { parseBarLines, printTable, type Bar, type BarLine } from './lib/report.js';
 
 const BENCHES = ['updates', 'reconnect', 'recovery', 'shim', 'launch'] as const;
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   const flags = parseScriptFlags('bench', { only: BENCHES.join(','), quick: false });
   const only = flags.only.split(',').map((s) => s.trim()).filter(Boolean);
   for (const name of only) {
-    if (!(BENCHES as readonly string[]).includes(name)) throw new TypeError(`bench: unknown bench ${JSON.stringify(name)} in --only (known: ${BENCHES.join(', ')})`);
+    if (!(BENCHES as readonly string[]).includes(name)) throw new ScriptFlagError(`bench: unknown bench ${JSON.stringify(name)} in --only (known: ${BENCHES.join(', ')})`);
   }
   const lines: BarLine[] = [];
   const failed: string[] = [];

@@ -7,7 +7,7 @@
 //   npm run faults -- --only=corrupt,hostile --mutations=10000
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseScriptFlags, runScript } from './lib/args.js';
+import { parseScriptFlags, runScript, ScriptFlagError } from './lib/args.js';
 import { printTable } from './lib/report.js';
 
 /** Each run and the runner flags it takes (0 = the run's own default). */
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   const flags = parseScriptFlags('faults', { only: Object.keys(RUNS).join(','), seed: Date.now() % 1_000_000, rounds: 0, mutations: 0, frames: 0 });
   const only = flags.only.split(',').map((s) => s.trim()).filter(Boolean) as RunName[];
   for (const name of only) {
-    if (!(name in RUNS)) throw new TypeError(`faults: unknown run ${JSON.stringify(name)} in --only (known: ${Object.keys(RUNS).join(', ')})`);
+    if (!(name in RUNS)) throw new ScriptFlagError(`faults: unknown run ${JSON.stringify(name)} in --only (known: ${Object.keys(RUNS).join(', ')})`);
   }
   process.stdout.write(`faults: seed ${flags.seed} (repeat with --seed=${flags.seed})\n`);
   const rows: string[][] = [];
