@@ -801,15 +801,23 @@ export class Agent {
       this.#onExecutorUpdate(connection, status);
     }
     if (!connection.isOpen) return;
+    // An executor keeps a launched task in unacknowledgedTasks until one of its updates is
+    // acknowledged: a task still STAGING that it does not report never reached it.
+    const reported = new Set(call.unacknowledgedTasks.map((task) => task.taskId));
     if (recovering) {
       // DESIGN §7.4: a task the agent recorded but the executor never received (the agent died
       // between task.json and LAUNCH) cannot run: it is lost.
-      const reported = new Set(call.unacknowledgedTasks.map((task) => task.taskId));
       for (const entry of run.liveTasks()) {
         if (entry.state !== 'TASK_STAGING' || reported.has(entry.info.taskId)) continue;
         this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_LOST', 'REASON_AGENT_RESTARTED', `executor ${run.id} never received task ${entry.info.taskId}: the agent restarted before launching it`);
       }
       this.#recovery.settled(run);
+    } else {
+      // Its LAUNCH went out on a connection the executor had already given up on (a handshake that
+      // timed out on an overloaded node): launch it again on this one.
+      const neverReceived = run.liveTasks().filter((entry) => entry.launched && entry.state === 'TASK_STAGING' && !reported.has(entry.info.taskId));
+      for (const entry of neverReceived) entry.launched = false;
+      if (neverReceived.length > 0) log.info({ tasks: neverReceived.map((entry) => entry.info.taskId) }, 'executor re-subscribed without tasks it was sent: launching them again');
     }
     for (const entry of run.queuedTasks()) this.#deliver(run, entry);
     for (const entry of run.tasks.values()) {

@@ -349,6 +349,33 @@ test('takes the updates replayed in a re-SUBSCRIBE like UPDATEs, and delivers a 
   assert.is(master.statusUpdates().filter((status) => status.uuid === running.status.uuid).length, 1);
 });
 
+test('launches a task again when a re-SUBSCRIBE does not report it: its LAUNCH went to a connection the executor had given up on', async () => {
+  const { agent, master } = await startRegistered();
+  // The executor's handshake timed out (an overloaded node) and it closed this connection before
+  // reading the SUBSCRIBED and LAUNCH that the agent sent on it.
+  const { executor, record } = await launchAndSubscribe(master, agent);
+  executor.terminate();
+  const noConnection = async () => /lifeline_agent_executor_connections 0/.test(await agent.metrics.registry.getSingleMetricAsString('lifeline_agent_executor_connections'));
+  await waitFor(noConnection, { message: 'the agent to see the connection close' });
+  const again = await connect(agent);
+  again.send(subscribeCall(record));
+  await again.waitForEvent('SUBSCRIBED');
+  const launch = await again.waitForEvent('LAUNCH');
+  assert.is((launch.task as TaskInfo).taskId, 't1');
+
+  // Once the task has an update, it is known to have arrived: a later re-SUBSCRIBE does not launch it again.
+  const running = update('t1', 'TASK_RUNNING');
+  again.send(running);
+  await again.waitForEvent('ACKNOWLEDGED', (event) => event.uuid === running.status.uuid);
+  again.terminate();
+  await waitFor(noConnection, { message: 'the agent to see the second connection close' });
+  const third = await connect(agent);
+  const probe = update('t1', 'TASK_RUNNING');
+  third.send(subscribeCall(record, { unacknowledgedUpdates: [probe.status] }));
+  await third.waitForEvent('ACKNOWLEDGED', (event) => event.uuid === probe.status.uuid);
+  assert.is(third.eventsOf('LAUNCH').length, 0, 'a task with an update is not launched again');
+});
+
 test('sends KILL with the task\'s grace period to a subscribed executor', async () => {
   const { agent, master } = await startRegistered();
   const { executor } = await launchAndSubscribe(master, agent);

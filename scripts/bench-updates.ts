@@ -1,0 +1,272 @@
+// bench-updates (issue 5.1, DESIGN §10): durable status updates per second, executor UPDATE →
+// agent ACKNOWLEDGED, with 1, 10 and 100 concurrent executors each keeping up to 32 updates in
+// flight, for the agent as it is (group commit) against the same agent with
+// --checkpoint_batching=false (one fdatasync per record before its acknowledgement), in one run.
+//
+// Everything is real: per executor count, two masters and two agents (the built CLI), one of each
+// mode, each running n custom executors (scripts/lib/updates-executor.ts, an ExecutorDriver
+// launched by the agent) for a checkpointing framework (a SchedulerDriver in this process that
+// acknowledges every update through the master). Rounds alternate between the two agents; between
+// rounds the agent's backlog to the framework is drained so that one round does not load the next.
+//
+//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--quick]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseScriptFlags, runScript } from './lib/args.js';
+import { barLine, printBar, printTable } from './lib/report.js';
+import { cpuSeconds, totalCpuSeconds } from './lib/cpu-time.js';
+import { median, percentile } from './lib/stats.js';
+import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './lib/updates-executor.js';
+import { removeDir, tempDir, waitFor } from '../test/helpers.js';
+import { processesUnder, Scenario, type Framework } from '../test/e2e/scenario.js';
+import type { NewTaskInfo } from '../src/scheduler/index.js';
+
+const EXECUTOR_SCRIPT = fileURLToPath(new URL('./lib/updates-executor.js', import.meta.url));
+
+type Mode = 'batched' | 'unbatched';
+const MODES: readonly Mode[] = ['batched', 'unbatched'];
+
+/**
+ * The agent's own defaults instead of the scenario's short test timeouts (a 100 ms resend interval
+ * resends under load; 100 executors starting at once on two cores can take longer than the 4 s
+ * recovery timeout to subscribe), and room for 100 tasks.
+ */
+const AGENT_FLAGS = [
+  '--resources=cpus:64;mem:65536;disk:100000',
+  '--status_update_retry_interval_min=1secs',
+  '--status_update_retry_interval_max=1mins',
+  '--recovery_timeout=15mins',
+  '--executor_shutdown_grace_period=5secs',
+];
+
+interface Round {
+  /** Updates acknowledged to executors in the round. */
+  acknowledged: number;
+  /** From the first update() of any executor to the last acknowledgement of any. */
+  wallMs: number;
+  latencies: number[];
+  /** From the end of the round until the framework had acknowledged every update (agent backlog drained). */
+  drainMs: number;
+  /** CPU seconds used during the round (start signal to the last result) by each kind of process. */
+  cpu: Cpu;
+}
+
+interface Cpu {
+  agent: number;
+  executors: number;
+  master: number;
+  /** This process: the framework's SchedulerDriver (and the bench's own polling). */
+  framework: number;
+}
+
+/** One agent (with its own master) running n executors for the whole set of rounds. */
+class Stage {
+  readonly mode: Mode;
+  readonly n: number;
+  readonly control: string;
+  readonly rounds: Round[] = [];
+  #scenario: Scenario | undefined;
+  #framework: Framework | undefined;
+  #executorPids: number[] = [];
+
+  constructor(mode: Mode, n: number) {
+    this.mode = mode;
+    this.n = n;
+    this.control = fs.realpathSync(tempDir('ll-bu-'));
+  }
+
+  get scenario(): Scenario {
+    return this.#scenario!;
+  }
+
+  async start(config: UpdatesExecutorConfig): Promise<void> {
+    fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
+    const s = (this.#scenario = await Scenario.start());
+    await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`]);
+    const framework = (this.#framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true }));
+    const tasks: NewTaskInfo[] = [];
+    for (let i = 0; i < this.n; i++) {
+      const executorId = `ex-${i}`;
+      tasks.push({
+        taskId: `t-${i}`,
+        name: `updates ${i}`,
+        resources: { cpus: 0.1, mem: 16 },
+        executor: { executorId, frameworkId: framework.frameworkId, command: { value: `${process.execPath} ${EXECUTOR_SCRIPT} ${this.control}` } },
+      });
+    }
+    await framework.launch(tasks, 30_000);
+  }
+
+  async waitReady(): Promise<void> {
+    await waitFor(() => this.#count('ready-') >= this.n, {
+      timeoutMs: 180_000,
+      intervalMs: 100,
+      message: `${this.n} ${this.mode} executors ready (warm-up done): ${this.#count('ready-')} are\n${this.#logs()}`,
+    });
+    this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
+  }
+
+  #cpu(): Cpu {
+    const self = process.cpuUsage();
+    return {
+      agent: cpuSeconds(this.scenario.agent!.pid),
+      executors: totalCpuSeconds(this.#executorPids),
+      master: cpuSeconds(this.scenario.master.pid),
+      framework: (self.user + self.system) / 1e6,
+    };
+  }
+
+  /** Starts round `round`, waits for every executor's result and for the framework to catch up. */
+  async runRound(round: number, seconds: number): Promise<Round> {
+    const before = this.#cpu();
+    const file = path.join(this.control, `start-${round}`);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ deadline: Date.now() + seconds * 1000 }));
+    fs.renameSync(`${file}.tmp`, file);
+    const prefix = `result-${round}-`;
+    await waitFor(() => this.#count(prefix) >= this.n, {
+      timeoutMs: seconds * 1000 + 300_000,
+      intervalMs: 50,
+      message: `${this.n} results of round ${round} (${this.mode}): ${this.#count(prefix)} are\n${this.#logs()}`,
+    });
+    const ended = Date.now();
+    const after = this.#cpu();
+    const cpu: Cpu = { agent: after.agent - before.agent, executors: after.executors - before.executors, master: after.master - before.master, framework: after.framework - before.framework };
+    const results = fs
+      .readdirSync(this.control)
+      .filter((name) => name.startsWith(prefix) && name.endsWith('.json'))
+      .map((name) => JSON.parse(fs.readFileSync(path.join(this.control, name), 'utf8')) as UpdatesExecutorResult);
+    await waitFor(async () => (await this.#pendingUpdates()) === 0, {
+      timeoutMs: 600_000,
+      intervalMs: 50,
+      message: `the ${this.mode} agent's updates all acknowledged by the framework after round ${round}`,
+    });
+    const drainMs = Date.now() - ended;
+    const acknowledged = results.reduce((sum, r) => sum + r.acknowledged, 0);
+    const wallMs = Math.max(...results.map((r) => r.lastAck)) - Math.min(...results.map((r) => r.firstSend));
+    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu };
+    this.rounds.push(result);
+    return result;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.#scenario?.cleanup();
+    removeDir(this.control);
+  }
+
+  #count(prefix: string): number {
+    return fs.readdirSync(this.control).filter((name) => name.startsWith(prefix) && !name.endsWith('.tmp')).length;
+  }
+
+  async #pendingUpdates(): Promise<number> {
+    const text = await this.scenario.agentMetrics();
+    const match = /^lifeline_agent_status_updates_pending (\d+)/m.exec(text);
+    if (!match) throw new Error('no lifeline_agent_status_updates_pending in the agent\'s /metrics');
+    return Number(match[1]);
+  }
+
+  #logs(): string {
+    return this.#scenario?.logs(2_000) ?? '';
+  }
+}
+
+interface Figures {
+  opsPerSecond: number[];
+  latencies: number[];
+  drainMs: number[];
+  /** CPU microseconds per acknowledged update, by process kind, over all rounds. */
+  cpuPerUpdate: Cpu;
+}
+
+function figures(stage: Stage): Figures {
+  const updates = stage.rounds.reduce((sum, r) => sum + r.acknowledged, 0);
+  const per = (key: keyof Cpu) => (stage.rounds.reduce((sum, r) => sum + r.cpu[key], 0) * 1e6) / updates;
+  return {
+    opsPerSecond: stage.rounds.map((r) => (r.acknowledged * 1000) / r.wallMs),
+    latencies: stage.rounds.flatMap((r) => r.latencies),
+    drainMs: stage.rounds.map((r) => r.drainMs),
+    cpuPerUpdate: { agent: per('agent'), executors: per('executors'), master: per('master'), framework: per('framework') },
+  };
+}
+
+async function main(): Promise<number> {
+  const flags = parseScriptFlags('bench-updates', {
+    executors: '1,10,100',
+    modes: MODES.join(','),
+    seconds: 5,
+    rounds: 3,
+    warmup: 64,
+    window: 32,
+    quick: false,
+  });
+  if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
+  const counts = flags.executors.split(',').map((s) => Number(s.trim()));
+  const modes = flags.modes.split(',').map((s) => s.trim()) as Mode[];
+  for (const mode of modes) if (!MODES.includes(mode)) throw new TypeError(`bench-updates: --modes must list ${MODES.join(' and/or ')}, got ${JSON.stringify(flags.modes)}`);
+  for (const n of counts) if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`bench-updates: --executors must list positive integers, got ${JSON.stringify(flags.executors)}`);
+  for (const [name, value] of [['seconds', flags.seconds], ['rounds', flags.rounds], ['window', flags.window]] as const) {
+    if (!(value > 0)) throw new TypeError(`bench-updates: --${name} must be positive, got ${value}`);
+  }
+  // The agents and executors log at warn: a debug line per update would be the bottleneck.
+  process.env.LIFELINE_LOG_LEVEL ??= 'warn';
+  const config: UpdatesExecutorConfig = { warmup: flags.warmup, window: flags.window, rounds: flags.rounds };
+  process.stdout.write(
+    `bench-updates: ${counts.join(', ')} executors, ${flags.rounds} round(s) of ${flags.seconds} s per agent, window ${flags.window}, ` +
+      `warm-up ${flags.warmup} updates per executor, work dirs in ${os.tmpdir()}\n`,
+  );
+  const rows: Array<Array<string | number>> = [];
+  const cpuRows: Array<Array<string | number>> = [];
+  const bars = [];
+  for (const n of counts) {
+    const stages = modes.map((mode) => new Stage(mode, n));
+    try {
+      for (const stage of stages) await stage.start(config);
+      for (const stage of stages) await stage.waitReady();
+      for (let round = 1; round <= flags.rounds; round++) {
+        // Alternate which agent goes first, so that a drift in the machine's load hits both.
+        const order = round % 2 === 1 ? stages : [...stages].reverse();
+        for (const stage of order) {
+          const r = await stage.runRound(round, flags.seconds);
+          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later\n`);
+        }
+      }
+    } finally {
+      for (const stage of stages) await stage.cleanup();
+    }
+    const byMode = new Map(stages.map((stage) => [stage.mode, figures(stage)]));
+    for (const [mode, f] of byMode) {
+      const label = mode === 'batched' ? 'group commit' : 'one fdatasync each';
+      rows.push([
+        String(n),
+        label,
+        median(f.opsPerSecond),
+        `${Math.min(...f.opsPerSecond).toFixed(0)}–${Math.max(...f.opsPerSecond).toFixed(0)}`,
+        percentile(f.latencies, 50),
+        percentile(f.latencies, 99),
+        f.latencies.length,
+        median(f.drainMs),
+      ]);
+      const c = f.cpuPerUpdate;
+      cpuRows.push([String(n), label, c.agent, c.executors, c.master, c.framework, c.agent + c.executors + c.master + c.framework]);
+    }
+    const batched = byMode.get('batched');
+    const unbatched = byMode.get('unbatched');
+    if (batched && unbatched) bars.push(barLine('updates', n, 'durable-updates', median(batched.opsPerSecond), 'ops/s', median(unbatched.opsPerSecond)));
+  }
+  printTable(
+    `Durable status updates (executor update() → ACKNOWLEDGED), window ${flags.window}, median of ${flags.rounds} round(s) of ${flags.seconds} s`,
+    ['executors', 'agent', 'updates/s', 'range', 'p50 ms', 'p99 ms', 'updates', 'drain ms'],
+    rows,
+  );
+  printTable(
+    'CPU µs per acknowledged update during the rounds (master and framework: the part of forwarding that overlapped the round)',
+    ['executors', 'agent', 'in agent', 'in executors', 'in master', 'in framework', 'total'],
+    cpuRows,
+  );
+  process.stdout.write('\n');
+  for (const bar of bars) printBar(bar);
+  return 0;
+}
+
+runScript(main);
