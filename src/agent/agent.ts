@@ -804,12 +804,14 @@ export class Agent {
     // An executor keeps a launched task in unacknowledgedTasks until one of its updates is
     // acknowledged: a task still STAGING that it does not report never reached it.
     const reported = new Set(call.unacknowledgedTasks.map((task) => task.taskId));
+    let lostAtRecovery = 0;
     if (recovering) {
       // DESIGN §7.4: a task the agent recorded but the executor never received (the agent died
       // between task.json and LAUNCH) cannot run: it is lost.
       for (const entry of run.liveTasks()) {
         if (entry.state !== 'TASK_STAGING' || reported.has(entry.info.taskId)) continue;
         this.#agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_LOST', 'REASON_AGENT_RESTARTED', `executor ${run.id} never received task ${entry.info.taskId}: the agent restarted before launching it`);
+        lostAtRecovery++;
       }
       this.#recovery.settled(run);
     } else {
@@ -828,8 +830,9 @@ export class Agent {
       }
     }
     if (run.is('TERMINATING')) connection.send({ type: 'SHUTDOWN', gracePeriodMs: this.#launcher.graceOf(run) });
-    // A command executor left with nothing to run (its task was lost) is shut down.
-    else if (recovering && run.commandTask && run.liveTasks().length === 0) this.#shutdownExecutor(run);
+    // An executor left with nothing to run because its tasks were lost (a command executor, or a
+    // custom one that never received its tasks) is shut down: nothing would ever end it otherwise.
+    else if (recovering && (run.commandTask || lostAtRecovery > 0) && run.liveTasks().length === 0) this.#shutdownExecutor(run);
   }
 
   #onExecutorUpdate(connection: ExecutorConnection, status: TaskStatus): void {

@@ -117,6 +117,24 @@ async function createDirWith(dir: string, populate: (temp: string) => Promise<vo
   return true;
 }
 
+/**
+ * Removes a directory of the checkpoint so that a crash at any moment leaves either all of it or
+ * none: a recursive rm interrupted by kill -9 would leave, say, a task directory without its
+ * task.json, which strict recovery rightly refuses. It is renamed to a temp name first (made
+ * durable), then removed; a recovering agent removes a leftover temp directory as a stray.
+ */
+async function removeDirAtomically(dir: string): Promise<void> {
+  const temp = tempPathFor(dir);
+  try {
+    await fsp.rename(dir, temp);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return;
+    throw error;
+  }
+  await syncDir(path.dirname(dir));
+  await fsp.rm(temp, { recursive: true, force: true });
+}
+
 async function createEmptyFile(file: string): Promise<void> {
   const handle = await fsp.open(file, 'wx');
   await handle.close();
@@ -386,16 +404,12 @@ export class Checkpointer {
       const latest = latestRunPath(this.workDir, ref);
       const target = await fsp.readlink(latest).catch(() => undefined);
       if (target === ref.containerId) await removeLatestSymlink(latest);
-      await fsp.rm(dir, { recursive: true, force: true });
-      await syncDir(runsDir(this.workDir, ref)).catch((error) => {
-        if (errorCode(error) !== 'ENOENT') throw error;
-      });
+      await removeDirAtomically(dir);
       await fsp.rm(sandbox, { recursive: true, force: true });
       if (this.#awaitingRun.has(executor)) return;
       const remaining = await fsp.readdir(runsDir(this.workDir, ref)).catch(() => [] as string[]);
       if (remaining.some((name) => !isTempFileName(name))) return;
-      await fsp.rm(executor, { recursive: true, force: true });
-      await syncDir(executorsDir(this.workDir, ref)).catch(() => {});
+      await removeDirAtomically(executor);
       // sandboxes/<a>/frameworks/<f>/executors/<e>: the parent of runs/<cid>.
       const sandboxExecutor = path.dirname(path.dirname(sandbox));
       const sandboxRuns = await fsp.readdir(path.join(sandboxExecutor, 'runs')).catch(() => [] as string[]);

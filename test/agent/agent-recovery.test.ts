@@ -336,6 +336,24 @@ recovery('reports a task its executor never received TASK_LOST/REASON_AGENT_REST
   assert.is(executor.eventsOf('LAUNCH').length, 0);
 });
 
+recovery('shuts down a custom executor left with no task because its only task was lost at recovery', async () => {
+  const master = await h.startMaster();
+  const first = await h.registered();
+  const { record } = await h.launch('t1', 'e1', CHECKPOINTED); // never subscribes: never gets its LAUNCH
+  await waitFor(() => fs.existsSync(path.join(h.runDir(record), 'forked.json')), { message: 'forked.json' });
+  await first.stop();
+
+  const second = await h.agent();
+  const starting = second.start();
+  const executor = await h.connect();
+  executor.send(subscribeCall(record));
+  await executor.waitForEvent('SUBSCRIBED');
+  await starting;
+  assert.is((await master.waitForStatus('t1', 'TASK_LOST')).reason, 'REASON_AGENT_RESTARTED');
+  // Found by the kill storm: nothing else would ever end this executor (no task, none coming).
+  await executor.waitForEvent('SHUTDOWN');
+});
+
 recovery('notices a recovered executor dying while running (not its child): TASK_FAILED, run completed', async () => {
   const master = await h.startMaster();
   const first = await h.registered();

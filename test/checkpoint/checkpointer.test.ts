@@ -20,7 +20,10 @@ import {
 } from '../../src/checkpoint/index.js';
 import { IllegalStateError, InvalidIdError, type TaskInfo } from '../../src/protocol/index.js';
 import { status } from '../fixtures/checkpoint-sample.js';
-import { removeDir, tempDir, withTimeout } from '../helpers.js';
+import { fileURLToPath } from 'node:url';
+import { Proc, removeDir, tempDir, withTimeout } from '../helpers.js';
+
+const GC_CRASH_FIXTURE = fileURLToPath(new URL('../fixtures/checkpoint-gc-crash.js', import.meta.url));
 
 const AGENT = 'a1';
 const agentInfo = { id: AGENT, hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 2048 }, checkpoint: true };
@@ -414,6 +417,24 @@ writer('gc removes the run’s meta dir, its sandbox, the latest link to it, and
   assert.equal(state.errors, []);
   assert.equal(state.frameworks[0]!.executors, []);
   await checkpointer.gc(second); // already gone: fine
+});
+
+writer('a kill -9 in the middle of a gc leaves a checkpoint that strict recovery accepts (found by the kill storm)', async () => {
+  const checkpointer = open();
+  await prepare(checkpointer, ['t1', 't2']);
+  await checkpointer.markCompleted(rref);
+  fs.mkdirSync(sandboxDir(dir, rref), { recursive: true });
+  // The fixture dies half-way through the first recursive removal of a directory, as kill -9 would.
+  const child = new Proc(process.execPath, [GC_CRASH_FIXTURE, dir]);
+  const exit = await withTimeout(child.exited, 15_000, () => `gc crash fixture: ${child.stderr}`);
+  assert.is(exit.signal, 'SIGKILL', child.stderr);
+  const state = await recoverState(dir, { strict: true, bootId: 'b' });
+  assert.equal(state.errors, []);
+  // Either the run is still whole or it is gone (here: gone, leaving a stray temp dir to remove).
+  const runs = state.frameworks[0]?.executors[0]?.runs ?? [];
+  assert.ok(runs.length === 0 || runs[0]!.tasks.length === 2, `a run with ${runs[0]?.tasks.length} of its 2 tasks`);
+  await checkpointer.removeStrayTempFiles(state.strayTempFiles);
+  assert.equal((await recoverState(dir, { strict: true, bootId: 'b' })).strayTempFiles, []);
 });
 
 writer('removeLatestAgent removes the link; close is idempotent and refuses later calls by name', async () => {
