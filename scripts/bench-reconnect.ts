@@ -141,10 +141,14 @@ async function runSetup(setup: Setup): Promise<RoundResult[]> {
       await framework.waitFor(part.at(-1)!.taskId, 'TASK_RUNNING', { timeoutMs: 60_000 + batch * 400 });
     }
     const fw = framework;
-    await waitFor(() => tasks.every((task) => fw.updates.some((s) => s.taskId === task.taskId && s.state === 'TASK_RUNNING')), {
-      timeoutMs: 120_000,
+    const notRunning = () => tasks.filter((task) => !fw.updates.some((s) => s.taskId === task.taskId && s.state === 'TASK_RUNNING'));
+    await waitFor(() => notRunning().length === 0, {
+      timeoutMs: 60_000 + n * 500,
       intervalMs: 500,
       message: `TASK_RUNNING for all ${n} tasks`,
+    }).catch((error: unknown) => {
+      const missing = notRunning().slice(0, 10).map((task) => `${task.taskId}: ${fw.describe(task.taskId)}`);
+      throw new Error(`${(error as Error).message}; not running (first 10): ${missing.join('; ')}`);
     });
     process.stderr.write(`bench-reconnect: ${n} ${client} executors running (${perHost > 1 ? `${hosts.length} hosts` : 'one process each'})\n`);
 
