@@ -293,10 +293,12 @@ export class Agent {
         return;
       }
       if (this.#machine.is('TERMINATING')) return; // stopped while recovering
+      await this.#endpoint.listen();
+      // Listening first: the runs recovery found dead are ended now, while live executors come back.
+      this.#recovery.endDeadRuns();
       // The agent is not the parent of recovered executors: it watches them instead.
       this.#liveness = setInterval(() => this.#checkLiveness(), LIVENESS_INTERVAL_MS);
       this.#liveness.unref();
-      await this.#endpoint.listen();
     } catch (error) {
       clearInterval(this.#liveness);
       await this.#endpoint.close().catch(() => {});
@@ -755,7 +757,7 @@ export class Agent {
     }
     const framework = this.#frameworks.get(call.frameworkId);
     const run = framework?.executors.get(call.executorId);
-    if (!framework || framework.terminating || !run || run.is('TERMINATED') || run.containerId !== call.containerId) {
+    if (!framework || framework.terminating || !run || run.is('TERMINATED') || run.containerId !== call.containerId || this.#recovery.isFoundDead(run)) {
       const why = !framework ? 'unknown framework' : framework.terminating ? 'framework shut down' : !run || run.containerId !== call.containerId ? 'unknown executor run' : 'executor terminated';
       log.info({ why }, 'SUBSCRIBE from an executor this agent does not run: SHUTDOWN');
       connection.shutdownAndClose(this.#config.executorShutdownGracePeriodMs, why);

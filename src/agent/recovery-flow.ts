@@ -53,7 +53,13 @@ function currentBootId(): string | undefined {
 
 export class RecoveryFlow {
   readonly #host: RecoveryHost;
-  /** Endings of the runs recovery found dead (started by #recoverRun, awaited by finish()). */
+  /**
+   * The runs recovery found dead, to be ended (outbox statuses, TASK_FAILED, sentinel) once the
+   * socket listens: started then, not while reading, so that a thousand endings' disk work does not
+   * delay the listening that live executors wait for (DESIGN §10). endDeadRuns() starts them.
+   */
+  readonly #foundDead = new Map<ExecutorRun, () => Promise<void>>();
+  /** Endings under way (started by endDeadRuns(), awaited by finish()). */
   readonly #deadAtRecovery: Array<Promise<void>> = [];
   /** The host's boot id, written to meta/boot_id once recovery has dealt with every recorded run. */
   #pendingBootId: string | undefined;
@@ -122,20 +128,33 @@ export class RecoveryFlow {
         const runs = [...executor.runs].sort((a, b) => Number(b.containerId === executor.latest) - Number(a.containerId === executor.latest));
         for (const recoveredRun of runs) {
           const run = await this.#recoverRun(state.agentId, framework, executor, recoveredRun, state.rebooted, recoveredRun.containerId === executor.latest);
-          if (run.is('RECOVERING') && run.exit === undefined) live.push(run);
+          if (run.is('RECOVERING') && run.exit === undefined && !this.#foundDead.has(run)) live.push(run);
         }
       }
     }
     this.#host.setLoading(false);
-    log.info({ frameworks: this.#host.frameworkCount(), liveExecutors: live.length, deadExecutors: this.#deadAtRecovery.length, errors: skipped.length }, 'checkpoint recovered');
+    log.info({ frameworks: this.#host.frameworkCount(), liveExecutors: live.length, deadExecutors: this.#foundDead.size, errors: skipped.length }, 'checkpoint recovered');
     // Runs found dead are being ended (outbox statuses first, then TASK_FAILED) while the socket
     // opens for the live ones; finish() waits for them before the agent registers.
     this.#pendingBootId = bootId;
     return live;
   }
 
+  /** Starts ending the runs recovery found dead (once; the agent calls it as soon as its socket listens). */
+  endDeadRuns(): void {
+    const endings = [...this.#foundDead.values()];
+    this.#foundDead.clear();
+    for (const end of endings) this.#deadAtRecovery.push(end());
+  }
+
+  /** Was this run found dead by recovery, its ending not started yet? (It must not be taken for a live one.) */
+  isFoundDead(run: ExecutorRun): boolean {
+    return this.#foundDead.has(run);
+  }
+
   /** After the dead runs are ended (sentinels written): forget what is done, record this boot. */
   async finish(): Promise<void> {
+    this.endDeadRuns();
     await Promise.all(this.#deadAtRecovery.splice(0));
     this.#host.forgetDoneFrameworks();
     const bootId = this.#pendingBootId;
@@ -196,7 +215,7 @@ export class RecoveryFlow {
       // Only an executor's latest run can re-subscribe: an older one still running is killed.
       const why = `an older run of executor ${run.id} (pid ${identity!.pid}) was still running: killed`;
       log.warn({ executorPid: identity!.pid }, why);
-      this.#deadAtRecovery.push(this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
+      this.#foundDead.set(run, () => this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
       return run;
     }
     const why = rebooted
@@ -205,7 +224,7 @@ export class RecoveryFlow {
         ? `executor ${run.id} (pid ${identity.pid}) exited while the agent was down`
         : `executor ${run.id} was never recorded as started`;
     log.info({ executorPid: identity?.pid }, why);
-    this.#deadAtRecovery.push(this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted }));
+    this.#foundDead.set(run, () => this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted }));
     return run;
   }
 
@@ -256,6 +275,7 @@ export class RecoveryFlow {
    */
   async cleanup(live: readonly ExecutorRun[]): Promise<void> {
     this.#host.logger.info({ executors: live.length }, '--recover=cleanup: shutting down every live executor');
+    this.endDeadRuns();
     await Promise.all(
       live.map(async (run) => {
         const identity = run.identity!;

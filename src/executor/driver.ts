@@ -83,6 +83,8 @@ export interface DriverInternals {
   handshakeTimeoutMs?: number;
   reconnectHandshakeTimeoutMs?: number;
   onAttempt?: (trigger: AttemptTrigger) => void;
+  /** Read the executor environment from this object instead of process.env (several drivers in one process, as the reconnect benchmark runs them); its token is deleted from it. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A status update as an executor makes it; the driver fills in uuid, timestamp and source. */
@@ -209,7 +211,7 @@ export class ExecutorDriver {
     if (this.#state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#state} state`);
     let env: ExecutorEnvironment;
     try {
-      env = this.#env = takeEnvironment();
+      env = this.#env = takeEnvironment(this.#internals.env ?? process.env);
       this.#filesReady = this.#prepareFiles(env);
     } catch (error) {
       await this.stop();
@@ -699,12 +701,12 @@ export class ExecutorDriver {
   }
 }
 
-/** Reads the environment and deletes the token from process.env, valid or not: tasks never inherit it. */
-function takeEnvironment(): ExecutorEnvironment {
+/** Reads the environment and deletes the token from it (process.env), valid or not: tasks never inherit it. */
+function takeEnvironment(source: NodeJS.ProcessEnv): ExecutorEnvironment {
   try {
-    return readExecutorEnvironment(process.env);
+    return readExecutorEnvironment(source);
   } finally {
-    delete process.env[TOKEN_VARIABLE];
+    delete source[TOKEN_VARIABLE];
   }
 }
 

@@ -9,6 +9,7 @@ import { hashToken } from '../../src/agent/index.js';
 import { writeJsonAtomic } from '../../src/checkpoint/atomic-write.js';
 import { RecordLog } from '../../src/checkpoint/record-log.js';
 import { recoverState } from '../../src/checkpoint/recover.js';
+import type { Logger } from '../../src/log.js';
 import { bootId, processIdentity } from '../../src/process/index.js';
 import type { TaskInfo } from '../../src/protocol/index.js';
 import { isAlive, waitFor, withTimeout } from '../helpers.js';
@@ -278,6 +279,32 @@ recovery('reports a dead executor\'s outbox statuses (TASK_FINISHED), and TASK_F
   assert.not.ok(statesOf('t1').includes('TASK_FAILED'));
   assert.is(master.statusUpdates().filter((s) => s.uuid === running.status.uuid).length, 1, 'the outbox\'s old update is not forwarded again');
   for (const { record } of [withOutbox, without]) assert.ok(fs.existsSync(path.join(h.runDir(record), 'executor.sentinel')));
+});
+
+recovery('listens on the executor socket before it ends the runs it found dead (their disk work must not delay live executors)', async () => {
+  const master = await h.startMaster();
+  const first = await h.registered();
+  const { record } = await h.launch('t1', 'e1', CHECKPOINTED);
+  await waitFor(() => fs.existsSync(path.join(h.runDir(record), 'forked.json')), { message: 'forked.json' });
+  await first.stop();
+  process.kill(record.pid, 'SIGKILL');
+  await waitFor(() => !isAlive(record.pid), { message: 'the executor to die' });
+  // Every log line, in order, with its fields: the order of listening and ending is what is checked.
+  const lines: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  const capture: Logger = {
+    debug: () => {},
+    info: (fields, msg) => void lines.push(typeof fields === 'string' ? { msg: fields, fields: {} } : { msg: msg ?? '', fields: fields as Record<string, unknown> }),
+    warn: () => {},
+    error: () => {},
+    child: () => capture,
+  };
+  await h.registered({ logger: capture });
+  await master.waitForStatus('t1', 'TASK_FAILED');
+  const listening = lines.findIndex((line) => line.msg === 'executor endpoint listening');
+  // finishRun logs the ending with the exit it recorded (#recoverRun logged the same words before, without it).
+  const ended = lines.findIndex((line) => /exited while the agent was down/.test(line.msg) && 'exitCode' in line.fields);
+  assert.ok(listening >= 0 && ended >= 0, `both lines logged: ${lines.map((line) => line.msg).join(' | ')}`);
+  assert.ok(listening < ended, `listening (line ${listening}) before the dead run's ending (line ${ended})`);
 });
 
 recovery('treats a recorded pid now used by another process (other start time) as dead, and leaves that process alone', async () => {

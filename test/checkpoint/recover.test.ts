@@ -166,6 +166,22 @@ recover('reads back everything the Checkpointer wrote: agent, frameworks, execut
   }
 });
 
+recover('yields to the event loop while it reads (its file reads are synchronous): timers and requests are still served', async () => {
+  // The sample has three executors: the reader yields before each. Without yields, the whole read
+  // would run in microtasks and resolve before any macrotask could run.
+  let ticks = 0;
+  const tick = () => {
+    ticks++;
+    if (!done) setImmediate(tick);
+  };
+  let done = false;
+  setImmediate(tick);
+  const state = await recoverState(dir, { strict: true, bootId: BOOT });
+  done = true;
+  assert.equal(ids(state), ALL);
+  assert.ok(ticks >= 3, `the event loop ran ${ticks} times during the read, expected at least once per executor (3)`);
+});
+
 recover('a work dir without meta/agents/latest has nothing to recover', async () => {
   const empty = tempDir('ll-empty-');
   try {

@@ -112,6 +112,24 @@ Driver('start() subscribes with the IDs and token of its environment, deletes th
   assert.equal(agent.invalid, []);
 });
 
+Driver('an environment given to the driver (internals.env) is read instead of process.env, and loses its token', async (context) => {
+  const agent = await FakeAgent.start(context.dir, { subscribe: false });
+  context.agent = agent;
+  const env: NodeJS.ProcessEnv = { ...agent.env(context.dir), LIFELINE_EXECUTOR_ID: 'executor-given' };
+  assert.is(process.env.LIFELINE_EXECUTOR_ID, undefined, 'process.env has no executor environment');
+  const driver = new ExecutorDriver({ onShutdown: () => {}, onError: () => {} }, { env });
+  context.drivers.push(driver);
+  const starting = driver.start();
+  const subscribe = await agent.waitForCall('SUBSCRIBE');
+  assert.is(subscribe.executorId, 'executor-given', 'the IDs come from the given environment');
+  assert.is(subscribe.token, IDS.token);
+  assert.is(env.LIFELINE_EXECUTOR_TOKEN, undefined, 'the token is deleted from the given environment');
+  assert.is(env.LIFELINE_EXECUTOR_ID, 'executor-given', 'the other variables stay');
+  subscribed(agent);
+  await withTimeout(starting, 5_000, 'start() after SUBSCRIBED');
+  assert.is(driver.state, 'SUBSCRIBED');
+});
+
 Driver('update() resolves only once the agent acknowledges it, with several in flight', async (context) => {
   const agent = await startAgent(context, { acknowledge: false });
   const { driver } = recordingDriver(context);
