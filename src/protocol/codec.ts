@@ -38,9 +38,13 @@ export function decodeFrame<S extends AnySchema>(schema: S, bytes: Uint8Array): 
   return validate(schema, decode(bytes), 'frame');
 }
 
-/** Validates a decoded value (a frame, a record read back from disk) against a schema. */
+/**
+ * Validates a decoded value (a frame, a record read back from disk) against a schema. It stops at
+ * the first issue (only that one is reported): without abortEarly a frame of 200k tiny invalid
+ * items made valibot build 200k issues, seconds of CPU and hundreds of MiB from one 600 KB frame.
+ */
 export function validate<S extends v.GenericSchema>(schema: S, value: unknown, what: string): v.InferOutput<S> {
-  const result = v.safeParse(schema, value);
+  const result = v.safeParse(schema, value, { abortEarly: true });
   if (result.success) return result.output;
   throw new ProtocolError(describeIssue(value, result.issues[0], what));
 }
