@@ -3,6 +3,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
+import { checkFrameBudget } from './frame-budget.js';
 
 const OPTIONS = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
 const packr = new Packr(OPTIONS);
@@ -35,6 +36,7 @@ type AnySchema = v.GenericSchema<unknown, { type: string }>;
  * message type, the field path and the bad value, so the peer can tell what it did wrong.
  */
 export function decodeFrame<S extends AnySchema>(schema: S, bytes: Uint8Array): v.InferOutput<S> {
+  checkFrameBudget(bytes);
   return validate(schema, decode(bytes), 'frame');
 }
 
