@@ -274,6 +274,7 @@ export async function run(options: HostileOptions): Promise<HostileResult> {
     };
     const real = await identity('ticker');
     const other = await identity('other');
+    log(`hostile: workload running after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const masterPid = s.master.pid;
     const agentPid = s.agent!.pid;
     const startMem = { master: memoryOf(masterPid)!, agent: memoryOf(agentPid)! };
@@ -340,13 +341,17 @@ export async function run(options: HostileOptions): Promise<HostileResult> {
           const key = `${attempt.endpoint} / ${attempt.category}`;
           const figures = (attempts[key] ??= { sent: 0, ok: 0 });
           figures.sent += 1;
+          const begun = performance.now();
           const problem = await runAttempt(attempt, urls, rawTargets).catch((error: Error) => `no answer: ${error.message}`);
+          const took = performance.now() - begun;
+          if (took > 2_000) log(`hostile: ${key} (#${index}) took ${(took / 1000).toFixed(1)} s`);
           if (problem) violations.push(`${key} (#${index}): ${problem}`);
           else figures.ok += 1;
           if (index % 500 === 499) log(`hostile: ${index + 1}/${options.frames} hostile connections, ${violations.length} violations`);
         }
       };
       await Promise.all([floodOpen, ...Array.from({ length: options.concurrency }, worker)]);
+      log(`hostile: barrage done after ${((performance.now() - started) / 1000).toFixed(1)} s; waiting for the servers to close the idle connections`);
 
       // The servers close every idle connection at their registration deadline (agent 5 s, master 10 s).
       const closedCodes = await withTimeout(Promise.all(flood.map((peer) => peer.closed)), 30_000, 'the servers closing the idle flood connections').catch((error: Error) => {
@@ -358,12 +363,14 @@ export async function run(options: HostileOptions): Promise<HostileResult> {
       hostileDone = true;
       for (const peer of flood) peer.ws.terminate();
     }
+    log(`hostile: idle connections closed after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     await withTimeout(legit, 120_000, 'the legitimate framework finishing its last task').catch((error: Error) => violations.push(`legit: ${error.message}`));
     clearInterval(sampler);
 
     // The real executor: every tick acknowledged to it reached the framework, in order, no gap.
     const tickerRun = s.runOf(agentId, framework.frameworkId, 'ticker');
     s.release(tickerRun, 'ticker');
+    log(`hostile: legitimate framework done after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     await framework.waitFor('ticker', 'TASK_FINISHED', { timeoutMs: 20_000 });
     const ticks = framework.of('ticker').map((status) => /^tick (\d+)$/.exec(status.message ?? '')?.[1]).filter((n): n is string => n !== undefined).map(Number);
     const distinct = [...new Set(ticks)];
