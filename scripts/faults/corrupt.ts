@@ -527,6 +527,9 @@ function explain(ctx: Context, base: Fact | undefined, now: Fact | undefined): s
   }
   // The file's bytes changed and it still parses and validates: JSON files carry no checksum.
   if (base && now && mutation.changed.has(fact.source)) return 'rewritten (no checksum)';
+  // Something the mutation created reads as a well-formed unit (an empty directory named like an
+  // ID in runs/ is a run the agent began to create): data added, nothing dropped.
+  if (!base && now && [...mutation.changed].some((created) => within(fact.source, created))) return 'added by the mutation';
   // A changed boot id: the host looks rebooted, so no recorded pid (forked.json, shim.json) is trusted.
   if ((fact.kind === 'forked' || fact.kind === 'shim') && !now && ctx.state.rebooted && (mutation.changed.has('meta/boot_id') || errorNames(ctx, 'meta/boot_id'))) return 'boot id changed';
   // Executor-written and untrusted: ignored, but listed.
