@@ -234,7 +234,7 @@ interface Mutation {
 }
 
 /** Files recovery may find absent in a well-formed checkpoint (the agent died before writing them, or the run is live). */
-const OPTIONAL_FILES = new Set(['forked.json', 'token.sha256', 'executor.sentinel', 'shim.json', 'outbox.log', '.lifeline', 'latest']);
+const OPTIONAL_FILES = new Set(['forked.json', 'executor.sentinel', 'shim.json', 'outbox.log', '.lifeline', 'latest']);
 const LOG_NAMES = new Set(['task.updates', 'outbox.log']);
 
 function within(file: string, dir: string): boolean {

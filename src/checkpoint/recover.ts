@@ -413,6 +413,9 @@ class Reader {
     const forked = await readJsonFile(forkedPath(this.#workDir, ref), ForkedFile, false);
     const tokenFile = tokenHashPath(this.#workDir, ref);
     const tokenBytes = await readRegularFile(tokenFile, MAX_SMALL_BYTES);
+    // A run directory appears with its token.sha256 (docs/decisions.md): without it a live executor
+    // could never re-subscribe, and its tasks would be lost without a word.
+    if (tokenBytes === undefined) throw new CheckpointCorruptError(tokenFile, undefined, 'missing (every run directory is created with it)');
     let tokenHash: string | undefined;
     if (tokenBytes !== undefined) {
       tokenHash = tokenBytes.toString('utf8').trim();

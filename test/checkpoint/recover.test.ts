@@ -329,6 +329,18 @@ recover("a symlink in place of a run's sandbox or its .lifeline/ is noted and it
   }
 });
 
+// Found by the corrupt fault run: a run without token.sha256 was recovered silently in strict mode,
+// with an empty hash that refuses every SUBSCRIBE, so its live executor and tasks were lost unexplained.
+recover("a run directory without its token.sha256 is damage: strict names it, non-strict skips that run", async () => {
+  const run = sampleRun('c4');
+  const file = path.join(path.dirname(latestRunPath(dir, run.ref)), 'c4', 'token.sha256');
+  fs.rmSync(file);
+  await expectStrictFailure(file, /missing/);
+  const state = await lenient();
+  assert.equal(ids(state), ALL.filter((id) => !id.includes('/c4/')).concat(['f2/e2']).sort());
+  assert.ok(state.errors.some((e) => e.file === file && /run "c4" of executor e2 was skipped/.test(e.message)), JSON.stringify(state.errors));
+});
+
 recover('looping latest symlinks are damage, not a hang or an ELOOP crash', async () => {
   const link = latestAgentPath(dir);
   fs.rmSync(link);
