@@ -35,6 +35,7 @@ import {
   sandboxDir,
   sentinelPath,
   shimInfoPath,
+  shimStateDir,
   taskInfoPath,
   tasksDir,
   taskUpdatesPath,
@@ -231,8 +232,11 @@ class Reader {
   }
 
   async #read(): Promise<RecoveredState> {
-    await this.#findStrays(metaDir(this.#workDir), 0);
-    const boot = await this.#readBootId();
+    // meta/ and meta/agents/ must be real directories: through a symlink the whole checkpoint would
+    // be read from (and stray temp files removed) outside the work dir, or silently found empty.
+    const real = (await this.#unit(metaDir(this.#workDir), 'nothing under it was read: the agent starts afresh', () => this.#checkMetaDirs())) ?? false;
+    if (real) await this.#findStrays(metaDir(this.#workDir), 0);
+    const boot = real ? await this.#readBootId() : { damaged: false };
     const rebooted = boot.damaged || (boot.recorded !== undefined && this.#hostBootId !== undefined && boot.recorded !== this.#hostBootId);
     const state: RecoveredState = {
       rebooted,
@@ -243,7 +247,7 @@ class Reader {
     };
     if (boot.recorded !== undefined) state.recordedBootId = boot.recorded;
     if (this.#hostBootId !== undefined) state.hostBootId = this.#hostBootId;
-    const agent = await this.#unit(latestAgentPath(this.#workDir), 'the agent was skipped: it starts afresh', () => this.#readAgent());
+    const agent = real ? await this.#unit(latestAgentPath(this.#workDir), 'the agent was skipped: it starts afresh', () => this.#readAgent()) : undefined;
     if (!agent) return state;
     state.agentId = agent.id;
     state.agentInfo = agent.info;
@@ -257,6 +261,15 @@ class Reader {
       if (framework) state.frameworks.push(framework);
     }
     return state;
+  }
+
+  /** True when meta/ and meta/agents/ are directories or absent; damage when either is anything else. */
+  async #checkMetaDirs(): Promise<boolean> {
+    for (const dir of [metaDir(this.#workDir), agentsDir(this.#workDir)]) {
+      const kind = await lstatKind(dir);
+      if (kind !== undefined && kind !== 'directory') throw new CheckpointCorruptError(dir, undefined, `expected a directory, found ${article(kind)}`);
+    }
+    return true;
   }
 
   // ---- damage ----
@@ -413,6 +426,9 @@ class Reader {
     const forked = await readJsonFile(forkedPath(this.#workDir, ref), ForkedFile, false);
     const tokenFile = tokenHashPath(this.#workDir, ref);
     const tokenBytes = await readRegularFile(tokenFile, MAX_SMALL_BYTES);
+    // A run directory appears with its token.sha256 (docs/decisions.md): without it a live executor
+    // could never re-subscribe, and its tasks would be lost without a word.
+    if (tokenBytes === undefined) throw new CheckpointCorruptError(tokenFile, undefined, 'missing (every run directory is created with it)');
     let tokenHash: string | undefined;
     if (tokenBytes !== undefined) {
       tokenHash = tokenBytes.toString('utf8').trim();
@@ -439,6 +455,7 @@ class Reader {
     // After a reboot no recorded pid is trusted: neither the agent's nor the executor's.
     if (forked && !rebooted) run.forked = forked;
     if (tokenHash !== undefined) run.tokenHash = tokenHash;
+    if (!(await this.#sandboxDirsReal(sandbox))) return run;
     const shim = await this.#readShim(ref, sandbox);
     if (shim && !rebooted) run.shim = shim;
     const outbox = await this.#readOutbox(sandbox);
@@ -498,6 +515,24 @@ class Reader {
   }
 
   // ---- the sandbox: executor-written, untrusted, never fatal ----
+
+  /**
+   * The sandbox and its .lifeline/ must be directories (or absent): through a symlink the executor
+   * files would be read from elsewhere, or silently found missing. Anything else is noted.
+   */
+  async #sandboxDirsReal(sandbox: string): Promise<boolean> {
+    for (const dir of [sandbox, shimStateDir(sandbox)]) {
+      try {
+        const kind = await lstatKind(dir);
+        if (kind === undefined) return true;
+        if (kind !== 'directory') throw new CheckpointCorruptError(dir, undefined, `expected a directory, found ${article(kind)}`);
+      } catch (error) {
+        this.#note(error, dir, 'shim.json and outbox.log are ignored');
+        return false;
+      }
+    }
+    return true;
+  }
 
   async #readShim(ref: RunRef, sandbox: string): Promise<ShimInfo | undefined> {
     const file = shimInfoPath(sandbox);

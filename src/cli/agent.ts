@@ -84,6 +84,10 @@ export async function main(argv: string[]): Promise<number> {
     executorHeartbeatIntervalMs: flags.executor_heartbeat_interval,
     checkpointBatching: flags.checkpoint_batching,
   };
+  // Nothing the agent writes (meta/, sandboxes, and what executors inherit) may be writable by
+  // group or others, whatever the operator's umask: a 0600 token.sha256 in a 0777 directory is
+  // replaceable, and so is an executor's outbox (found by the security fault run with umask 000).
+  process.umask(process.umask() | 0o022);
   let agent: Agent;
   try {
     agent = new Agent({ ...options, logger: await createLogger('agent') });

@@ -1,4 +1,5 @@
 // `lifeline agent` as users run it: the built CLI as a child process, against a fake master.
+import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -102,6 +103,25 @@ test('on SIGTERM stops without unregistering and exits 0', async () => {
   proc.signal('SIGTERM');
   assert.equal(await proc.waitForExit(), { code: 0, signal: null });
   assert.is(master!.callsOf('UNREGISTER').length, 0);
+});
+
+// Found by the security fault run: under umask 000, meta/ and the sandboxes were 0777 and their
+// files 0666, so anyone on the host could replace a 0600 token.sha256 or an executor's outbox.
+test('drops group and other write from its umask, so nothing it writes is writable by others', async () => {
+  master ??= await FakeMaster.start();
+  const port = await freePort();
+  const previous = process.umask(0o000); // the child inherits it at spawn
+  let proc: Proc;
+  try {
+    proc = run([`--work_dir=${dir}`, `--runtime_dir=${path.join(dir, 'rt')}`, `--port=${port}`, '--resources=cpus:2;mem:100;disk:5'], { LIFELINE_AGENT_MASTER: master.address });
+  } finally {
+    process.umask(previous);
+  }
+  await master.waitForCall('REGISTER');
+  assert.match(fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8'), /^Umask:\s+0022$/m);
+  for (const entry of [path.join(dir, 'meta'), path.join(dir, 'meta', 'boot_id')]) {
+    if (fs.existsSync(entry)) assert.is(fs.statSync(entry).mode & 0o022, 0, `${entry} is writable by group or others`);
+  }
 });
 
 test('exits 1 when another agent listens on the same runtime dir', async () => {

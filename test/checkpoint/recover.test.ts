@@ -285,6 +285,78 @@ recover('a dangling agents/latest fails strict recovery; non-strict starts afres
   assert.match(state.errors[0]!.message, /starts afresh/);
 });
 
+// Found by the corrupt fault run (scripts/faults/corrupt.ts): meta/agents replaced by a symlink to
+// /tmp made strict recovery find "no agent" and start afresh silently, reading outside the work dir.
+recover('a symlink in place of meta/ or meta/agents/ is damage: strict refuses, non-strict starts afresh and lists it', async () => {
+  const outside = tempDir('ll-outside-');
+  try {
+    fs.writeFileSync(path.join(outside, '.agent.json.tmp-0123456789ab'), '{');
+    for (const target of [path.join(dir, 'meta', 'agents'), path.join(dir, 'meta')]) {
+      const saved = `${target}.saved`;
+      fs.renameSync(target, saved);
+      fs.symlinkSync(outside, target);
+      await expectStrictFailure(target, /expected a directory, found a symlink/);
+      const state = await lenient();
+      assert.is(state.agentId, undefined);
+      assert.equal(state.strayTempFiles, [], 'stray temp files outside the work dir are not listed (the agent would remove them)');
+      assert.is(state.errors[0]!.file, target);
+      assert.match(state.errors[0]!.message, /starts afresh/);
+      fs.rmSync(target);
+      fs.renameSync(saved, target);
+    }
+    assert.equal(ids(await lenient()), ALL);
+  } finally {
+    removeDir(outside);
+  }
+});
+
+// Found by the corrupt fault run: a sandbox's .lifeline/ replaced by a symlink (to / there) made
+// shim.json and outbox.log silently absent, read through the link from outside the work dir.
+recover("a symlink in place of a run's sandbox or its .lifeline/ is noted and its executor files are not read through it", async () => {
+  const run = sampleRun('c4');
+  const sandbox = sandboxDir(dir, run.ref);
+  const elsewhere = tempDir('ll-elsewhere-');
+  try {
+    for (const target of [path.join(sandbox, '.lifeline'), sandbox]) {
+      const saved = `${target}.saved`;
+      fs.renameSync(target, saved);
+      fs.cpSync(saved, path.join(elsewhere, path.basename(target)), { recursive: true });
+      fs.symlinkSync(path.join(elsewhere, path.basename(target)), target);
+      for (const strict of [true, false]) {
+        const before = treeSnapshot(dir);
+        const state = await recoverState(dir, { strict, bootId: BOOT });
+        assert.is(treeSnapshot(dir), before);
+        const recovered = findRun(state, 'c4');
+        assert.is(recovered.shim, undefined);
+        assert.is(recovered.outbox, undefined);
+        const note = state.errors.find((e) => e.file === target);
+        assert.ok(note, JSON.stringify(state.errors));
+        assert.is(note!.source, 'sandbox');
+        assert.match(note!.message, /expected a directory, found a symlink/);
+        assert.equal(recovered.tasks.map((t) => t.updates.length), run.tasks.map((t) => t.updates.length));
+      }
+      fs.rmSync(target);
+      fs.renameSync(saved, target);
+      fs.rmSync(path.join(elsewhere, path.basename(target)), { recursive: true });
+    }
+    assert.ok(findRun(await lenient(), 'c4').shim);
+  } finally {
+    removeDir(elsewhere);
+  }
+});
+
+// Found by the corrupt fault run: a run without token.sha256 was recovered silently in strict mode,
+// with an empty hash that refuses every SUBSCRIBE, so its live executor and tasks were lost unexplained.
+recover("a run directory without its token.sha256 is damage: strict names it, non-strict skips that run", async () => {
+  const run = sampleRun('c4');
+  const file = path.join(path.dirname(latestRunPath(dir, run.ref)), 'c4', 'token.sha256');
+  fs.rmSync(file);
+  await expectStrictFailure(file, /missing/);
+  const state = await lenient();
+  assert.equal(ids(state), ALL.filter((id) => !id.includes('/c4/')).concat(['f2/e2']).sort());
+  assert.ok(state.errors.some((e) => e.file === file && /run "c4" of executor e2 was skipped/.test(e.message)), JSON.stringify(state.errors));
+});
+
 recover('looping latest symlinks are damage, not a hang or an ELOOP crash', async () => {
   const link = latestAgentPath(dir);
   fs.rmSync(link);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AgentCall, decode, decodeFrame, encode, ExecutorCall, ExecutorEvent, ProtocolError, SchedulerCall } from '../../src/protocol/index.js';
+import { AgentCall, decode, decodeFrame, encode, ExecutorCall, ExecutorEvent, ProtocolError, SchedulerCall, validate } from '../../src/protocol/index.js';
 
 const status = () => ({ taskId: 't1', state: 'TASK_RUNNING', uuid: randomUUID(), timestamp: Date.now() });
 const task = { taskId: 't1', name: 'sleep', agentId: 'a1', resources: { cpus: 0.1, mem: 32 }, command: { value: 'sleep 1' } };
@@ -91,6 +91,27 @@ codec('survives deep nesting without crashing', () => {
     }
   })();
   if (decoded) assert.equal(decoded, { type: 'HEARTBEAT' });
+});
+
+// Found by the hostile fault run (scripts/faults/hostile.ts): a 600 KB REREGISTER with 200k tiny
+// invalid items cost the master seconds of CPU and ~400 MiB, one issue object per item.
+codec('validation stops at the first bad item of a huge array instead of visiting them all', () => {
+  let visited = 0;
+  const items = new Proxy(Array.from({ length: 200_000 }, () => 0), {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^[0-9]+$/.test(key) && key !== '0') visited++;
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  const frame = { type: 'REREGISTER', agentInfo: { id: 'a1', hostname: 'h', resources: { cpus: 1, mem: 1, disk: 1 }, checkpoint: true }, frameworks: items, executors: [], tasks: [] };
+  try {
+    validate(AgentCall, frame, 'frame');
+    assert.unreachable('expected a ProtocolError');
+  } catch (error) {
+    assert.instance(error, ProtocolError);
+    assert.match((error as Error).message, 'field frameworks.0');
+  }
+  assert.is(visited, 0, `visited ${visited} items after the first bad one`);
 });
 
 codec.run();
