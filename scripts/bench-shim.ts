@@ -35,7 +35,7 @@ const SETTLE_MS = 1_500;
  * When the steady state is read: V8's memory reducer gives back the start-up garbage about 8 s
  * after a process goes quiet, and a shim lives as long as its task (minutes to months).
  */
-const STEADY_MS = 12_000;
+const STEADY_MS = 20_000;
 
 /** Memory of one process from /proc, in MiB; undefined once it is gone. */
 function peakRss(pid: number): number | undefined {
