@@ -846,6 +846,12 @@ export class Agent {
       connection.fail('ERR_PROTOCOL', `invalid UPDATE frame: task ${status.taskId} does not belong to executor ${run.id}`);
       return;
     }
+    if (status.state === 'TASK_RUNNING' && run.spawnedAt !== undefined) {
+      // Executor start-up latency, for operators (and bench-shim): spawn to its first TASK_RUNNING.
+      const startupMs = Math.round((performance.now() - run.spawnedAt) * 10) / 10;
+      run.spawnedAt = undefined;
+      this.#logger.info({ executorId: run.id, taskId: status.taskId, pid: run.pid, startupMs }, 'executor reported TASK_RUNNING');
+    }
     const receipt = this.#record(run.frameworkId, run.id, entry, status);
     // DESIGN §2: ACKNOWLEDGED only once the update is durable (for checkpointing frameworks).
     receipt.recorded.then(

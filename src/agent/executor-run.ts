@@ -98,6 +98,8 @@ export class ExecutorRun {
   /** Set when the agent starts ending the run (the process exited, or is gone): it ends once. */
   exit: ExecutorExit | undefined;
   killTimer: NodeJS.Timeout | undefined;
+  /** performance.now() just before its process was spawned; cleared once its first TASK_RUNNING is in (start-up latency). */
+  spawnedAt: number | undefined;
   /** The run's checkpoint (run dir, token hash) is durable; its tasks' task.json follow. */
   checkpointed: Promise<void> | undefined;
   /** When it completed (executor.sentinel), for --gc_delay. */

@@ -94,6 +94,8 @@ export interface ExecutorExit {
 
 export interface LaunchedExecutor {
   readonly pid: number;
+  /** performance.now() just before spawn(). */
+  readonly spawnedAt: number;
   readonly child: ChildProcess;
   /** Settles once when the process has exited (its pid is then no longer ours to signal). */
   readonly exited: Promise<ExecutorExit>;
@@ -117,8 +119,10 @@ export async function launchExecutor(request: LaunchRequest): Promise<LaunchedEx
   const stdout = fs.openSync(path.join(request.sandbox, 'stdout'), 'a', 0o644);
   let stderr: number | undefined;
   let child: ChildProcess;
+  let spawnedAt: number;
   try {
     stderr = fs.openSync(path.join(request.sandbox, 'stderr'), 'a', 0o644);
+    spawnedAt = performance.now();
     child = spawn(request.command.file, [...request.command.args], {
       cwd: request.sandbox,
       env: { ...process.env, ...request.env },
@@ -140,7 +144,7 @@ export async function launchExecutor(request: LaunchRequest): Promise<LaunchedEx
     const { error } = await exited;
     throw error ?? new Error(`could not start ${request.command.file}`);
   }
-  return { pid: child.pid, child, exited };
+  return { pid: child.pid, spawnedAt, child, exited };
 }
 
 /** What launching needs from the agent: its settings and checkpoint, and callbacks into its private state. */
@@ -243,6 +247,7 @@ export class ExecutorLauncher {
       return;
     }
     run.pid = launched.pid;
+    run.spawnedAt = launched.spawnedAt;
     void launched.exited.then((exit) => this.#host.finishRun(run, exitEnding(run, exit), { exit }));
     if (run.ref) {
       const identity = processIdentity(launched.pid);

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type * as v from 'valibot';
-import { InvalidOptionError, ProtocolError, validate } from '../protocol/index.js';
+import { validate } from '../protocol/codec.js';
+import { InvalidOptionError, ProtocolError } from '../protocol/errors.js';
 import { CheckpointCorruptError } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
 // The one error of the checkpoint: a file read back from disk that cannot be trusted. Recovery
 // reports it with the file (and the byte offset in a record log) so an operator can act on it.
-import { LifelineError } from '../protocol/index.js';
+import { LifelineError } from '../protocol/errors.js';
 
 /** A checkpoint file that is unparsable or fails its schema, or a record log with a corrupt record. */
 export class CheckpointCorruptError extends LifelineError {

@@ -3,7 +3,8 @@
 // Plus the `latest` symlinks, replaced atomically (a temp symlink renamed over the old one).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { assertId, InvalidIdError } from '../protocol/index.js';
+import { InvalidIdError } from '../protocol/errors.js';
+import { assertId } from '../protocol/ids.js';
 import { syncDir, tempPathFor } from './atomic-write.js';
 import { CheckpointCorruptError } from './errors.js';
 

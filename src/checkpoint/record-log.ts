@@ -7,7 +7,8 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { decode, encode, IllegalStateError, InvalidOptionError, ProtocolError, show, validate } from '../protocol/index.js';
+import { decode, encode, validate } from '../protocol/codec.js';
+import { IllegalStateError, InvalidOptionError, ProtocolError, show } from '../protocol/errors.js';
 import { syncDir } from './atomic-write.js';
 import { CheckpointCorruptError } from './errors.js';
 import { LogRecord } from './records.js';

@@ -2,7 +2,7 @@
 // acknowledgements they received. The same two records serve the agent's `task.updates` and the
 // executor's `outbox.log`; both are validated when read back, since disk content is untrusted.
 import * as v from 'valibot';
-import { TaskStatus, Uuid } from '../protocol/index.js';
+import { TaskStatus, Uuid } from '../protocol/common.js';
 
 export const UpdateRecord = v.object({ kind: v.literal('UPDATE'), status: TaskStatus });
 export type UpdateRecord = v.InferOutput<typeof UpdateRecord>;

@@ -2,7 +2,7 @@
 // TASK_RUNNING), so that a restarted agent can find it and its task process groups even when
 // `forked.json` is missing. Written by the executor, so the agent treats it as untrusted input.
 import * as v from 'valibot';
-import { Id } from '../protocol/index.js';
+import { Id } from '../protocol/common.js';
 
 const Pid = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(2 ** 22));
 const StartTime = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));

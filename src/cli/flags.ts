@@ -1,7 +1,8 @@
 // Command-line flags with Mesos names (`--work_dir`), kebab-case aliases (`--work-dir`) and
 // environment variables (`LIFELINE_AGENT_WORK_DIR`). Precedence: command line, then environment,
 // then default. A bad flag is a FlagError whose one-line message names the flag and the value.
-import { FlagError, parseDuration, show } from '../protocol/index.js';
+import { parseDuration } from '../protocol/duration.js';
+import { FlagError, show } from '../protocol/errors.js';
 
 type Kind = 'string' | 'boolean' | 'duration' | 'integer' | 'number';
 

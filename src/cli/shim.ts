@@ -1,7 +1,13 @@
 // `lifeline shim`: the command executor. The agent launches it for a command task (executor ID =
 // task ID) with the environment of DESIGN §2; it is not meant to be run by hand.
-import { FlagError } from '../protocol/index.js';
-import { runCommandShim } from '../executor/command-shim.js';
+//
+// One shim runs per task, so its footprint is every node's per-task cost (DESIGN §10). Nothing in
+// it is hot enough to pay back V8's optimizing compiler: left on, TurboFan optimizes two path
+// helpers of the module loader during start-up, which pages in about 4 MB of compiler code (RSS)
+// and spends a background thread on it. So the shim turns it off for itself (the baseline
+// compiler still runs), before it loads the executor's modules — hence the dynamic import.
+import v8 from 'node:v8';
+import { FlagError } from '../protocol/errors.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
 const FLAGS: Record<string, FlagSpec> = {};
@@ -18,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (positional.length > 0) throw new FlagError(`lifeline shim takes no arguments, got ${JSON.stringify(positional[0])}`);
+  v8.setFlagsFromString('--no-opt');
+  const { runCommandShim } = await import('../executor/command-shim.js');
   const code = await runCommandShim();
   setTimeout(() => process.exit(code), EXIT_FALLBACK_MS).unref();
   return code;

@@ -2,7 +2,7 @@
 // with no update acknowledged. Every SUBSCRIBE carries both, so an agent that lost them gets them
 // back. The durable outbox (.lifeline/outbox.log) records the same updates and acknowledgements;
 // an update leaves this process only once its record is durable, so each entry says whether it is.
-import type { TaskInfo, TaskStatus } from '../protocol/index.js';
+import type { TaskInfo, TaskStatus } from '../protocol/common.js';
 
 /** One unacknowledged update: its place in the order of updates, and whether the outbox holds it durably. */
 export interface BacklogEntry {

@@ -7,7 +7,9 @@
 // recovery timeout, a signal, a crash), the task's process group goes with it: gracefully where
 // there is time, and by a synchronous signal-exit hook otherwise.
 import { onExit } from 'signal-exit';
-import { IllegalStateError, type Reason, type TaskInfo } from '../protocol/index.js';
+import type { TaskInfo } from '../protocol/common.js';
+import type { Reason } from '../protocol/constants.js';
+import { IllegalStateError } from '../protocol/errors.js';
 import { ExecutorDriver, type ExecutorUpdate } from './driver.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
 import { TaskProcess, type TaskExit } from './task-process.js';

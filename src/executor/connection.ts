@@ -1,19 +1,12 @@
 // One WebSocket connection to the agent's executor endpoint over its Unix socket: binary msgpack
-// frames out, every frame in validated against the ExecutorEvent schema, heartbeats both ways,
+// frames out, every frame in validated as an ExecutorEvent (events.ts), heartbeats both ways,
 // and a deadline on the handshake (an agent that accepts but never answers counts as gone).
 // A connection is used once: reconnecting means a new AgentConnection.
-import { createRequire } from 'node:module';
-import type WebSocketClass from 'ws';
-import {
-  ConnectionError,
-  ExecutorEvent,
-  LifelineError,
-  ProtocolError,
-  decodeFrame,
-  encode,
-  toBuffer,
-  type ExecutorCall,
-} from '../protocol/index.js';
+import { ConnectionError, type LifelineError, ProtocolError } from '../protocol/errors.js';
+import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
+import { encode } from '../protocol/msgpack.js';
+import { decodeEvent } from './events.js';
+import { UnixWebSocket } from './websocket.js';
 
 /** Largest event accepted from the agent (a LAUNCH carries a TaskInfo with its `data`). */
 export const MAX_EVENT_BYTES = 8 * 1024 * 1024;
@@ -40,17 +33,11 @@ export interface ConnectionHandlers {
   closed(error: LifelineError): void;
 }
 
-// ws is CommonJS. Importing it from ESM makes Node load its CommonJS export lexer (WebAssembly),
-// which costs an executor several MB of RSS for nothing; require() does not (DESIGN §10).
-const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
-type WebSocket = WebSocketClass;
-
-export function executorEndpointUrl(socketPath: string): string {
-  return `ws+unix://${socketPath}:/api/v1/executor`;
-}
+/** The agent's executor endpoint, on its Unix socket (DESIGN §2). */
+export const EXECUTOR_ENDPOINT_PATH = '/api/v1/executor';
 
 export class AgentConnection {
-  readonly #ws: WebSocket;
+  readonly #ws: UnixWebSocket;
   readonly #handlers: ConnectionHandlers;
   readonly #socketPath: string;
   readonly #closed: Promise<void>;
@@ -66,29 +53,29 @@ export class AgentConnection {
     this.#socketPath = socketPath;
     this.#handlers = handlers;
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.#ws = new WebSocket(executorEndpointUrl(socketPath), {
-      perMessageDeflate: false,
-      maxPayload: MAX_EVENT_BYTES,
-      handshakeTimeout: handshakeTimeoutMs,
-    });
+    this.#ws = new UnixWebSocket(
+      socketPath,
+      EXECUTOR_ENDPOINT_PATH,
+      {
+        open: () => this.#handlers.open(),
+        message: (data) => this.#receive(data),
+        error: (error) => {
+          this.#failure ??= new ConnectionError(`connection to the agent at ${socketPath} failed: ${error.message}`, { cause: error });
+        },
+        close: (code, reason) => this.#finish(code, reason),
+      },
+      { maxPayload: MAX_EVENT_BYTES },
+    );
     this.#timer = setTimeout(
       () => this.#fail(new ConnectionError(`the agent at ${socketPath} did not complete the subscription within ${handshakeTimeoutMs} ms`)),
       handshakeTimeoutMs,
     );
     this.#timer.unref();
-    this.#ws.on('open', () => this.#handlers.open());
-    this.#ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => this.#receive(data));
-    this.#ws.on('error', (error: Error) => {
-      this.#failure ??= new ConnectionError(`connection to the agent at ${socketPath} failed: ${error.message}`, { cause: error });
-    });
-    this.#ws.on('close', (code: number, reason: Buffer) => this.#finish(code, reason.toString()));
   }
 
   /** Sends one call; returns false (and sends nothing) when the socket is not open. */
   send(call: ExecutorCall): boolean {
-    if (this.#ws.readyState !== WebSocket.OPEN) return false;
-    this.#ws.send(encode(call));
-    return true;
+    return this.#ws.send(encode(call));
   }
 
   /** Subscribed: the handshake deadline ends; send HEARTBEAT every interval and watch for silence. */
@@ -117,12 +104,12 @@ export class AgentConnection {
     return this.#closed;
   }
 
-  #receive(data: Buffer | ArrayBuffer | Buffer[]): void {
+  #receive(data: Buffer): void {
     if (this.#discarding) return;
     this.#lastFrameAt = performance.now();
     let event: ExecutorEvent;
     try {
-      event = decodeFrame(ExecutorEvent, toBuffer(data));
+      event = decodeEvent(data);
     } catch (error) {
       this.#discarding = true;
       const protocolError = error instanceof ProtocolError ? error : new ProtocolError(String(error), { cause: error });

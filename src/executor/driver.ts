@@ -16,22 +16,11 @@ import { randomUUID } from 'node:crypto';
 import { makeDirDurable } from '../checkpoint/atomic-write.js';
 import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
 import { processIdentity } from '../process/proc-stat.js';
-import {
-  IllegalStateError,
-  InvalidOptionError,
-  LifelineError,
-  REASONS,
-  TASK_STATES,
-  isValidId,
-  show,
-  EXECUTOR_PROTOCOL_VERSION,
-  type ErrorCode,
-  type ExecutorEvent,
-  type Reason,
-  type TaskInfo,
-  type TaskState,
-  type TaskStatus,
-} from '../protocol/index.js';
+import type { TaskInfo, TaskStatus } from '../protocol/common.js';
+import { IllegalStateError, InvalidOptionError, LifelineError, show, type ErrorCode } from '../protocol/errors.js';
+import type { ExecutorEvent } from '../protocol/executor.js';
+import { isValidId } from '../protocol/ids.js';
+import { EXECUTOR_PROTOCOL_VERSION, REASONS, TASK_STATES, type Reason, type TaskState } from '../protocol/constants.js';
 import { Backlog } from './backlog.js';
 import { AgentConnection, HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS } from './connection.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';

@@ -1,7 +1,9 @@
 // The environment an agent gives every executor (DESIGN §2), read and checked in one place so that
 // a missing or bad variable fails start() with an error naming the variable and its value.
 import path from 'node:path';
-import { LifelineError, isValidId, parseDuration, show } from '../protocol/index.js';
+import { parseDuration } from '../protocol/duration.js';
+import { LifelineError, show } from '../protocol/errors.js';
+import { isValidId } from '../protocol/ids.js';
 
 /** What an executor learns from its environment. The token is a secret: keep it out of logs. */
 export interface ExecutorEnvironment {

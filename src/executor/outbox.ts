@@ -7,7 +7,7 @@
 // A disk that fails (ENOSPC, EIO) must not silence the executor: the failure is reported once and
 // updates then go out without the durable record (the agent still checkpoints them).
 import fsp from 'node:fs/promises';
-import type { TaskStatus } from '../protocol/index.js';
+import type { TaskStatus } from '../protocol/common.js';
 import { GroupCommitter, RecordLog, encodeRecords, readRecordLog, repairRecordLog, type GroupCommitStats } from '../checkpoint/record-log.js';
 
 type OutboxState = 'OPENING' | 'OPEN' | 'BROKEN' | 'CLOSED';

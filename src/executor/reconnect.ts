@@ -13,7 +13,7 @@
 // The recovery timer (how long to keep trying) belongs to the driver, which cancels us.
 import fs from 'node:fs';
 import path from 'node:path';
-import { IllegalStateError, InvalidOptionError } from '../protocol/index.js';
+import { IllegalStateError, InvalidOptionError } from '../protocol/errors.js';
 
 /** fs.watch's shape, injectable so that tests can make it fail. */
 export type WatchFunction = (dir: string, options: { persistent: boolean }, listener: (event: string, filename: string | Buffer | null) => void) => fs.FSWatcher;

@@ -4,7 +4,7 @@
 // behind in its group is killed too (as Mesos's launcher does when it destroys the container).
 // Processes that leave the group (setsid) escape; containment for those needs cgroups.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { IllegalStateError } from '../protocol/index.js';
+import { IllegalStateError } from '../protocol/errors.js';
 
 /** How a task process ended, as facts: one of `exitCode` and `signal` is null (both, if it never started). */
 export interface TaskExit {

@@ -15,7 +15,7 @@
 // be reused, so the SIGKILL after the grace period needs no leader.
 import { setTimeout as delay } from 'node:timers/promises';
 import * as v from 'valibot';
-import { InvalidOptionError } from '../protocol/index.js';
+import { InvalidOptionError } from '../protocol/errors.js';
 import { isDeadState, listProcesses, readProcStat, type ProcStat } from './proc-stat.js';
 
 /** A process group as recorded: its id and its leader's start time. */

@@ -3,7 +3,7 @@
 // fork and kept across exec), which no later process with the same pid can share within one boot.
 import fs from 'node:fs';
 import * as v from 'valibot';
-import { InvalidOptionError } from '../protocol/index.js';
+import { InvalidOptionError } from '../protocol/errors.js';
 
 export interface ProcStat {
   pid: number;

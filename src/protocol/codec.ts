@@ -1,33 +1,11 @@
-// One msgpack codec for every endpoint. Both sides must use the same options (`useRecords: false`,
-// so objects decode as plain objects; no `sequential`, which does not survive reconnects).
-import { Packr, Unpackr } from 'msgpackr';
+// One codec for every endpoint: msgpack (msgpack.ts, the same options on every side) plus the
+// valibot check of each frame against its schema, with errors that say what the peer did wrong.
 import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
 import { checkFrameBudget } from './frame-budget.js';
+import { decode } from './msgpack.js';
 
-const OPTIONS = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
-const packr = new Packr(OPTIONS);
-const unpackr = new Unpackr(OPTIONS);
-
-export function encode(message: unknown): Buffer {
-  return packr.pack(message);
-}
-
-/** Decodes msgpack bytes to an unknown value; throws ProtocolError when they are not msgpack. */
-export function decode(bytes: Uint8Array): unknown {
-  try {
-    return unpackr.unpack(bytes);
-  } catch (cause) {
-    throw new ProtocolError(`frame is not valid msgpack (${(cause as Error).message ?? cause})`, { cause });
-  }
-}
-
-/** Turns ws message data (Buffer, ArrayBuffer or fragments) into one Buffer. */
-export function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
+export { decode, encode, toBuffer } from './msgpack.js';
 
 type AnySchema = v.GenericSchema<unknown, { type: string }>;
 

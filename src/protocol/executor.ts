@@ -3,7 +3,7 @@
 import * as v from 'valibot';
 import { Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStatus, Uuid } from './common.js';
 
-export const EXECUTOR_PROTOCOL_VERSION = 1;
+export { EXECUTOR_PROTOCOL_VERSION } from './constants.js';
 
 const MAX_BACKLOG = 10_000;
 

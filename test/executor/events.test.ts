@@ -1,0 +1,156 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeEvent } from '../../src/executor/events.js';
+import { ExecutorEvent, ProtocolError, decodeFrame, encode } from '../../src/protocol/index.js';
+import { Random } from '../../scripts/lib/random.js';
+
+const task = {
+  taskId: 't1',
+  name: 'sleep',
+  agentId: 'a1',
+  resources: { cpus: 0.1, mem: 32, disk: 10 },
+  command: { value: 'sleep 1' },
+  executor: { executorId: 'e1', frameworkId: 'f1', command: { value: 'x' }, name: 'n', shutdownGracePeriodMs: 5 },
+  killPolicy: { gracePeriodMs: 100 },
+  data: new Uint8Array([1, 2, 3]),
+};
+
+/** One valid event of every type (with every optional field somewhere). */
+const VALID: Record<string, unknown>[] = [
+  {
+    type: 'SUBSCRIBED',
+    agentId: 'a1',
+    containerId: 'c1',
+    executorInfo: { executorId: 'e1', frameworkId: 'f1', command: { value: 'lifeline shim' } },
+    frameworkInfo: { id: 'f1', name: 'fw', failoverTimeoutMs: 1000 },
+    heartbeatIntervalMs: 5000,
+  },
+  { type: 'LAUNCH', task },
+  { type: 'LAUNCH', task: { taskId: 't2', name: '', agentId: 'a1', resources: { cpus: 0, mem: 0 } } },
+  { type: 'KILL', taskId: 't1' },
+  { type: 'KILL', taskId: 't1', gracePeriodMs: 0 },
+  { type: 'ACKNOWLEDGED', taskId: 't1', uuid: '0e6f4c2a-8d1b-4c8e-9f7a-2b3c4d5e6f70' },
+  { type: 'MESSAGE', data: Buffer.from('hello') },
+  { type: 'SHUTDOWN', gracePeriodMs: 2000 },
+  { type: 'HEARTBEAT' },
+  { type: 'ERROR', code: 'ERR_UNAUTHORIZED', message: 'wrong token' },
+];
+
+/** What valibot (the agent's check) says about a value: its output, or that it fails. */
+function valibot(value: unknown): { ok: true; output: unknown } | { ok: false } {
+  try {
+    return { ok: true, output: decodeFrame(ExecutorEvent, encode(value)) };
+  } catch (error) {
+    assert.instance(error, ProtocolError);
+    return { ok: false };
+  }
+}
+
+function light(value: unknown): { ok: true; output: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, output: decodeEvent(encode(value)) };
+  } catch (error) {
+    assert.instance(error, ProtocolError);
+    assert.is((error as ProtocolError).code, 'ERR_PROTOCOL');
+    return { ok: false, message: (error as Error).message };
+  }
+}
+
+/** Replacement values that break (or not) a field: wrong types, edge numbers, bad IDs, long strings. */
+const MUTANTS: unknown[] = [
+  undefined, null, true, 0, -1, 1.5, 2 ** 47 + 1, Number.NaN, 'x', '', '../x', '.hidden', 'a'.repeat(201),
+  'é'.repeat(1025), 'a'.repeat(65), [], {}, { value: '' }, new Uint8Array([0]), 'TASK_RUNNING',
+];
+
+/** Every path to a field inside a value (objects only), e.g. ['task', 'resources', 'cpus']. */
+function paths(value: unknown, prefix: string[] = []): string[][] {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Array.isArray(value)) return [];
+  const found: string[][] = [];
+  for (const [key, child] of Object.entries(value)) {
+    found.push([...prefix, key]);
+    found.push(...paths(child, [...prefix, key]));
+  }
+  return found;
+}
+
+function mutate(value: unknown, path: string[], replacement: unknown, remove: boolean): unknown {
+  const copy = structuredClone(value) as Record<string, unknown>;
+  let target = copy;
+  for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+  const last = path[path.length - 1]!;
+  if (remove) delete target[last];
+  else target[last] = replacement;
+  return copy;
+}
+
+const Events = suite('decodeEvent (the executor side check of agent events)');
+
+Events('accepts every valid event with the same output as the agent-side valibot schema', () => {
+  for (const event of VALID) {
+    const expected = valibot(event);
+    const actual = light(event);
+    assert.ok(expected.ok, `valibot accepts ${event.type}`);
+    assert.ok(actual.ok, `decodeEvent accepts ${event.type}: ${(actual as { message?: string }).message}`);
+    assert.equal((actual as { output: unknown }).output, (expected as { output: unknown }).output);
+  }
+});
+
+Events('drops unknown keys and fills frameworkInfo.checkpoint with false, as valibot does', () => {
+  const result = light({ ...VALID[0], extra: 1, frameworkInfo: { name: 'fw', junk: true } });
+  assert.ok(result.ok);
+  const output = (result as { output: Record<string, unknown> }).output;
+  assert.not.ok('extra' in output);
+  assert.equal(output.frameworkInfo, { name: 'fw', checkpoint: false });
+});
+
+Events('agrees with valibot on every field of every event removed or replaced by a bad value', () => {
+  let checked = 0;
+  let rejected = 0;
+  for (const event of VALID) {
+    for (const path of paths(event)) {
+      for (const [i, replacement] of [...MUTANTS, 'removed'].entries()) {
+        const remove = i === MUTANTS.length;
+        const value = mutate(event, path, replacement, remove);
+        const expected = valibot(value);
+        const actual = light(value);
+        const what = `${event.type} with ${path.join('.')} ${remove ? 'removed' : `= ${String(replacement).slice(0, 20)}`}`;
+        assert.is(actual.ok, expected.ok, `${what}: valibot ${expected.ok ? 'accepts' : 'rejects'} it, decodeEvent ${actual.ok ? 'accepts' : 'rejects'} it`);
+        if (expected.ok && actual.ok) assert.equal(actual.output, expected.output, what);
+        checked++;
+        if (!actual.ok) rejected++;
+      }
+    }
+  }
+  assert.ok(checked > 1000, `${checked} mutants checked`);
+  assert.ok(rejected > checked / 2, `${rejected} of ${checked} rejected`);
+});
+
+Events('agrees with valibot on random junk frames', () => {
+  const random = new Random(7);
+  const types = [...VALID.map((event) => event.type), 'NOPE', 7, undefined];
+  for (let i = 0; i < 2000; i++) {
+    const base = VALID[random.int(0, VALID.length - 1)]!;
+    let value: unknown = { ...base, type: types[random.int(0, types.length - 1)] };
+    // A few fields replaced at once (a path under a field already replaced by a non-object is skipped).
+    for (const path of paths(base)) {
+      if (!random.chance(0.1)) continue;
+      try {
+        value = mutate(value, path, MUTANTS[random.int(0, MUTANTS.length - 1)], false);
+      } catch {
+        // its parent is no longer an object
+      }
+    }
+    assert.is(light(value).ok, valibot(value).ok, JSON.stringify(value, (_, v) => (v instanceof Uint8Array ? [...v] : v)).slice(0, 200));
+  }
+});
+
+Events('names the type, the field and the value in its error, like the agent', () => {
+  const result = light({ type: 'LAUNCH', task: { ...task, taskId: '../x' } });
+  assert.not.ok(result.ok);
+  assert.match((result as { message: string }).message, /invalid LAUNCH frame: field task\.taskId .*"\.\.\/x"/);
+  assert.match((light({ type: 'NOPE' }) as { message: string }).message, /unknown or missing type "NOPE"/);
+  assert.match((light([1, 2]) as { message: string }).message, /must be an object/);
+  assert.throws(() => decodeEvent(Buffer.from([0x92, 0x01])), (error: Error) => error instanceof ProtocolError && /not valid msgpack/.test(error.message));
+});
+
+Events.run();
