@@ -351,7 +351,7 @@ class Storm {
   }
 
   /** Waits for the agent to be RUNNING; an agent that exits by itself is a violation (and ends the storm). */
-  async waitRunning(timeoutMs = 60_000): Promise<boolean> {
+  async waitRunning(timeoutMs = 180_000): Promise<boolean> {
     const agent = this.s.agent!;
     try {
       await this.s.waitAgentRunning(agent, timeoutMs);
@@ -413,7 +413,9 @@ export async function run(options: StormOptions): Promise<StormResult> {
   const started = Date.now();
   const storm = new Storm(options);
   process.env.LIFELINE_LOG_LEVEL ??= 'info';
-  const s = (storm.s = await Scenario.start());
+  // A recovery slowed down by a loaded machine must not turn into the master removing the agent
+  // (that is a different failure, with its own scenario): the master waits long for it.
+  const s = (storm.s = await Scenario.start({ masterFlags: ['--agent_reregister_timeout=10mins'] }));
   const endings = new Map<string, number>();
   let executorsKilled = 0;
   try {

@@ -404,8 +404,9 @@ export class Checkpointer {
       const latest = latestRunPath(this.workDir, ref);
       const target = await fsp.readlink(latest).catch(() => undefined);
       if (target === ref.containerId) await removeLatestSymlink(latest);
-      await removeDirAtomically(dir);
+      // The sandbox first: the meta directory is what lets a restarted agent find (and gc) it.
       await fsp.rm(sandbox, { recursive: true, force: true });
+      await removeDirAtomically(dir);
       if (this.#awaitingRun.has(executor)) return;
       const remaining = await fsp.readdir(runsDir(this.workDir, ref)).catch(() => [] as string[]);
       if (remaining.some((name) => !isTempFileName(name))) return;

@@ -430,9 +430,11 @@ writer('a kill -9 in the middle of a gc leaves a checkpoint that strict recovery
   assert.is(exit.signal, 'SIGKILL', child.stderr);
   const state = await recoverState(dir, { strict: true, bootId: 'b' });
   assert.equal(state.errors, []);
-  // Either the run is still whole or it is gone (here: gone, leaving a stray temp dir to remove).
+  // Either the run is still whole or it is gone (leaving a stray temp dir to remove).
   const runs = state.frameworks[0]?.executors[0]?.runs ?? [];
   assert.ok(runs.length === 0 || runs[0]!.tasks.length === 2, `a run with ${runs[0]?.tasks.length} of its 2 tasks`);
+  // Never a sandbox without its meta directory: nothing would ever find and remove it.
+  assert.ok(runs.length === 1 || !fs.existsSync(sandboxDir(dir, rref)), 'the sandbox outlived the meta directory that names it');
   await checkpointer.removeStrayTempFiles(state.strayTempFiles);
   assert.equal((await recoverState(dir, { strict: true, bootId: 'b' })).strayTempFiles, []);
 });
