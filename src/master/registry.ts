@@ -87,6 +87,15 @@ export interface TaskRecord {
   readonly executorId: string;
   readonly info: TaskInfo;
   state: TaskState;
+  /**
+   * Terminal because its agent said so, and the framework has not acknowledged that terminal
+   * update yet: the agent still holds it. If the agent is removed now, the framework would never
+   * hear how the task ended, so the master reports it lost (as Mesos does for every task whose
+   * terminal update was not acknowledged).
+   */
+  terminalUnacknowledged?: boolean;
+  /** The uuid of the terminal update forwarded to the framework, whose acknowledgement clears the above. */
+  terminalUuid?: string;
 }
 
 export class FrameworkRecord {
@@ -266,7 +275,7 @@ export class Registry {
     agent.pendingKills.clear();
     const updates: GeneratedUpdate[] = [];
     for (const task of this.tasksOn(agentId)) {
-      if (isTerminal(task.state) || !this.#frameworks.has(task.frameworkId)) continue;
+      if ((isTerminal(task.state) && !task.terminalUnacknowledged) || !this.#frameworks.has(task.frameworkId)) continue;
       updates.push(this.#lose(task, 'REASON_AGENT_REMOVED', message));
     }
     return updates;
@@ -352,6 +361,7 @@ export class Registry {
     if (isTerminal(task.state)) return;
     task.state = state;
     if (!isTerminal(state)) return;
+    task.terminalUnacknowledged = true;
     const framework = this.#frameworks.get(task.frameworkId);
     if (!framework) return;
     framework.completedTasks.push(task);
@@ -372,13 +382,24 @@ export class Registry {
    */
   applyStatus(frameworkId: string, status: RoutedTaskStatus): TaskRecord | undefined {
     const task = this.task(frameworkId, status.taskId);
-    if (task) this.setState(task, status.state);
+    if (task) {
+      this.setState(task, status.state);
+      if (isTerminal(status.state) && task.terminalUnacknowledged) task.terminalUuid = status.uuid;
+    }
     return task;
+  }
+
+  /** The framework acknowledged an update of a task: once its terminal one, the task's end is known to it. */
+  acknowledge(frameworkId: string, taskId: string, uuid: string): void {
+    const task = this.task(frameworkId, taskId);
+    if (task?.terminalUuid === uuid) task.terminalUnacknowledged = false;
   }
 
   /** Makes a master-generated update for a recorded task and records its state. */
   generate(task: TaskRecord, state: TaskState, reason: Reason, message: string): GeneratedUpdate {
     this.setState(task, state);
+    // The master sends this update itself; a terminal agent update it replaces will never come.
+    task.terminalUnacknowledged = false;
     const status = masterStatus({ taskId: task.id, agentId: task.agentId, executorId: task.executorId }, state, reason, message);
     const framework = this.#frameworks.get(task.frameworkId);
     if (framework) rememberMasterUuid(framework, status.uuid!);

@@ -184,6 +184,7 @@ export class SchedulerEndpoint {
 
   #acknowledge(framework: FrameworkRecord, call: Extract<Call, { type: 'ACKNOWLEDGE' }>): void {
     if (framework.masterUuids.delete(call.uuid)) return; // an update the master made: nothing to relay
+    this.#ctx.registry.acknowledge(framework.id, call.taskId, call.uuid);
     const agent = this.#ctx.registry.agent(call.agentId);
     // To a disconnected agent the ack is lost; the agent resends the update after re-registering.
     if (agent?.status === 'ACTIVE') {

@@ -24,10 +24,16 @@ export async function startMaster(flags: string[] = []): Promise<{ master: Proc;
   const port = await freePort();
   const master = lifeline(['master', '--ip=127.0.0.1', `--port=${port}`, ...flags]);
   const address = `127.0.0.1:${port}`;
-  await waitFor(async () => (await getJson(`http://${address}/health`)).status === 200, {
-    timeoutMs: 10_000,
-    message: `master /health on ${address}\n${master.stderr}`,
-  });
+  try {
+    await waitFor(async () => (await getJson(`http://${address}/health`)).status === 200, {
+      timeoutMs: 10_000,
+      message: `master /health on ${address}\n${master.stderr}`,
+    });
+  } catch (error) {
+    // Not left running: a live child would keep uvu from ever finishing.
+    await master.stop();
+    throw error;
+  }
   return { master, address };
 }
 

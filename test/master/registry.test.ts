@@ -72,6 +72,39 @@ Agents('on removal loses every task still running, with REASON_AGENT_REMOVED', (
   assert.is(agent.pendingKills.size, 0);
 });
 
+Agents('on removal also loses a task whose terminal update the framework has not acknowledged', () => {
+  const registry = new Registry();
+  const agent = registry.addAgent(AGENT);
+  const framework = registry.addFramework({ name: 'durable', checkpoint: true });
+  for (const id of ['t-forwarded', 't-acked', 't-reported']) registry.addTask(framework.id, task(id, agent.id));
+  // Forwarded to the framework but never acknowledged (the agent died first, then never came back).
+  registry.applyStatus(framework.id, { taskId: 't-forwarded', state: 'TASK_FINISHED', uuid: 'aaaaaaaa-0001', timestamp: 1 });
+  // Forwarded and acknowledged: the framework knows how it ended.
+  registry.applyStatus(framework.id, { taskId: 't-acked', state: 'TASK_FINISHED', uuid: 'aaaaaaaa-0002', timestamp: 1 });
+  registry.acknowledge(framework.id, 't-acked', 'aaaaaaaa-0002');
+  // Known terminal only from a REREGISTER: the update itself was never forwarded.
+  registry.setState(registry.task(framework.id, 't-reported')!, 'TASK_FAILED');
+  registry.disconnectAgent(agent.id);
+  const updates = registry.removeAgent(agent.id, 'did not re-register');
+  assert.equal(updates.map((u) => [u.status.taskId, u.status.state, u.status.reason]).sort(), [
+    ['t-forwarded', 'TASK_LOST', 'REASON_AGENT_REMOVED'],
+    ['t-reported', 'TASK_LOST', 'REASON_AGENT_REMOVED'],
+  ]);
+  assert.is(registry.task(framework.id, 't-forwarded')!.state, 'TASK_FINISHED', 'the recorded state stays the terminal one');
+});
+
+Agents('an acknowledgement of a non-terminal update does not count as knowing the end', () => {
+  const registry = new Registry();
+  const agent = registry.addAgent(AGENT);
+  const framework = registry.addFramework({ name: 'durable', checkpoint: true });
+  registry.addTask(framework.id, task('t', agent.id));
+  registry.applyStatus(framework.id, { taskId: 't', state: 'TASK_RUNNING', uuid: 'aaaaaaaa-0001', timestamp: 1 });
+  registry.acknowledge(framework.id, 't', 'aaaaaaaa-0001');
+  registry.applyStatus(framework.id, { taskId: 't', state: 'TASK_FINISHED', uuid: 'aaaaaaaa-0002', timestamp: 2 });
+  registry.acknowledge(framework.id, 't', 'aaaaaaaa-0001');
+  assert.is(registry.removeAgent(agent.id, 'gone').length, 1);
+});
+
 Agents('a re-registering agent becomes ACTIVE with what it reports now', () => {
   const { registry, agent } = setup();
   registry.disconnectAgent(agent.id);
