@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `lifeline` executable: one subcommand per module, each loaded only when it runs, so that
 // `lifeline shim` (one per executor) does not pay for the master's or the agent's code.
+import fs from 'node:fs';
+import v8 from 'node:v8';
 import { FlagError, LifelineError } from '../protocol/errors.js';
 
 export interface Subcommand {
@@ -12,10 +14,29 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   master: { summary: 'run a master', load: () => import('./master.js') },
   agent: { summary: 'run an agent (--master=HOST:PORT --work_dir=DIR)', load: () => import('./agent.js') },
   run: { summary: 'launch one task and follow it to a terminal state (--master=HOST:PORT --command=CMD)', load: () => import('./run.js') },
-  shim: { summary: 'the command executor; launched by the agent, not by hand', load: () => import('./shim.js') },
+  shim: { summary: 'the command executor; launched by the agent, not by hand', load: loadShim },
   state: { summary: 'print /state of a master (--master=HOST:PORT) or an agent (--agent=HOST:PORT) as JSON', load: () => import('./state.js') },
   inspect: { summary: 'print the checkpointed state of a work dir (--work_dir=DIR)', load: () => import('./inspect.js') },
 };
+
+/**
+ * `npm run build` bundles the shim into one file (scripts/bundle-shim.mjs): one shim runs per task,
+ * and one parsed file starts much faster than ~30 modules loaded one by one. Without the bundle
+ * (tsc run alone), or with one older than this file (tsc ran again after bundling, so it may be
+ * stale), the shim falls back to its modules: the same code, slower to load.
+ */
+const SHIM_BUNDLE = new URL('./shim.bundle.js', import.meta.url);
+
+function loadShim(): Promise<Subcommand> {
+  // The shim turns V8's optimizing compiler off for itself (see shim.ts) before its code loads.
+  v8.setFlagsFromString('--no-opt');
+  return bundleIsFresh() ? import(SHIM_BUNDLE.href) : import('./shim.js');
+}
+
+function bundleIsFresh(): boolean {
+  const bundle = fs.statSync(SHIM_BUNDLE, { throwIfNoEntry: false });
+  return bundle !== undefined && bundle.mtimeMs >= fs.statSync(new URL(import.meta.url)).mtimeMs;
+}
 
 function usage(): string {
   const rows = Object.entries(SUBCOMMANDS).map(([name, { summary }]) => `  ${name.padEnd(8)} ${summary}`);

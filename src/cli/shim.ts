@@ -5,7 +5,9 @@
 // it is hot enough to pay back V8's optimizing compiler: left on, TurboFan optimizes two path
 // helpers of the module loader during start-up, which pages in about 4 MB of compiler code (RSS)
 // and spends a background thread on it. So the shim turns it off for itself (the baseline
-// compiler still runs), before it loads the executor's modules — hence the dynamic import.
+// compiler still runs), before it loads the executor's modules — hence the dynamic import. When
+// main.js loads the shim from its one-file bundle (scripts/bundle-shim.mjs) it sets the flag itself
+// first, since that file holds the executor's code too.
 import v8 from 'node:v8';
 import { FlagError } from '../protocol/errors.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
