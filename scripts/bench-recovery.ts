@@ -151,6 +151,7 @@ async function main(): Promise<number> {
   const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/ll-bre-') : undefined;
   const rows: Array<Array<string | number>> = [];
   const lines = [];
+  const failures = new Map<number, string>();
   try {
     const dead = deadIdentity();
     const empty = path.join(root, 'empty');
@@ -164,24 +165,34 @@ async function main(): Promise<number> {
       await writeCheckpoint(source, n, flags.updates, dead);
       process.stderr.write(`bench-recovery: checkpoint of ${n} executors × ${flags.updates} updates written in ${Date.now() - writtenAt} ms\n`);
       results.set(n, []);
-      for (let t = 0; t < trials; t++) {
-        // Baseline and checkpoint trials interleaved, so that machine noise touches both alike.
-        removeDir(empty);
-        fs.mkdirSync(empty);
-        baselines.push(await trial(empty, path.join(root, `empty-${n}-${t}.log`)));
-        const copy = path.join(root, 'run');
-        removeDir(copy);
-        const cp = spawnSync('cp', ['-a', source, copy]);
-        if (cp.status !== 0) throw new Error(`bench-recovery: cp -a failed: ${cp.stderr}`);
-        const result = await trial(copy, path.join(root, `agent-${n}-${t}.log`), flags.profile ? path.resolve(flags.profile) : '');
-        results.get(n)!.push(result);
-        process.stderr.write(`bench-recovery: n=${n} trial ${t + 1}: ${JSON.stringify(result)} (empty dir: ${JSON.stringify(baselines.at(-1))})\n`);
+      try {
+        for (let t = 0; t < trials; t++) {
+          // Baseline and checkpoint trials interleaved, so that machine noise touches both alike.
+          removeDir(empty);
+          fs.mkdirSync(empty);
+          baselines.push(await trial(empty, path.join(root, `empty-${n}-${t}.log`)));
+          const copy = path.join(root, 'run');
+          removeDir(copy);
+          const cp = spawnSync('cp', ['-a', source, copy]);
+          if (cp.status !== 0) throw new Error(`bench-recovery: cp -a failed: ${cp.stderr}`);
+          const result = await trial(copy, path.join(root, `agent-${n}-${t}.log`), flags.profile ? path.resolve(flags.profile) : '');
+          results.get(n)!.push(result);
+          process.stderr.write(`bench-recovery: n=${n} trial ${t + 1}: ${JSON.stringify(result)} (empty dir: ${JSON.stringify(baselines.at(-1))})\n`);
+        }
+      } catch (error) {
+        // One size failing (an agent that never re-registers) must not hide the figures of the others.
+        failures.set(n, (error as Error).message.split('\n')[0]!);
+        process.stderr.write(`bench-recovery: n=${n} failed: ${(error as Error).message}\n`);
       }
       removeDir(source);
     }
     const base = Object.fromEntries(MOMENTS.map((m) => [m, median(baselines.map((b) => b[m]))])) as Record<Moment, number>;
     rows.push(['empty work dir', base.http, base.listening, base.reregistered]);
     for (const n of sizes) {
+      if (failures.has(n)) {
+        rows.push([`${n} executors`, 'failed', failures.get(n)!, '']);
+        continue;
+      }
       const of = (m: Moment) => median(results.get(n)!.map((r) => r[m]));
       rows.push([`${n} executors`, of('http'), of('listening'), of('reregistered')]);
       lines.push(barLine('recovery', n, 'listening', of('listening'), 'ms', base.listening));
@@ -198,7 +209,7 @@ async function main(): Promise<number> {
   );
   process.stdout.write('\n');
   for (const line of lines) printBar(line);
-  return 0;
+  return failures.size === 0 ? 0 : 1;
 }
 
 if (isMain(import.meta.url)) runScript(main);
