@@ -44,6 +44,8 @@ const PING_TIMEOUTS = 6;
 const MAX_MASTER_FRAME = 64 * 1024 * 1024;
 
 export class MasterLink {
+  /** The registration call sent on the current connection (its size, for a refusal as too large). */
+  #registrationFrame: { type: string; bytes: number } | undefined;
   readonly #options: MasterLinkOptions;
   readonly #url: string;
   readonly #logger: Logger;
@@ -124,8 +126,10 @@ export class MasterLink {
       if (this.#ws !== ws) return;
       this.#machine.transition('REGISTERING');
       const call = this.#options.registration();
-      this.#logger.info({ master: this.#options.master, type: call.type }, 'connected to the master, registering');
-      ws.send(encode(call));
+      const frame = encode(call);
+      this.#registrationFrame = { type: call.type, bytes: frame.length };
+      this.#logger.info({ master: this.#options.master, type: call.type, bytes: frame.length }, 'connected to the master, registering');
+      ws.send(frame);
       this.#registrationTimer = setTimeout(() => {
         this.#logger.warn({ master: this.#options.master }, 'no answer to registration: trying again');
         ws.terminate();
@@ -135,7 +139,16 @@ export class MasterLink {
       if (this.#ws === ws) this.#onMessage(ws, toBuffer(data));
     });
     ws.on('close', (code, reason) => {
-      if (this.#ws === ws) this.#onClose(`closed with ${code}${reason.length ? ` (${reason.toString()})` : ''}`);
+      if (this.#ws !== ws) return;
+      if (code === 1009 && this.#machine.is('REGISTERING') && this.#registrationFrame) {
+        // Retrying cannot help: the call only grows with the agent's tasks. Say what to change.
+        const { type, bytes } = this.#registrationFrame;
+        this.#logger.error(
+          { master: this.#options.master, type, bytes },
+          `the master refused this agent's ${type} frame of ${bytes} bytes as too large (close 1009): start the master with --max_frame_bytes above ${bytes}`,
+        );
+      }
+      this.#onClose(`closed with ${code}${reason.length ? ` (${reason.toString()})` : ''}`);
     });
   }
 
