@@ -5,40 +5,15 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
-import { decode, encode, toBuffer, type RoutedTaskStatus } from '../../src/protocol/index.js';
+import { encode, type RoutedTaskStatus } from '../../src/protocol/index.js';
 import { SchedulerDriver } from '../../src/scheduler/index.js';
 import { getJson, lifeline, waitFor, withTimeout } from '../helpers.js';
 import { startCluster, type Cluster } from './cluster.js';
-
-interface Peer {
-  ws: WebSocket;
-  events: Array<Record<string, unknown>>;
-  closed: Promise<number>;
-}
-
-async function connect(url: string): Promise<Peer> {
-  const ws = new WebSocket(url);
-  const events: Peer['events'] = [];
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer) => {
-    try {
-      events.push(decode(toBuffer(data)) as Record<string, unknown>);
-    } catch {
-      events.push({ type: 'UNDECODABLE' });
-    }
-  });
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { ws, events, closed };
-}
+import { connectPeer, type Peer } from '../../scripts/lib/fault-cluster.js';
 
 /** Sends one frame and returns the close code and the ERROR (if any) that came before it. */
 async function refused(url: string, frame: Uint8Array | string): Promise<{ code: number; error?: Record<string, unknown>; events: Peer['events'] }> {
-  const peer = await connect(url);
+  const peer = await connectPeer(url);
   peer.ws.send(frame, { binary: typeof frame !== 'string' });
   const code = await withTimeout(peer.closed, 10_000, `close after sending a bad frame to ${url}`);
   return { code, error: peer.events.find((event) => event.type === 'ERROR'), events: peer.events };
