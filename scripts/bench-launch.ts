@@ -9,7 +9,7 @@
 //   node dist/scripts/bench-launch.js [--tasks=100] [--rounds=3] [--quick]
 import os from 'node:os';
 import { parseScriptFlags, runScript } from './lib/args.js';
-import { cpuSeconds, totalCpuSeconds } from './lib/cpu-time.js';
+import { cpuSeconds, totalCpuSeconds } from './lib/proc-usage.js';
 import { barLine, printBar, printTable } from './lib/report.js';
 import { median, percentile } from './lib/stats.js';
 import { waitFor } from '../test/helpers.js';

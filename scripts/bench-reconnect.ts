@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, freePort, getJson, Proc, removeDir, tempDir, waitFor } from '../test/helpers.js';
+import { CLI, freePort, Proc, removeDir, tempDir, waitFor } from '../test/helpers.js';
 import { startMaster } from '../test/e2e/cluster.js';
 import { Framework, MASTER_FLAGS, killHard, processesUnder } from '../test/e2e/scenario.js';
 import { parseScriptFlags, runScript } from './lib/args.js';
@@ -80,7 +80,6 @@ async function runSetup(setup: Setup): Promise<RoundResult[]> {
   for (const dir of [workDir, out, drop, logs]) fs.mkdirSync(dir, { recursive: true });
   const { master, address: masterAddress } = await startMaster([...MASTER_FLAGS]);
   const agentPort = await freePort();
-  const agentAddress = `127.0.0.1:${agentPort}`;
   const hosts: Proc[] = [];
   let agent: ReturnType<typeof spawn> | undefined;
   let framework: Framework | undefined;

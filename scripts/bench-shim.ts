@@ -16,12 +16,12 @@
 //
 //   node dist/scripts/bench-shim.js [--quick] [--trials=N] [--shims=N]
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseScriptFlags, runScript } from './lib/args.js';
 import { barLine, printBar, printTable } from './lib/report.js';
+import { memoryOf, smapsRollup } from './lib/proc-usage.js';
 import { median } from './lib/stats.js';
 import { Scenario, type Framework } from '../test/e2e/scenario.js';
 import { removeDir, tempDir, waitFor } from '../test/helpers.js';
@@ -37,26 +37,8 @@ const SETTLE_MS = 1_500;
  */
 const STEADY_MS = 20_000;
 
-/** Memory of one process from /proc, in MiB; undefined once it is gone. */
-function peakRss(pid: number): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function smapsRollup(pid: number): { privateMiB: number; pssMiB: number; rssMiB: number } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { privateMiB: (kb('Private_Clean') + kb('Private_Dirty')) / 1024, pssMiB: kb('Pss') / 1024, rssMiB: kb('Rss') / 1024 };
-}
+/** Peak RSS (VmHWM) of one process in MiB; undefined once it is gone. */
+const peakMiB = (pid: number): number | undefined => memoryOf(pid)?.peakMiB;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -82,10 +64,10 @@ async function agentStartup(s: Scenario, executorId: string): Promise<{ startupM
 
 /** Polls a process's VmHWM until it is gone; returns the last value read (its peak, read just before it exited). */
 async function followPeak(pid: number, timeoutMs = 30_000): Promise<number> {
-  let last = peakRss(pid) ?? Number.NaN;
+  let last = peakMiB(pid) ?? Number.NaN;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const now = peakRss(pid);
+    const now = peakMiB(pid);
     if (now === undefined) return last;
     last = now;
     if (performance.now() > deadline) throw new Error(`shim ${pid} did not exit within ${timeoutMs} ms of its task's kill`);
@@ -126,7 +108,7 @@ async function bareRssTrial(): Promise<number> {
   const child = spawn(process.execPath, IDLE_NODE, { stdio: 'ignore' });
   try {
     await sleep(SETTLE_MS / 3);
-    return await waitFor(() => peakRss(child.pid!), { message: 'a bare node in /proc' });
+    return await waitFor(() => peakMiB(child.pid!), { message: 'a bare node in /proc' });
   } finally {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -178,7 +160,7 @@ async function main(): Promise<number> {
     if (shimMemory.length !== shims || shimEarly.length !== shims) throw new Error(`only ${shimMemory.length} of ${shims} shims could be read in /proc`);
     for (const id of ids) fw.driver.kill(id);
     await Promise.all(ids.map((id) => fw.waitFor(id, 'TASK_KILLED', { timeoutMs: 120_000 })));
-    await waitFor(() => pids.every((pid) => peakRss(pid) === undefined), { timeoutMs: 60_000, message: 'every shim to exit' });
+    await waitFor(() => pids.every((pid) => peakMiB(pid) === undefined), { timeoutMs: 60_000, message: 'every shim to exit' });
 
     for (let i = 0; i < shims; i++) bare.push(spawn(process.execPath, IDLE_NODE, { stdio: 'ignore' }));
     await sleep(STEADY_MS);

@@ -16,11 +16,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript } from './lib/args.js';
 import { barLine, printBar, printTable } from './lib/report.js';
-import { cpuSeconds, totalCpuSeconds } from './lib/cpu-time.js';
+import { cpuSeconds, totalCpuSeconds } from './lib/proc-usage.js';
 import { median, percentile } from './lib/stats.js';
 import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './lib/updates-executor.js';
 import { removeDir, tempDir, waitFor } from '../test/helpers.js';
-import { processesUnder, Scenario, type Framework } from '../test/e2e/scenario.js';
+import { processesUnder, Scenario } from '../test/e2e/scenario.js';
 import type { NewTaskInfo } from '../src/scheduler/index.js';
 
 const EXECUTOR_SCRIPT = fileURLToPath(new URL('./lib/updates-executor.js', import.meta.url));
@@ -68,7 +68,6 @@ class Stage {
   readonly control: string;
   readonly rounds: Round[] = [];
   #scenario: Scenario | undefined;
-  #framework: Framework | undefined;
   #executorPids: number[] = [];
 
   constructor(mode: Mode, n: number) {
@@ -85,7 +84,7 @@ class Stage {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
     await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`]);
-    const framework = (this.#framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true }));
+    const framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true });
     const tasks: NewTaskInfo[] = [];
     for (let i = 0; i < this.n; i++) {
       const executorId = `ex-${i}`;

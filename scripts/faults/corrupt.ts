@@ -28,7 +28,6 @@ import {
   frameRecord,
   frameworkDir,
   frameworkInfoPath,
-  latestAgentPath,
   latestRunPath,
   outboxPath,
   parseRecordLog,

@@ -18,7 +18,8 @@ import { getJson, withTimeout } from '../../test/helpers.js';
 import { isMain, parseScriptFlags, runScript } from '../lib/args.js';
 import { Random } from '../lib/random.js';
 import { printTable } from '../lib/report.js';
-import { connectPeer, environOf, memoryOf, progressTask, sendAndWaitClose, trickyIds, writeProgressExecutor, type Peer } from '../lib/fault-cluster.js';
+import { connectPeer, environOf, progressTask, sendAndWaitClose, trickyIds, writeProgressExecutor, type Peer } from '../lib/fault-cluster.js';
+import { memoryOf } from '../lib/proc-usage.js';
 
 export interface HostileOptions {
   seed: number;

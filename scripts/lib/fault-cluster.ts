@@ -83,18 +83,6 @@ export function progressTask(taskId: string, executorId: string, script: string,
   };
 }
 
-/** `/proc/<pid>/status` memory figures in MiB: VmRSS now and VmHWM (peak RSS); undefined when gone. */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
-}
-
 /** The environment a process was started with (`/proc/<pid>/environ`); undefined when unreadable. */
 export function environOf(pid: number): Map<string, string> | undefined {
   let raw: string;

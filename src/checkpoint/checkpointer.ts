@@ -36,7 +36,6 @@ import {
   tokenHashPath,
   writeLatestSymlink,
   type AgentRef,
-  type ExecutorRef,
   type FrameworkRef,
   type RunRef,
   type TaskRef,

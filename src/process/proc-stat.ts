@@ -17,6 +17,9 @@ export interface ProcStat {
   sid: number;
   /** Field 22: clock ticks after boot at which the process started (an integer, safe as a JSON number). */
   startTime: number;
+  /** Fields 14 and 15: clock ticks of CPU spent in user and in kernel mode so far (itself, not its children). */
+  utime: number;
+  stime: number;
 }
 
 /** What a checkpoint records of a process. Validate it when read back: files are untrusted. */
@@ -43,9 +46,9 @@ export function parseProcStat(text: string): ProcStat | undefined {
   // rest[0] is field 3 (state); field n is rest[n - 3].
   const rest = text.slice(close + 2).trim().split(' ');
   if (rest.length < 20) return undefined;
-  const [state, ppid, pgid, sid, startTime] = [rest[0]!, Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[19])];
-  if (![pid, ppid, pgid, sid, startTime].every(Number.isSafeInteger) || state.length !== 1) return undefined;
-  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime };
+  const [state, ppid, pgid, sid, startTime, utime, stime] = [rest[0]!, Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[19]), Number(rest[11]), Number(rest[12])];
+  if (![pid, ppid, pgid, sid, startTime, utime, stime].every(Number.isSafeInteger) || state.length !== 1) return undefined;
+  return { pid, comm: text.slice(open + 1, close), state, ppid, pgid, sid, startTime, utime, stime };
 }
 
 /**

@@ -24,7 +24,7 @@ Failures(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework();
-    const { run, shim } = await s.launchRunning(fw, 't1');
+    const { shim } = await s.launchRunning(fw, 't1');
     const taskPgid = shim.tasks[0]!.pgid;
 
     await s.killAgent();

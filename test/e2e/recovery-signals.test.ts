@@ -82,7 +82,7 @@ Signals(
   scenario({}, async (s) => {
     await s.startAgent();
     const fw = await s.framework({ failoverTimeoutMs: 0 });
-    const { run, shim } = await s.launchRunning(fw, 't1');
+    const { shim } = await s.launchRunning(fw, 't1');
 
     await s.killAgent();
     await fw.stop(); // failover timeout 0: the master removes the framework at once

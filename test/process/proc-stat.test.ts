@@ -27,7 +27,7 @@ procStat('parses fields after the last parenthesis, whatever the command name ho
   fields[3] = '43'; // session
   fields[19] = '987654321'; // starttime (field 22)
   const stat = parseProcStat(`1234 (a) S 1 2 (b) ) ${fields.join(' ')}\n`);
-  assert.equal(stat, { pid: 1234, comm: 'a) S 1 2 (b) ', state: 'S', ppid: 41, pgid: 42, sid: 43, startTime: 987654321 });
+  assert.equal(stat, { pid: 1234, comm: 'a) S 1 2 (b) ', state: 'S', ppid: 41, pgid: 42, sid: 43, startTime: 987654321, utime: 14, stime: 15 });
   assert.is(parseProcStat('garbage'), undefined);
   assert.is(parseProcStat('12 (x) S 1 2'), undefined);
 });
