@@ -3,8 +3,9 @@
 // breaks or cannot be made, try again with a doubling backoff (--registration_backoff_factor,
 // capped), as a Mesos agent does. Nothing is sent before the master has registered the agent.
 import WebSocket from 'ws';
-import { AgentEvent, ProtocolError, decodeFrame, encode, toBuffer, type AgentCall } from '../protocol/index.js';
+import { AgentEvent, ProtocolError, REREGISTER_PART_BYTES, decodeFrame, encode, toBuffer, type AgentCall } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { reregisterFrames } from './reregistration.js';
 import { StateMachine } from './state-machine.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
@@ -29,8 +30,10 @@ export interface MasterLinkOptions {
   maxBackoffMs?: number;
   /** How long a connection may stay unregistered before it is dropped and tried again. Default: 10000. */
   registrationTimeoutMs?: number;
-  /** The REGISTER or REREGISTER call, built at the moment a connection opens. */
+  /** The REGISTER or REREGISTER call, built at the moment a connection opens (a large REREGISTER is sent in parts). */
   registration(): AgentCall;
+  /** Largest part of a split REREGISTER, in bytes. Default: REREGISTER_PART_BYTES (512 KiB). */
+  reregisterPartBytes?: number;
   onRegistered(event: RegisteredEvent): void;
   /** Every other event from the master (PING is answered here and not passed on). */
   onEvent(event: AgentEvent): void;
@@ -44,8 +47,8 @@ const PING_TIMEOUTS = 6;
 const MAX_MASTER_FRAME = 64 * 1024 * 1024;
 
 export class MasterLink {
-  /** The registration call sent on the current connection (its size, for a refusal as too large). */
-  #registrationFrame: { type: string; bytes: number } | undefined;
+  /** The registration call sent on the current connection (its largest frame, for a refusal as too large). */
+  #registrationFrame: { type: string; bytes: number; parts: number } | undefined;
   readonly #options: MasterLinkOptions;
   readonly #url: string;
   readonly #logger: Logger;
@@ -126,10 +129,18 @@ export class MasterLink {
       if (this.#ws !== ws) return;
       this.#machine.transition('REGISTERING');
       const call = this.#options.registration();
-      const frame = encode(call);
-      this.#registrationFrame = { type: call.type, bytes: frame.length };
-      this.#logger.info({ master: this.#options.master, type: call.type, bytes: frame.length }, 'connected to the master, registering');
-      ws.send(frame);
+      let frames: Uint8Array[];
+      try {
+        frames = call.type === 'REREGISTER' ? reregisterFrames(call, this.#options.reregisterPartBytes ?? REREGISTER_PART_BYTES) : [encode(call)];
+      } catch (error) {
+        this.#logger.error({ master: this.#options.master, err: (error as Error).message }, 'cannot register');
+        ws.terminate();
+        return;
+      }
+      const bytes = Math.max(...frames.map((frame) => frame.length));
+      this.#registrationFrame = { type: call.type, bytes, parts: frames.length };
+      this.#logger.info({ master: this.#options.master, type: call.type, bytes, parts: frames.length }, 'connected to the master, registering');
+      for (const frame of frames) ws.send(frame);
       this.#registrationTimer = setTimeout(() => {
         this.#logger.warn({ master: this.#options.master }, 'no answer to registration: trying again');
         ws.terminate();
@@ -142,10 +153,11 @@ export class MasterLink {
       if (this.#ws !== ws) return;
       if (code === 1009 && this.#machine.is('REGISTERING') && this.#registrationFrame) {
         // Retrying cannot help: the call only grows with the agent's tasks. Say what to change.
-        const { type, bytes } = this.#registrationFrame;
+        const { type, bytes, parts } = this.#registrationFrame;
+        const what = parts > 1 ? `${type} (in ${parts} parts, the largest of ${bytes} bytes)` : `${type} frame of ${bytes} bytes`;
         this.#logger.error(
-          { master: this.#options.master, type, bytes },
-          `the master refused this agent's ${type} frame of ${bytes} bytes as too large (close 1009): start the master with --max_frame_bytes above ${bytes}`,
+          { master: this.#options.master, type, bytes, parts },
+          `the master refused this agent's ${what} as too large (close 1009): start the master with --max_frame_bytes above ${bytes}`,
         );
       }
       this.#onClose(`closed with ${code}${reason.length ? ` (${reason.toString()})` : ''}`);

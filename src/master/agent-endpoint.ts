@@ -13,6 +13,7 @@ import {
 import { Endpoint, type Session } from './connection.js';
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
+import { ReregisterParts } from './reregistration.js';
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -39,6 +40,8 @@ export class AgentEndpoint {
   /** agentId → its current connection. */
   #sessions = new Map<string, AgentSession>();
   #pings = new WeakMap<AgentSession, Pings>();
+  /** A connection's REREGISTER parts received so far (a large REREGISTER comes in several frames). */
+  #parts = new WeakMap<AgentSession, ReregisterParts>();
   /** agentId → the timer that removes it if it does not re-register. */
   #removalTimers = new Map<string, NodeJS.Timeout>();
 
@@ -81,8 +84,13 @@ export class AgentEndpoint {
     switch (call.type) {
       case 'REGISTER':
         return this.#register(session, call);
-      case 'REREGISTER':
-        return this.#reregister(session, call);
+      case 'REREGISTER': {
+        let parts = this.#parts.get(session);
+        if (!parts && call.part) this.#parts.set(session, (parts = new ReregisterParts()));
+        const whole = parts ? parts.add(call) : call;
+        if (whole) this.#reregister(session, whole);
+        return;
+      }
       case 'PONG': {
         const pings = this.#pings.get(session);
         if (pings) {

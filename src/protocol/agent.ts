@@ -4,6 +4,24 @@ import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STA
 
 const MAX_LIST = 100_000;
 
+/**
+ * A REREGISTER too large for one frame is sent as up to this many parts (index 0..count-1), one
+ * after another on the same connection; the master acts on the whole once the last has arrived.
+ */
+export const MAX_REREGISTER_PARTS = 128;
+/** Each part of a split REREGISTER is at most this many bytes (half the master's default --max_frame_bytes). */
+export const REREGISTER_PART_BYTES = 512 * 1024;
+/** Together the parts of one REREGISTER list at most this many items of each kind. */
+export const MAX_REREGISTER_ITEMS = MAX_LIST;
+
+export const ReregisterPart = v.pipe(
+  v.object({
+    index: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    count: v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(MAX_REREGISTER_PARTS)),
+  }),
+  v.check((part) => part.index < part.count, 'index must be below count'),
+);
+
 /** One task as a re-registering agent reports it: latest state, and its oldest unacknowledged update. */
 export const ReportedTask = v.object({
   frameworkId: Id,
@@ -23,6 +41,8 @@ export const AgentCall = v.variant('type', [
     frameworks: v.pipe(v.array(v.object({ ...FrameworkInfo.entries, id: Id })), v.maxLength(MAX_LIST)),
     executors: v.pipe(v.array(ExecutorInfo), v.maxLength(MAX_LIST)),
     tasks: v.pipe(v.array(ReportedTask), v.maxLength(MAX_LIST)),
+    /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
+    part: v.optional(ReregisterPart),
   }),
   v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),

@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { MasterLink } from '../../src/agent/master-link.js';
+import { Master } from '../../src/master/index.js';
+import { bigReregister } from '../fixtures/reregister.js';
 import type { Logger } from '../../src/log.js';
 import { waitFor } from '../helpers.js';
 
@@ -43,6 +45,32 @@ test('names the size and the master flag when the master refuses its registratio
     await link.close();
     for (const client of server.clients) client.terminate();
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('re-registers 5,000 tasks with a real master on its default frame limit, in parts', async () => {
+  const master = new Master({ ip: '127.0.0.1', port: 0 });
+  const { port } = await master.start();
+  const registered: string[] = [];
+  const errors: string[] = [];
+  const link = new MasterLink({
+    master: `127.0.0.1:${port}`,
+    backoffFactorMs: 10_000,
+    registration: () => bigReregister(5_000),
+    onRegistered: (event) => registered.push(`${event.type} ${event.agentId}`),
+    onEvent: () => {},
+    onDisconnected: () => {},
+    logger: recordingLogger(errors),
+  });
+  try {
+    link.start();
+    await waitFor(() => registered.length > 0, { timeoutMs: 20_000, message: `REREGISTERED (errors: ${errors.join('; ')})` });
+    assert.equal(registered, ['REREGISTERED agent-1']);
+    assert.equal(errors, []);
+    assert.is(link.state, 'REGISTERED');
+  } finally {
+    await link.close();
+    await master.stop();
   }
 });
 

@@ -1,6 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { waitFor } from '../helpers.js';
+import { reregisterFrames } from '../../src/agent/reregistration.js';
+import { encode } from '../../src/protocol/index.js';
+import { bigReregister } from '../fixtures/reregister.js';
 import { agentStatus, commandTask, Harness, launchOne, type AgentPeer, type SchedulerPeer } from './harness.js';
 
 // The master's side of agent recovery (DESIGN §7 step 6, §8): what a re-registering agent's report
@@ -141,6 +144,42 @@ Recovery('tells a re-registering agent to shut down a framework removed while it
   await back.next('REREGISTERED');
   assert.equal(await back.next('SHUTDOWN_FRAMEWORK'), { type: 'SHUTDOWN_FRAMEWORK', frameworkId });
   assert.equal((await h.state()).frameworks, [], 'the removed framework does not come back');
+});
+
+Recovery('takes a re-registration of 5,000 tasks in parts under its frame limit, and refuses the same call as one frame with 1009', async ({ h }) => {
+  await h.start();
+  const call = bigReregister(5_000);
+  const whole = encode(call);
+  assert.ok(whole.length > 1_048_576, `the call is ${whole.length} bytes, over the default --max_frame_bytes`);
+  const single = await h.agentPeer();
+  single.ws.send(whole);
+  assert.is((await single.waitClosed()).code, 1009, 'one frame is too large');
+
+  const frames = reregisterFrames(call, 512 * 1024);
+  const peer = await h.agentPeer();
+  for (const frame of frames) peer.ws.send(frame);
+  assert.is((await peer.next('REREGISTERED', 20_000)).agentId, 'agent-1');
+  const state = await h.state();
+  assert.equal(state.agents.map((agent) => [agent.id, agent.status]), [['agent-1', 'ACTIVE']]);
+  const tasks = state.frameworks.flatMap((framework) => framework.tasks);
+  assert.is(tasks.length, 5_000, `all 5,000 tasks from ${frames.length} parts`);
+  assert.ok(tasks.every((task) => task.state === 'TASK_RUNNING' && task.agentId === 'agent-1'));
+  assert.equal(state.frameworks.map((framework) => framework.id).sort(), ['framework-0', 'framework-1', 'framework-2']);
+});
+
+Recovery('closes a connection whose REREGISTER parts come out of order, naming the part, and goes on serving other agents', async ({ h }) => {
+  await h.start();
+  const frames = reregisterFrames(bigReregister(200), 4_096);
+  assert.ok(frames.length >= 3);
+  const peer = await h.agentPeer();
+  peer.ws.send(frames[0]!);
+  peer.ws.send(frames[2]!);
+  const error = await peer.next('ERROR');
+  assert.match(error.message, /REREGISTER part 2 of \d+ arrived, but part 1 was expected/);
+  assert.is((await peer.waitClosed()).code, 1008);
+  assert.equal((await h.state()).agents, [], 'nothing of the broken call was applied');
+  const { agentId } = await h.agent();
+  assert.ok(agentId, 'another agent registers');
 });
 
 Recovery.run();
