@@ -193,7 +193,7 @@ export class Agent {
         this.#taskRefs.set(key, ref);
         return true;
       },
-      restoreStream: (frameworkId, taskId, updates, acked) => this.#updates.restore(frameworkId, taskId, updates, acked),
+      restoreStream: (frameworkId, taskId, updates, acked, origin) => this.#updates.restore(frameworkId, taskId, updates, acked, origin),
       isTerminating: () => this.#machine.is('TERMINATING'),
       finishRun: (run, ending, options) => this.#finishRun(run, ending, options),
       agentUpdate: (frameworkId, executorId, run, taskId, state, reason, message) => this.#agentUpdate(frameworkId, executorId, run, taskId, state, reason, message),

@@ -9,13 +9,13 @@ import { recoverState } from '../checkpoint/recover.js';
 import type { RecoveredExecutor, RecoveredRun, RecoveredState } from '../checkpoint/state.js';
 import type { Logger } from '../log.js';
 import { bootId as hostBootId } from '../process/index.js';
-import type { Reason, TaskState } from '../protocol/index.js';
+import type { Reason, TaskState, TaskStatus } from '../protocol/index.js';
 import { AgentInfoChangedError } from './errors.js';
 import { ExecutorRun, KILL_MARGIN_MS, type Ending, type Framework } from './executor-run.js';
 import type { ExecutorExit } from './launcher.js';
 import type { Config } from './options.js';
 import { runIdentity, runIsAlive, sameAgentInfo, terminateExecutor } from './recovery.js';
-import type { ForwardedStatus } from './status-update-manager.js';
+import type { StatusOrigin } from './status-update-manager.js';
 
 /** What the recovery flow needs from the agent: its settings and checkpoint, and callbacks into its private state. */
 export interface RecoveryHost {
@@ -34,7 +34,7 @@ export interface RecoveryHost {
   forgetDoneFrameworks(): void;
   /** Records where a task's stream lives; false if another run already holds that task ID's stream. */
   claimTaskStream(ref: TaskRef): boolean;
-  restoreStream(frameworkId: string, taskId: string, updates: readonly ForwardedStatus[], acked: ReadonlySet<string>): void;
+  restoreStream(frameworkId: string, taskId: string, updates: readonly TaskStatus[], acked: ReadonlySet<string>, origin: StatusOrigin): void;
   isTerminating(): boolean;
   finishRun(run: ExecutorRun, ending: Ending, options?: { exit?: ExecutorExit; trustPids?: boolean }): Promise<void>;
   agentUpdate(frameworkId: string, executorId: string, run: ExecutorRun | undefined, taskId: string, state: TaskState, reason: Reason | undefined, message: string): Promise<void>;
@@ -188,10 +188,10 @@ export class RecoveryFlow {
         this.#host.logger.warn({ frameworkId: framework.info.id, taskId: task.id, containerId: run.containerId }, 'task ID recorded in more than one run: only the latest run\'s stream is recovered');
         continue;
       }
-      const updates = task.updates.map((status): ForwardedStatus => ({ ...status, source: status.source ?? 'SOURCE_EXECUTOR', agentId: ref.agentId, executorId: executor.id }));
-      this.#host.restoreStream(framework.info.id, task.id, updates, new Set(task.acks));
+      this.#host.restoreStream(framework.info.id, task.id, task.updates, new Set(task.acks), { agentId: ref.agentId, executorId: executor.id });
     }
-    const log = this.#host.logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
+    // Made when there is something to say (a child logger per run costs, with a thousand runs).
+    const log = () => this.#host.logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
     if (rebooted && !recovered.completed) {
       // DESIGN §5: after a reboot the recorded pid names nothing of ours: it is deleted.
       await fs.rm(forkedPath(this.#host.config.workDir, ref), { force: true });
@@ -208,13 +208,13 @@ export class RecoveryFlow {
       return run;
     }
     if (alive && latest) {
-      log.info({ executorPid: identity!.pid, tasks: run.tasks.size }, 'executor alive: waiting for it to re-subscribe');
+      log().info({ executorPid: identity!.pid, tasks: run.tasks.size }, 'executor alive: waiting for it to re-subscribe');
       return run;
     }
     if (alive) {
       // Only an executor's latest run can re-subscribe: an older one still running is killed.
       const why = `an older run of executor ${run.id} (pid ${identity!.pid}) was still running: killed`;
-      log.warn({ executorPid: identity!.pid }, why);
+      log().warn({ executorPid: identity!.pid }, why);
       this.#foundDead.set(run, () => this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
       return run;
     }
@@ -223,8 +223,11 @@ export class RecoveryFlow {
       : identity
         ? `executor ${run.id} (pid ${identity.pid}) exited while the agent was down`
         : `executor ${run.id} was never recorded as started`;
-    log.info({ executorPid: identity?.pid }, why);
-    this.#foundDead.set(run, () => this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted }));
+    // Said when the run is ended, once the socket listens: the live executors come first.
+    this.#foundDead.set(run, () => {
+      log().info({ executorPid: identity?.pid }, why);
+      return this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted });
+    });
     return run;
   }
 

@@ -9,6 +9,11 @@ import { silentLogger, type Logger } from '../log.js';
 
 /** A status as it leaves the node: the agent has filled in its own ID and the executor's. */
 export type ForwardedStatus = TaskStatus & { agentId: string; executorId: string };
+/** Where a recovered stream's updates come from: they leave the node stamped with it. */
+export interface StatusOrigin {
+  agentId: string;
+  executorId: string;
+}
 
 export interface StatusUpdate {
   readonly frameworkId: string;
@@ -211,14 +216,17 @@ export class StatusUpdateManager {
    * as seen (a replay of it is a duplicate); the unacknowledged ones wait in order, to be sent on
    * `resume()`. Throws if the stream already exists (restore before anything else touches it).
    */
-  restore(frameworkId: string, taskId: string, updates: readonly ForwardedStatus[], acked: ReadonlySet<string>): void {
+  restore(frameworkId: string, taskId: string, updates: readonly TaskStatus[], acked: ReadonlySet<string>, origin: StatusOrigin): void {
     if (this.#stream(frameworkId, taskId, false)) throw new IllegalStateError(`cannot restore the status update stream of task ${taskId}: it already exists`);
     const stream = this.#stream(frameworkId, taskId, true)!;
-    for (const status of updates) {
-      if (stream.uuids.has(status.uuid)) continue;
-      stream.uuids.set(status.uuid, DURABLE);
-      if (isTerminal(status.state)) stream.terminated = true;
-      if (!acked.has(status.uuid)) stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0 });
+    for (const recorded of updates) {
+      if (stream.uuids.has(recorded.uuid)) continue;
+      stream.uuids.set(recorded.uuid, DURABLE);
+      if (isTerminal(recorded.state)) stream.terminated = true;
+      if (acked.has(recorded.uuid)) continue;
+      // Only what is still to be forwarded is copied (an acknowledged update is kept as its uuid).
+      const status: ForwardedStatus = { ...recorded, source: recorded.source ?? 'SOURCE_EXECUTOR', agentId: origin.agentId, executorId: origin.executorId };
+      stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0 });
     }
   }
 

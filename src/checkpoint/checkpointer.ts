@@ -41,7 +41,7 @@ import {
   type TaskRef,
 } from './layout.js';
 import { GroupCommitter, RecordLog, repairRecordLog, type GroupCommitStats } from './record-log.js';
-import { LogRecord } from './records.js';
+import { checkRecord, type LogRecord } from './records.js';
 import type { LogRepair } from './state.js';
 
 export interface CheckpointerOptions {
@@ -307,7 +307,7 @@ export class Checkpointer {
       this.#check('append records');
       if (!Array.isArray(entries)) throw new InvalidOptionError('entries', entries, 'an array of {ref, record}');
       for (const { ref, record } of entries) {
-        const checked = validate(LogRecord, record, 'record');
+        const checked = checkRecord(record);
         if (checked.kind === 'UPDATE' && checked.status.taskId !== ref.taskId) throw mismatch('status.taskId', checked.status.taskId, ref.taskId);
         const file = taskUpdatesPath(this.workDir, ref);
         const group = groups.get(file);

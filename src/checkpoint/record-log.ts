@@ -7,11 +7,11 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { decode, encode, validate } from '../protocol/codec.js';
+import { decode, encode } from '../protocol/codec.js';
 import { IllegalStateError, InvalidOptionError, ProtocolError, show } from '../protocol/errors.js';
 import { syncDir } from './atomic-write.js';
 import { CheckpointCorruptError } from './errors.js';
-import { LogRecord } from './records.js';
+import { checkRecord, type LogRecord } from './records.js';
 
 export const RECORD_HEADER_BYTES = 12;
 const MAX_PAYLOAD_BYTES = 0xffff_ffff;
@@ -33,7 +33,7 @@ export function frameRecord(payload: Uint8Array): Buffer {
  * reader would reject.
  */
 export function encodeRecords(records: readonly LogRecord[]): Buffer {
-  const frames = records.map((record) => frameRecord(encode(validate(LogRecord, record, 'record'))));
+  const frames = records.map((record) => frameRecord(encode(checkRecord(record))));
   return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
 }
 
@@ -389,7 +389,7 @@ function decodeRecord(payload: Buffer): LogRecord | string {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return `payload is not a record: ${show(value)}`;
   try {
-    return validate(LogRecord, value, 'record');
+    return checkRecord(value);
   } catch (error) {
     if (error instanceof ProtocolError) return error.message;
     throw error;

@@ -2,7 +2,10 @@
 // acknowledgements they received. The same two records serve the agent's `task.updates` and the
 // executor's `outbox.log`; both are validated when read back, since disk content is untrusted.
 import * as v from 'valibot';
+import { validate } from '../protocol/codec.js';
 import { TaskStatus, Uuid } from '../protocol/common.js';
+import { REASONS, SOURCES, TASK_STATES } from '../protocol/constants.js';
+import { boolean, bytes, id, literal, MAX_TEXT, millis, Mismatch, object, optional, picklist, required, string, uuid, type Check } from '../protocol/light-check.js';
 
 export const UpdateRecord = v.object({ kind: v.literal('UPDATE'), status: TaskStatus });
 export type UpdateRecord = v.InferOutput<typeof UpdateRecord>;
@@ -13,3 +16,41 @@ export type AckRecord = v.InferOutput<typeof AckRecord>;
 /** One record of a record log. (Not `Record`, which TypeScript already has.) */
 export const LogRecord = v.variant('kind', [UpdateRecord, AckRecord]);
 export type LogRecord = v.InferOutput<typeof LogRecord>;
+
+// The same two records in the light check (protocol/light-check.ts): every record written and
+// every record read back is checked, tens of thousands at a recovery, and valibot costs several
+// microseconds each. test/checkpoint/records.test.ts holds the two to the same verdicts.
+const taskStatus = object<TaskStatus>({
+  taskId: required(id),
+  state: required(picklist(TASK_STATES)),
+  uuid: required(uuid),
+  timestamp: required(millis),
+  source: optional(picklist(SOURCES)),
+  reason: optional(picklist(REASONS)),
+  message: optional(string(0, MAX_TEXT)),
+  data: optional(bytes),
+  healthy: optional(boolean),
+  agentId: optional(id),
+  executorId: optional(id),
+});
+const CHECKS: Record<LogRecord['kind'], Check<LogRecord>> = {
+  UPDATE: object({ kind: required(literal('UPDATE')), status: required(taskStatus) }),
+  ACK: object({ kind: required(literal('ACK')), uuid: required(uuid) }),
+};
+
+/**
+ * Validates one record (read back, or about to be written): the light check, and when it fails,
+ * valibot's, whose ProtocolError names the field and the value.
+ */
+export function checkRecord(value: unknown): LogRecord {
+  const kind = (value as { kind?: unknown } | null | undefined)?.kind;
+  const check = kind === 'UPDATE' || kind === 'ACK' ? CHECKS[kind] : undefined;
+  if (check) {
+    try {
+      return check(value, '');
+    } catch (error) {
+      if (!(error instanceof Mismatch)) throw error;
+    }
+  }
+  return validate(LogRecord, value, 'record');
+}

@@ -7,81 +7,8 @@
 // two to the same verdicts on valid and mutated frames.
 import type { ExecutorEvent } from '../protocol/executor.js';
 import { ProtocolError, show } from '../protocol/errors.js';
-import { ID_PATTERN } from '../protocol/ids.js';
+import { boolean, bytes, id, integer, literal, MAX_NAME, MAX_TEXT, millis, Mismatch, nonNegative, object, optional, required, string, uuid, type Check } from '../protocol/light-check.js';
 import { decode } from '../protocol/msgpack.js';
-
-/** A field that does not hold what it should: its path and what was expected. */
-class Mismatch extends Error {
-  constructor(
-    readonly path: string,
-    readonly expected: string,
-    readonly value: unknown,
-  ) {
-    super(expected);
-  }
-}
-
-type Check<T> = (value: unknown, path: string) => T;
-
-const MAX_TEXT = 64 * 1024;
-const MAX_NAME = 1024;
-const MAX_MILLIS = 2 ** 47;
-const UUID_PATTERN = /^[0-9a-fA-F-]{8,64}$/;
-
-const fail = (path: string, expected: string, value: unknown): never => {
-  throw new Mismatch(path, expected, value);
-};
-
-const string = (min: number, max: number): Check<string> => (value, path) =>
-  typeof value === 'string' && value.length >= min && value.length <= max
-    ? value
-    : fail(path, min > 0 ? `must be a string of ${min} to ${max} characters` : `must be a string of at most ${max} characters`, value);
-
-const pattern = (regex: RegExp, expected: string): Check<string> => (value, path) =>
-  typeof value === 'string' && regex.test(value) ? value : fail(path, expected, value);
-
-const id = pattern(ID_PATTERN, 'must match ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
-const uuid = pattern(UUID_PATTERN, 'must be a UUID');
-
-const integer = (min: number, max = Number.POSITIVE_INFINITY): Check<number> => (value, path) =>
-  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
-    ? value
-    : fail(path, max === Number.POSITIVE_INFINITY ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`, value);
-
-const millis = integer(0, MAX_MILLIS);
-
-const nonNegative: Check<number> = (value, path) =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fail(path, 'must be a finite number >= 0', value);
-
-const boolean: Check<boolean> = (value, path) => (typeof value === 'boolean' ? value : fail(path, 'must be a boolean', value));
-
-const bytes: Check<Uint8Array> = (value, path) => (value instanceof Uint8Array ? value : fail(path, 'must be bytes (a msgpack bin)', value));
-
-/** Optional like valibot's: a missing key stays missing, a present undefined stays undefined, else checked. */
-type Shape = Record<string, { check: Check<unknown>; optional?: boolean; fallback?: unknown }>;
-
-const required = (check: Check<unknown>) => ({ check });
-const optional = (check: Check<unknown>, fallback?: unknown) => ({ check, optional: true, fallback });
-
-/** An object with the shape's keys only (others are dropped, as valibot's `object` does). */
-const object = <T>(shape: Shape): Check<T> => (value, path) => {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(path, 'must be an object', value);
-  const input = value as Record<string, unknown>;
-  const output: Record<string, unknown> = {};
-  for (const key in shape) {
-    const { check, optional: isOptional, fallback } = shape[key]!;
-    const field = path ? `${path}.${key}` : key;
-    const item = input[key];
-    if (item === undefined) {
-      if (!isOptional) fail(field, 'is missing', item);
-      if (fallback !== undefined) output[key] = fallback;
-      else if (key in input) output[key] = undefined;
-      continue;
-    }
-    output[key] = check(item, field);
-  }
-  return output as T;
-};
 
 const command = object({ value: required(string(1, MAX_TEXT)) });
 
@@ -129,9 +56,6 @@ const EVENTS: Record<ExecutorEvent['type'], Check<ExecutorEvent>> = {
   ERROR: object({ type: required(literal('ERROR')), code: required(string(0, 64)), message: required(string(0, MAX_TEXT)) }),
 };
 
-function literal(expected: string): Check<string> {
-  return (value, path) => (value === expected ? expected : fail(path, `must be ${JSON.stringify(expected)}`, value));
-}
 
 /**
  * Decodes one frame from the agent and checks it; throws a ProtocolError that names the event type,

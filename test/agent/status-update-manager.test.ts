@@ -256,7 +256,7 @@ test('forgets the streams of a removed framework', async () => {
 test('restores a stream from its checkpoint: unacknowledged updates wait in order, every uuid counts as seen', async () => {
   const { manager, forwarded, uuids } = setup();
   const [a, b, c] = [status('t1', 'TASK_STARTING'), status('t1', 'TASK_RUNNING'), status('t1', 'TASK_FINISHED')];
-  manager.restore('f1', 't1', [a, b, c], new Set([a.uuid]));
+  manager.restore('f1', 't1', [a, b, c], new Set([a.uuid]), { agentId: a.agentId, executorId: a.executorId });
   assert.equal(manager.pending('f1', 't1').map((s) => s.uuid), [b.uuid, c.uuid]);
   assert.is(forwarded.length, 0, 'nothing is sent before resume()');
   manager.resume();
@@ -266,7 +266,7 @@ test('restores a stream from its checkpoint: unacknowledged updates wait in orde
   assert.is(manager.update('f1', status('t1', 'TASK_RUNNING')).outcome, 'ignored', 'the stream had ended');
   assert.ok(await manager.acknowledge('f1', 't1', b.uuid));
   assert.equal(uuids(), [b.uuid, c.uuid]);
-  assert.throws(() => manager.restore('f1', 't1', [], new Set()), /already exists/);
+  assert.throws(() => manager.restore('f1', 't1', [], new Set(), { agentId: 'a1', executorId: 'e1' }), /already exists/);
 });
 
 test('settles idle() once every record handed to the store is appended', async () => {

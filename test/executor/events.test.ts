@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { decodeEvent } from '../../src/executor/events.js';
 import { ExecutorEvent, ProtocolError, decodeFrame, encode } from '../../src/protocol/index.js';
 import { Random } from '../../scripts/lib/random.js';
+import { MUTANTS, mutate, paths } from '../fixtures/mutants.js';
 
 const task = {
   taskId: 't1',
@@ -54,33 +55,6 @@ function light(value: unknown): { ok: true; output: unknown } | { ok: false; mes
     assert.is((error as ProtocolError).code, 'ERR_PROTOCOL');
     return { ok: false, message: (error as Error).message };
   }
-}
-
-/** Replacement values that break (or not) a field: wrong types, edge numbers, bad IDs, long strings. */
-const MUTANTS: unknown[] = [
-  undefined, null, true, 0, -1, 1.5, 2 ** 47 + 1, Number.NaN, 'x', '', '../x', '.hidden', 'a'.repeat(201),
-  'é'.repeat(1025), 'a'.repeat(65), [], {}, { value: '' }, new Uint8Array([0]), 'TASK_RUNNING',
-];
-
-/** Every path to a field inside a value (objects only), e.g. ['task', 'resources', 'cpus']. */
-function paths(value: unknown, prefix: string[] = []): string[][] {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Array.isArray(value)) return [];
-  const found: string[][] = [];
-  for (const [key, child] of Object.entries(value)) {
-    found.push([...prefix, key]);
-    found.push(...paths(child, [...prefix, key]));
-  }
-  return found;
-}
-
-function mutate(value: unknown, path: string[], replacement: unknown, remove: boolean): unknown {
-  const copy = structuredClone(value) as Record<string, unknown>;
-  let target = copy;
-  for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
-  const last = path[path.length - 1]!;
-  if (remove) delete target[last];
-  else target[last] = replacement;
-  return copy;
 }
 
 const Events = suite('decodeEvent (the executor side check of agent events)');
