@@ -28,6 +28,9 @@ import { Outbox } from './outbox.js';
 import type { AttemptTrigger, Reconnector, WatchFunction } from './reconnect.js';
 import { ShimFile } from './shim-file.js';
 
+/** How many times a non-checkpointing executor tries its first subscription (see #retryFirstSubscription). */
+export const FIRST_SUBSCRIBE_ATTEMPTS = 3;
+
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
 
 export interface ExecutorDriverOptions {
@@ -191,8 +194,9 @@ export class ExecutorDriver {
    * `.lifeline/shim.json`, opens `.lifeline/outbox.log`, connects to the agent and subscribes.
    * Resolves once SUBSCRIBED. Rejects with a LifelineError when the environment is missing or
    * invalid or the sandbox cannot be written (ERR_ENVIRONMENT), the agent refuses the subscription
-   * (its ERROR code, or ERR_UNKNOWN_EXECUTOR when it answers SHUTDOWN), or cannot be reached: at once
-   * (ERR_CONNECTION) when the framework does not checkpoint; otherwise the driver keeps trying, as
+   * (its ERROR code, or ERR_UNKNOWN_EXECUTOR when it answers SHUTDOWN), or cannot be reached: when
+   * the framework does not checkpoint, with ERR_CONNECTION at once if nothing listens on the socket,
+   * or after FIRST_SUBSCRIBE_ATTEMPTS handshakes that failed or timed out; otherwise the driver keeps trying, as
    * after a broken connection, and rejects with ERR_TIMEOUT when LIFELINE_RECOVERY_TIMEOUT passes.
    * A driver that failed to start is stopped.
    */
@@ -210,14 +214,36 @@ export class ExecutorDriver {
       try {
         await this.#attempt(this.#internals.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
       } catch (error) {
+        if (error instanceof Refusal || this.#stopped) throw error;
         // The agent may have died right after launching us: a checkpointing executor waits for it.
-        if (error instanceof Refusal || !env.checkpoint || this.#stopped) throw error;
-        await this.#reconnect();
+        if (env.checkpoint) await this.#reconnect();
+        else await this.#retryFirstSubscription(error);
       }
     } catch (error) {
       await this.stop();
       throw error instanceof Refusal ? error.error : error;
     }
+  }
+
+  /**
+   * A non-checkpointing executor has no agent to wait for if its agent is gone, but an agent that
+   * is there and slow (a hundred executors starting at once on two cores) is worth a few more
+   * tries: FIRST_SUBSCRIBE_ATTEMPTS in all, each with the first handshake's deadline. A socket
+   * that is missing or refuses connections means there is no agent: that fails at once.
+   */
+  async #retryFirstSubscription(failure: unknown): Promise<void> {
+    let last = failure;
+    for (let attempt = 2; attempt <= FIRST_SUBSCRIBE_ATTEMPTS; attempt++) {
+      const cause = ((last as Error | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code;
+      if (last instanceof Refusal || this.#stopped || cause === 'ENOENT' || cause === 'ECONNREFUSED') break;
+      try {
+        await this.#attempt(this.#internals.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+        return;
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw last;
   }
 
   /**

@@ -13,7 +13,7 @@ import { outboxPath, shimInfoPath } from '../../src/checkpoint/layout.js';
 import { readJson } from '../../src/checkpoint/atomic-write.js';
 import { ShimInfo } from '../../src/checkpoint/shim-info.js';
 import { ExecutorDriver, type ExecutorDriverOptions } from '../../src/executor/index.js';
-import type { DriverInternals } from '../../src/executor/driver.js';
+import { FIRST_SUBSCRIBE_ATTEMPTS, type DriverInternals } from '../../src/executor/driver.js';
 import type { AttemptTrigger } from '../../src/executor/reconnect.js';
 import { EXECUTOR_PROTOCOL_VERSION, LifelineError, type Reason } from '../../src/protocol/index.js';
 import { processIdentity } from '../../src/process/index.js';
@@ -470,6 +470,41 @@ Recovery('start() of a checkpointing executor rejects with ERR_TIMEOUT when no a
   assert.is(error.code, 'ERR_TIMEOUT');
   assert.match(error.message, /recovery timeout of 300 ms/);
   assert.is(driver.state, 'STOPPED');
+});
+
+Recovery('start() of a non-checkpointing executor tries a slow agent again: a handshake that timed out is followed by a second one', async (context) => {
+  // The first SUBSCRIBE is left unanswered (an agent too busy to answer in time); the second is answered.
+  let subscribes = 0;
+  const agent = await startAgent(context, { onCall: (call, fake) => {
+    if (call.type === 'SUBSCRIBE') fake.options.subscribe = ++subscribes > 1;
+  } }, { LIFELINE_CHECKPOINT: '0' });
+  const { driver } = recordingDriver(context, { handshakeTimeoutMs: 300 });
+  await withTimeout(driver.start(), 10_000, 'start() on the second handshake');
+  assert.is(driver.state, 'SUBSCRIBED');
+  assert.is(subscribes, 2);
+  assert.is(agent.calls.filter((call) => call.type === 'SUBSCRIBE').length, 2);
+});
+
+Recovery(`start() of a non-checkpointing executor gives up after ${FIRST_SUBSCRIBE_ATTEMPTS} handshakes that time out, and at once when nothing listens`, async (context) => {
+  const socketPath = path.join(context.dir, 'agent.sock');
+  context.silent = await SilentServer.start(socketPath);
+  Object.assign(process.env, envWithoutAgent(socketPath, context.dir), { LIFELINE_CHECKPOINT: '0' });
+  const { driver } = recordingDriver(context, { handshakeTimeoutMs: 200 });
+  const error = await rejection(driver.start(), 'start() against a silent agent');
+  assert.is(error.code, 'ERR_CONNECTION');
+  assert.match(error.message, /did not complete the subscription within 200 ms/);
+  assert.is(context.silent.connections, FIRST_SUBSCRIBE_ATTEMPTS);
+  assert.is(driver.diagnostics.attempts, FIRST_SUBSCRIBE_ATTEMPTS);
+  assert.is(driver.state, 'STOPPED');
+
+  await context.silent.close();
+  context.silent = undefined;
+  Object.assign(process.env, envWithoutAgent(path.join(context.dir, 'nobody.sock'), context.dir), { LIFELINE_CHECKPOINT: '0' });
+  const { driver: alone } = recordingDriver(context, { handshakeTimeoutMs: 200 });
+  const refused = await rejection(alone.start(), 'start() with no agent');
+  assert.is(refused.code, 'ERR_CONNECTION');
+  assert.match(refused.message, /nobody\.sock/);
+  assert.is(alone.diagnostics.attempts, 1, 'no second attempt when no agent listens');
 });
 
 Recovery('stop() during recovery leaves nothing behind: a process that does it exits by itself', async (context) => {
