@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert';
 import * as v from 'valibot';
 import { checkRecord, LogRecord } from '../../src/checkpoint/records.js';
 import { ProtocolError } from '../../src/protocol/index.js';
-import { Random } from '../../scripts/lib/random.js';
-import { MUTANTS, mutate, paths } from '../fixtures/mutants.js';
+import { agreeOnEveryField, agreeOnJunk } from '../fixtures/mutants.js';
 
 const UUID = '0e6f4c2a-8d1b-4c8e-9f7a-2b3c4d5e6f70';
 
@@ -48,43 +47,13 @@ Records('accepts every valid record with the same output as the valibot schema, 
 });
 
 Records('agrees with valibot on every field removed or replaced by a bad value', () => {
-  let checked = 0;
-  let rejected = 0;
-  for (const record of VALID) {
-    for (const path of paths(record)) {
-      for (const [i, replacement] of [...MUTANTS, 'removed'].entries()) {
-        const remove = i === MUTANTS.length;
-        const value = mutate(record, path, replacement, remove);
-        const expected = valibot(value);
-        const actual = light(value);
-        const what = `${String(record.kind)} with ${path.join('.')} ${remove ? 'removed' : `= ${String(replacement).slice(0, 20)}`}`;
-        assert.is(actual.ok, expected.ok, `${what}: valibot ${expected.ok ? 'accepts' : 'rejects'} it, checkRecord ${actual.ok ? 'accepts' : 'rejects'} it`);
-        if (expected.ok && actual.ok) assert.equal(actual.output, expected.output, what);
-        checked++;
-        if (!actual.ok) rejected++;
-      }
-    }
-  }
+  const { checked, rejected } = agreeOnEveryField(VALID, valibot, light, (record) => String(record.kind));
   assert.ok(checked > 400, `${checked} mutants checked`);
   assert.ok(rejected > checked / 2, `${rejected} of ${checked} rejected`);
 });
 
 Records('agrees with valibot on random junk, and refuses non-objects', () => {
-  const random = new Random(11);
-  const kinds = ['UPDATE', 'ACK', 'NOPE', 7, undefined];
-  for (let i = 0; i < 3000; i++) {
-    const base = VALID[random.int(0, VALID.length - 1)]!;
-    let value: unknown = { ...base, kind: kinds[random.int(0, kinds.length - 1)] };
-    for (const path of paths(base)) {
-      if (!random.chance(0.15)) continue;
-      try {
-        value = mutate(value, path, MUTANTS[random.int(0, MUTANTS.length - 1)], false);
-      } catch {
-        // its parent is no longer an object
-      }
-    }
-    assert.is(light(value).ok, valibot(value).ok, JSON.stringify(value, (_, item) => (item instanceof Uint8Array ? [...item] : item)).slice(0, 200));
-  }
+  agreeOnJunk(VALID, valibot, light, { seed: 11, count: 3000, key: 'kind', keys: ['UPDATE', 'ACK', 'NOPE', 7, undefined], chance: 0.15 });
   for (const junk of [null, undefined, 3, 'UPDATE', [], [{ kind: 'ACK', uuid: UUID }]]) assert.not.ok(light(junk).ok, String(junk));
 });
 

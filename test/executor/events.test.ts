@@ -2,8 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeEvent } from '../../src/executor/events.js';
 import { ExecutorEvent, ProtocolError, decodeFrame, encode } from '../../src/protocol/index.js';
-import { Random } from '../../scripts/lib/random.js';
-import { MUTANTS, mutate, paths } from '../fixtures/mutants.js';
+import { agreeOnEveryField, agreeOnJunk } from '../fixtures/mutants.js';
 
 const task = {
   taskId: 't1',
@@ -78,44 +77,13 @@ Events('drops unknown keys and fills frameworkInfo.checkpoint with false, as val
 });
 
 Events('agrees with valibot on every field of every event removed or replaced by a bad value', () => {
-  let checked = 0;
-  let rejected = 0;
-  for (const event of VALID) {
-    for (const path of paths(event)) {
-      for (const [i, replacement] of [...MUTANTS, 'removed'].entries()) {
-        const remove = i === MUTANTS.length;
-        const value = mutate(event, path, replacement, remove);
-        const expected = valibot(value);
-        const actual = light(value);
-        const what = `${event.type} with ${path.join('.')} ${remove ? 'removed' : `= ${String(replacement).slice(0, 20)}`}`;
-        assert.is(actual.ok, expected.ok, `${what}: valibot ${expected.ok ? 'accepts' : 'rejects'} it, decodeEvent ${actual.ok ? 'accepts' : 'rejects'} it`);
-        if (expected.ok && actual.ok) assert.equal(actual.output, expected.output, what);
-        checked++;
-        if (!actual.ok) rejected++;
-      }
-    }
-  }
+  const { checked, rejected } = agreeOnEveryField(VALID, valibot, light, (event) => String(event.type));
   assert.ok(checked > 1000, `${checked} mutants checked`);
   assert.ok(rejected > checked / 2, `${rejected} of ${checked} rejected`);
 });
 
 Events('agrees with valibot on random junk frames', () => {
-  const random = new Random(7);
-  const types = [...VALID.map((event) => event.type), 'NOPE', 7, undefined];
-  for (let i = 0; i < 2000; i++) {
-    const base = VALID[random.int(0, VALID.length - 1)]!;
-    let value: unknown = { ...base, type: types[random.int(0, types.length - 1)] };
-    // A few fields replaced at once (a path under a field already replaced by a non-object is skipped).
-    for (const path of paths(base)) {
-      if (!random.chance(0.1)) continue;
-      try {
-        value = mutate(value, path, MUTANTS[random.int(0, MUTANTS.length - 1)], false);
-      } catch {
-        // its parent is no longer an object
-      }
-    }
-    assert.is(light(value).ok, valibot(value).ok, JSON.stringify(value, (_, v) => (v instanceof Uint8Array ? [...v] : v)).slice(0, 200));
-  }
+  agreeOnJunk(VALID, valibot, light, { seed: 7, count: 2000, key: 'type', keys: [...VALID.map((event) => event.type), 'NOPE', 7, undefined], chance: 0.1 });
 });
 
 Events('names the type, the field and the value in its error, like the agent', () => {
