@@ -1,6 +1,6 @@
 // The agent's Prometheus metrics, in a registry of its own (two agents in one process, as in the
 // tests, must not share counters). Gauges read the agent's state when scraped.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from '../prometheus.js';
 
 export interface AgentGaugeSources {
   registered(): number;

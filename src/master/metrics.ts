@@ -1,6 +1,6 @@
 // The master's Prometheus metrics, in a Registry of its own (never prom-client's global one), so
 // that several masters in one process (tests, embedding) do not share counters.
-import { Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { Counter, Gauge, Registry as PromRegistry } from '../prometheus.js';
 import { TASK_STATES } from '../protocol/index.js';
 import type { Allocator } from './allocator.js';
 import type { Registry } from './registry.js';
