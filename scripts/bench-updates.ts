@@ -105,6 +105,15 @@ class Stage {
       message: `${this.n} ${this.mode} executors ready (warm-up done): ${this.#count('ready-')} are\n${this.#logs()}`,
     });
     this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
+    // The warm-up's updates reach the framework before round 1, as each round's do before the
+    // next: otherwise round 1 competes with forwarding a backlog of warm-up × n updates.
+    const started = Date.now();
+    await waitFor(async () => (await this.#pendingUpdates()) === 0, {
+      timeoutMs: 600_000,
+      intervalMs: 50,
+      message: `the ${this.mode} agent's warm-up updates all acknowledged by the framework`,
+    });
+    process.stderr.write(`  n=${this.n} ${this.mode}: warm-up backlog drained in ${Date.now() - started} ms\n`);
   }
 
   #cpu(): Cpu {
