@@ -87,8 +87,8 @@ async function startMesosStyle(env: NodeJS.ProcessEnv, record: Recorder, done: (
   let attemptAt = 0;
   let task: Extract<Event, { type: 'LAUNCH' }>['task'] | undefined;
   let unacknowledged: { taskId: string; state: 'TASK_RUNNING'; uuid: string; timestamp: number; source: 'SOURCE_EXECUTOR' } | undefined;
-  let first: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  const started = new Promise<void>((resolve, reject) => (first = { resolve, reject }));
+  let first: { resolve: () => void } | undefined;
+  const started = new Promise<void>((resolve) => (first = { resolve }));
 
   const connect = () => {
     if (connection || subscribed || stopped) return; // one attempt in flight at a time
@@ -109,13 +109,15 @@ async function startMesosStyle(env: NodeJS.ProcessEnv, record: Recorder, done: (
           }),
         event: (event) => onEvent(attempt, event),
         malformed: () => {},
-        closed: (error) => {
+        closed: () => {
           if (connection !== attempt) return;
           connection = undefined;
           const was = subscribed;
           subscribed = false;
-          if (!everSubscribed) first?.reject(error);
-          else if (was) backoff(); // Mesos: disconnected() → backoff(): connect now, then every U[0, max)
+          // Mesos: disconnected() → backoff(): connect now, then every U[0, max). Its library does
+          // the same when the first connection fails (a slow agent launching hundreds of executors
+          // at once), so the baseline does too; the agent's registration timeout bounds it.
+          if (was || (!everSubscribed && chain === undefined)) backoff();
         },
       },
       { handshakeTimeoutMs: 2_000 },
