@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript } from './lib/args.js';
 import { barLine, printBar, printTable } from './lib/report.js';
-import { cpuSeconds, totalCpuSeconds } from './lib/proc-usage.js';
+import { cpuSeconds, cpuSecondsByPid } from './lib/proc-usage.js';
 import { median, percentile } from './lib/stats.js';
 import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './lib/updates-executor.js';
 import { removeDir, tempDir, waitFor } from '../test/helpers.js';
@@ -116,18 +116,32 @@ class Stage {
     process.stderr.write(`  n=${this.n} ${this.mode}: warm-up backlog drained in ${Date.now() - started} ms\n`);
   }
 
-  #cpu(): Cpu {
+  #cpu(): Cpu & { perExecutor: Map<number, number> } {
     const self = process.cpuUsage();
+    // Per process: one gone by the next reading must not count as negative CPU (the sums did).
+    const perExecutor = cpuSecondsByPid(this.#executorPids);
     return {
       agent: cpuSeconds(this.scenario.agent!.pid),
-      executors: totalCpuSeconds(this.#executorPids),
+      executors: [...perExecutor.values()].reduce((sum, value) => sum + value, 0),
+      perExecutor,
       master: cpuSeconds(this.scenario.master.pid),
       framework: (self.user + self.system) / 1e6,
     };
   }
 
+  /** CPU seconds the executors alive at both readings used between them. */
+  static executorCpu(before: Map<number, number>, after: Map<number, number>): number {
+    let sum = 0;
+    for (const [pid, value] of after) {
+      const start = before.get(pid);
+      if (start !== undefined) sum += value - start;
+    }
+    return sum;
+  }
+
   /** Starts round `round`, waits for every executor's result and for the framework to catch up. */
   async runRound(round: number, seconds: number): Promise<Round> {
+    this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
     const before = this.#cpu();
     const file = path.join(this.control, `start-${round}`);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ deadline: Date.now() + seconds * 1000 }));
@@ -140,7 +154,7 @@ class Stage {
     });
     const ended = Date.now();
     const after = this.#cpu();
-    const cpu: Cpu = { agent: after.agent - before.agent, executors: after.executors - before.executors, master: after.master - before.master, framework: after.framework - before.framework };
+    const cpu: Cpu = { agent: after.agent - before.agent, executors: Stage.executorCpu(before.perExecutor, after.perExecutor), master: after.master - before.master, framework: after.framework - before.framework };
     const results = fs
       .readdirSync(this.control)
       .filter((name) => name.startsWith(prefix) && name.endsWith('.json'))

@@ -13,6 +13,16 @@ export function cpuSeconds(pid: number): number {
   return stat ? (stat.utime + stat.stime) / TICKS_PER_SECOND : 0;
 }
 
+/** cpuSeconds of each of `pids` still running; a gone one is left out (not read as 0). */
+export function cpuSecondsByPid(pids: readonly number[]): Map<number, number> {
+  const seconds = new Map<number, number>();
+  for (const pid of pids) {
+    const stat = readProcStat(pid);
+    if (stat) seconds.set(pid, (stat.utime + stat.stime) / TICKS_PER_SECOND);
+  }
+  return seconds;
+}
+
 /** Sum of cpuSeconds over `pids`. */
 export function totalCpuSeconds(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
