@@ -24,7 +24,7 @@ import type { LogRecord } from '../src/checkpoint/records.js';
 import { bootId, processIdentity, type ProcessIdentity } from '../src/process/index.js';
 import type { TaskStatus } from '../src/protocol/index.js';
 import { startMaster } from '../test/e2e/cluster.js';
-import { CLI, freePort, removeDir, tempDir, waitFor } from '../test/helpers.js';
+import { CLI, FAST_TMP, freePort, removeDir, tempDir, waitFor } from '../test/helpers.js';
 import { isMain, parseScriptFlags, runScript } from './lib/args.js';
 import { barLine, printBar, printTable } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -148,7 +148,7 @@ async function main(): Promise<number> {
   for (const n of sizes) if (!Number.isInteger(n) || n < 1) throw new TypeError(`bench-recovery: --sizes must be positive integers, got ${flags.sizes}`);
   const trials = flags.quick ? 1 : flags.trials;
   const root = fs.realpathSync(tempDir('ll-bre-'));
-  const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/ll-bre-') : undefined;
+  const fast = fs.mkdtempSync(path.join(FAST_TMP, 'll-bre-'));
   const rows: Array<Array<string | number>> = [];
   const lines = [];
   const failures = new Map<number, string>();
@@ -160,7 +160,7 @@ async function main(): Promise<number> {
     for (const n of sizes) {
       // Written on tmpfs when there is one (its fsyncs cost nothing: 5,000 executors are tens of
       // thousands of atomic writes), then copied to the real disk for each trial.
-      const source = path.join(shm ?? root, `ckpt-${n}`);
+      const source = path.join(fast, `ckpt-${n}`);
       const writtenAt = Date.now();
       await writeCheckpoint(source, n, flags.updates, dead);
       process.stderr.write(`bench-recovery: checkpoint of ${n} executors × ${flags.updates} updates written in ${Date.now() - writtenAt} ms\n`);
@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     }
   } finally {
     removeDir(root);
-    if (shm) removeDir(shm);
+    removeDir(fast);
   }
   printTable(
     `bench-recovery: ms from spawning the agent (medians of ${trials} trial(s); ${flags.updates} updates per executor, executors dead)`,

@@ -14,7 +14,6 @@
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -44,7 +43,7 @@ import {
 } from '../../src/checkpoint/index.js';
 import { encode, type TaskStatus } from '../../src/protocol/index.js';
 import { copyTree, treeSnapshot } from '../../test/fixtures/checkpoint-sample.js';
-import { lifeline, removeDir, waitFor, withTimeout } from '../../test/helpers.js';
+import { FAST_TMP, lifeline, removeDir, waitFor, withTimeout } from '../../test/helpers.js';
 import { Scenario, waitingTask } from '../../test/e2e/scenario.js';
 import { isMain, parseScriptFlags, runScript } from '../lib/args.js';
 import { Random } from '../lib/random.js';
@@ -95,15 +94,6 @@ export interface CorruptResult {
   violations: string[];
   wallMs: number;
 }
-
-const FAST_TMP = (() => {
-  try {
-    fs.accessSync('/dev/shm', fs.constants.W_OK);
-    return '/dev/shm';
-  } catch {
-    return os.tmpdir();
-  }
-})();
 
 const RECOVERY_DEADLINE_MS = 10_000;
 

@@ -2,11 +2,9 @@
 // over its --max_frame_bytes (1 MiB by default): an agent with a few thousand tasks could never
 // re-register. A call too large for one frame is split into parts, each under a size the master
 // accepts on defaults; every part repeats agentInfo, and the lists are cut between items.
-import { encode, LifelineError, MAX_REREGISTER_PARTS, type AgentCall } from '../protocol/index.js';
+import { encode, LifelineError, MAX_REREGISTER_PARTS, REREGISTER_LISTS, type ReregisterCall as Reregister } from '../protocol/index.js';
 
-type Reregister = Extract<AgentCall, { type: 'REREGISTER' }>;
-type Lists = Pick<Reregister, 'frameworks' | 'executors' | 'tasks'>;
-const KINDS = ['frameworks', 'executors', 'tasks'] as const;
+type Lists = Pick<Reregister, (typeof REREGISTER_LISTS)[number]>;
 
 /**
  * The frames that carry `call`: one when it fits in `partBytes`, else parts of at most about
@@ -23,7 +21,7 @@ export function reregisterFrames(call: Reregister, partBytes: number): Uint8Arra
   const parts: Lists[] = [];
   let current: Lists = { frameworks: [], executors: [], tasks: [] };
   let used = 0;
-  for (const kind of KINDS) {
+  for (const kind of REREGISTER_LISTS) {
     for (const item of call[kind]) {
       const size = encode(item).length;
       if (used > 0 && used + size > budget) {

@@ -150,7 +150,7 @@ function listDir(dir: string): Listing {
     // when the file system does not say), which saves an lstat per framework, executor, run, task.
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (error) {
-    if (code(error) === 'ENOENT') return new Map();
+    if (code(error) === 'ENOENT') return EMPTY;
     throw asCorrupt(error, dir);
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

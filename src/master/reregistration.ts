@@ -2,10 +2,7 @@
 // call arrive in order on one connection, each repeating agentInfo, and are joined into the whole
 // call, which is acted on once the last part is in. Anything out of order is a protocol error that
 // closes that connection only.
-import { MAX_REREGISTER_ITEMS, ProtocolError, type AgentCall } from '../protocol/index.js';
-
-type Reregister = Extract<AgentCall, { type: 'REREGISTER' }>;
-const KINDS = ['frameworks', 'executors', 'tasks'] as const;
+import { MAX_REREGISTER_ITEMS, ProtocolError, REREGISTER_LISTS, type ReregisterCall as Reregister } from '../protocol/index.js';
 
 export class ReregisterParts {
   #pending: Reregister | undefined;
@@ -31,7 +28,7 @@ export class ReregisterParts {
       throw this.#error(`REREGISTER part ${part.index} is from agent ${call.agentInfo.id}, but part 0 was from agent ${this.#pending!.agentInfo.id}`);
     }
     const pending = this.#pending!;
-    for (const kind of KINDS) {
+    for (const kind of REREGISTER_LISTS) {
       const list = pending[kind] as unknown[];
       if (list.length + call[kind].length > MAX_REREGISTER_ITEMS) {
         throw this.#error(`REREGISTER parts list more than ${MAX_REREGISTER_ITEMS} ${kind}`);

@@ -50,6 +50,9 @@ export const AgentCall = v.variant('type', [
   v.object({ type: v.literal('PONG') }),
 ]);
 export type AgentCall = v.InferOutput<typeof AgentCall>;
+export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
+/** The lists of a REREGISTER that a split one spreads over its parts, in this order. */
+export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
 export const AgentEvent = v.variant('type', [
   v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),

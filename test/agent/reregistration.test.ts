@@ -1,10 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { reregisterFrames } from '../../src/agent/reregistration.js';
-import { AgentCall, decodeFrame, MAX_REREGISTER_PARTS, type AgentCall as Call } from '../../src/protocol/index.js';
+import { AgentCall, decodeFrame, MAX_REREGISTER_PARTS, type ReregisterCall as Reregister } from '../../src/protocol/index.js';
 import { bigReregister } from '../fixtures/reregister.js';
 
-type Reregister = Extract<Call, { type: 'REREGISTER' }>;
 const test = suite('reregisterFrames');
 
 function decodeAll(frames: Uint8Array[]): Reregister[] {

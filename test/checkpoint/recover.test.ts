@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,23 +24,13 @@ import {
   type RecoveredState,
 } from '../../src/checkpoint/index.js';
 import { AGENT, BOOT, copyTree, TOKEN_HASH, treeSnapshot, writeSample, type Sample, type SampleRun } from '../fixtures/checkpoint-sample.js';
-import { removeDir, tempDir } from '../helpers.js';
+import { FAST_TMP, removeDir, tempDir } from '../helpers.js';
 
 let template = '';
 let sample: Sample;
 let dir = '';
 
-// The fuzz loop copies the checkpoint hundreds of times: on tmpfs when there is one (metadata
-// operations on a busy disk cost a millisecond each).
-const FAST_TMP = (() => {
-  try {
-    fs.accessSync('/dev/shm', fs.constants.W_OK);
-    return '/dev/shm';
-  } catch {
-    return os.tmpdir();
-  }
-})();
-
+// The fuzz loop copies the checkpoint hundreds of times: on FAST_TMP (tmpfs when there is one).
 /** A fresh copy of the sample checkpoint for one test (symlinks copied as they are). */
 function copySample(root?: string): string {
   const copy = root ? fs.mkdtempSync(path.join(root, 'll-fuzz-')) : tempDir('ll-recover-');

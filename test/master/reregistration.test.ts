@@ -1,9 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ReregisterParts } from '../../src/master/reregistration.js';
-import { MAX_REREGISTER_ITEMS, type AgentCall } from '../../src/protocol/index.js';
+import { MAX_REREGISTER_ITEMS, type ReregisterCall as Reregister } from '../../src/protocol/index.js';
 
-type Reregister = Extract<AgentCall, { type: 'REREGISTER' }>;
 const test = suite('ReregisterParts');
 
 const AGENT_INFO = { id: 'agent-1', hostname: 'node-1', resources: { cpus: 4, mem: 4096, disk: 10_000 }, checkpoint: true };
