@@ -28,11 +28,11 @@ export const LATEST = 'latest';
 
 /**
  * One more segment under a directory that is already normalised: `metaDir` normalises the work dir
- * once and every segment below is a constant or a checked ID (no `/`, no `..`), so plain
- * concatenation gives what path.join would, without re-normalising the whole chain on every call
- * (recovery asks for tens of thousands of these paths).
+ * once and every segment below is a constant, a checked ID or a name read from a directory listing
+ * (no `/`, no `..`), so plain concatenation gives what path.join would, without re-normalising the
+ * whole chain on every call (recovery asks for tens of thousands of these paths).
  */
-function child(dir: string, segment: string): string {
+export function childPath(dir: string, segment: string): string {
   return `${dir}${path.sep}${segment}`;
 }
 
@@ -44,94 +44,94 @@ export function metaDir(workDir: string): string {
 
 /** `meta/boot_id`: the host's boot id at the last recovery (text). */
 export function bootIdPath(workDir: string): string {
-  return child(metaDir(workDir), 'boot_id');
+  return childPath(metaDir(workDir), 'boot_id');
 }
 
 export function agentsDir(workDir: string): string {
-  return child(metaDir(workDir), 'agents');
+  return childPath(metaDir(workDir), 'agents');
 }
 
 /** `meta/agents/latest` → `<agentId>`. */
 export function latestAgentPath(workDir: string): string {
-  return child(agentsDir(workDir), LATEST);
+  return childPath(agentsDir(workDir), LATEST);
 }
 
 export function agentDir(workDir: string, { agentId }: AgentRef): string {
-  return child(agentsDir(workDir), assertId('agentId', agentId));
+  return childPath(agentsDir(workDir), assertId('agentId', agentId));
 }
 
 export function agentInfoPath(workDir: string, ref: AgentRef): string {
-  return child(agentDir(workDir, ref), 'agent.json');
+  return childPath(agentDir(workDir, ref), 'agent.json');
 }
 
 export function frameworksDir(workDir: string, ref: AgentRef): string {
-  return child(agentDir(workDir, ref), 'frameworks');
+  return childPath(agentDir(workDir, ref), 'frameworks');
 }
 
 export function frameworkDir(workDir: string, ref: FrameworkRef): string {
-  return child(frameworksDir(workDir, ref), assertId('frameworkId', ref.frameworkId));
+  return childPath(frameworksDir(workDir, ref), assertId('frameworkId', ref.frameworkId));
 }
 
 export function frameworkInfoPath(workDir: string, ref: FrameworkRef): string {
-  return child(frameworkDir(workDir, ref), 'framework.json');
+  return childPath(frameworkDir(workDir, ref), 'framework.json');
 }
 
 export function executorsDir(workDir: string, ref: FrameworkRef): string {
-  return child(frameworkDir(workDir, ref), 'executors');
+  return childPath(frameworkDir(workDir, ref), 'executors');
 }
 
 export function executorDir(workDir: string, ref: ExecutorRef): string {
-  return child(executorsDir(workDir, ref), assertId('executorId', ref.executorId));
+  return childPath(executorsDir(workDir, ref), assertId('executorId', ref.executorId));
 }
 
 export function executorInfoPath(workDir: string, ref: ExecutorRef): string {
-  return child(executorDir(workDir, ref), 'executor.json');
+  return childPath(executorDir(workDir, ref), 'executor.json');
 }
 
 export function runsDir(workDir: string, ref: ExecutorRef): string {
-  return child(executorDir(workDir, ref), 'runs');
+  return childPath(executorDir(workDir, ref), 'runs');
 }
 
 /** `runs/latest` → `<containerId>`. */
 export function latestRunPath(workDir: string, ref: ExecutorRef): string {
-  return child(runsDir(workDir, ref), LATEST);
+  return childPath(runsDir(workDir, ref), LATEST);
 }
 
 export function runDir(workDir: string, ref: RunRef): string {
-  return child(runsDir(workDir, ref), assertId('containerId', ref.containerId));
+  return childPath(runsDir(workDir, ref), assertId('containerId', ref.containerId));
 }
 
 /** `forked.json`: `{pid, startTime}` of the executor process, written by the agent after spawn. */
 export function forkedPath(workDir: string, ref: RunRef): string {
-  return child(runDir(workDir, ref), 'forked.json');
+  return childPath(runDir(workDir, ref), 'forked.json');
 }
 
 /** `token.sha256`: hash of the run's executor token (mode 0600). */
 export function tokenHashPath(workDir: string, ref: RunRef): string {
-  return child(runDir(workDir, ref), 'token.sha256');
+  return childPath(runDir(workDir, ref), 'token.sha256');
 }
 
 /** `executor.sentinel`: empty; present once the run has completed. */
 export function sentinelPath(workDir: string, ref: RunRef): string {
-  return child(runDir(workDir, ref), 'executor.sentinel');
+  return childPath(runDir(workDir, ref), 'executor.sentinel');
 }
 
 export function tasksDir(workDir: string, ref: RunRef): string {
-  return child(runDir(workDir, ref), 'tasks');
+  return childPath(runDir(workDir, ref), 'tasks');
 }
 
 export function taskDir(workDir: string, ref: TaskRef): string {
-  return child(tasksDir(workDir, ref), assertId('taskId', ref.taskId));
+  return childPath(tasksDir(workDir, ref), assertId('taskId', ref.taskId));
 }
 
 /** `task.json`: the TaskInfo as launched. */
 export function taskInfoPath(workDir: string, ref: TaskRef): string {
-  return child(taskDir(workDir, ref), 'task.json');
+  return childPath(taskDir(workDir, ref), 'task.json');
 }
 
 /** `task.updates`: record log of the task's UPDATE and ACK records. */
 export function taskUpdatesPath(workDir: string, ref: TaskRef): string {
-  return child(taskDir(workDir, ref), 'task.updates');
+  return childPath(taskDir(workDir, ref), 'task.updates');
 }
 
 // ---- sandboxes/ ----

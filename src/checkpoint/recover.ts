@@ -20,6 +20,7 @@ import { AgentFile, BOOT_ID_PATTERN, ExecutorFile, ForkedFile, FrameworkFile, Ta
 import {
   agentInfoPath,
   agentsDir,
+  childPath,
   bootIdPath,
   executorInfoPath,
   executorsDir,
@@ -133,11 +134,6 @@ function direntKind(entry: fs.Dirent): Kind {
 /** Names and kinds of a directory's entries. */
 type Listing = ReadonlyMap<string, Kind>;
 const EMPTY: Listing = new Map();
-
-/** `dir`/`name`, for a normalised `dir` and a name read from a listing or checked as an ID (see layout.ts). */
-function child(dir: string, name: string): string {
-  return `${dir}${path.sep}${name}`;
-}
 
 /**
  * The entries of a directory (whose kind the caller has checked), sorted; none when it does not
@@ -286,7 +282,7 @@ class Reader {
     const names = (await this.#unit(dir, 'every framework was skipped', async () => this.#listDir(dir))) ?? EMPTY;
     for (const name of names.keys()) {
       if (isTempFileName(name)) continue;
-      const framework = await this.#unit(child(dir, name), `framework ${show(name)} was skipped`, () =>
+      const framework = await this.#unit(childPath(dir, name), `framework ${show(name)} was skipped`, () =>
         this.#readFramework({ agentId: agent.id, frameworkId: name }, dir, rebooted),
       );
       if (framework) state.frameworks.push(framework);
@@ -348,7 +344,7 @@ class Reader {
       }
     }
     for (const [name, kind] of listing) {
-      const full = child(dir, name);
+      const full = childPath(dir, name);
       if (isTempFileName(name)) this.#strays.push(full);
       else if (kind === 'directory' && depth < MAX_WALK_DEPTH) this.#findStrays(full, depth + 1);
     }
@@ -420,7 +416,7 @@ class Reader {
     }
     if (!isValidId(target)) throw new CheckpointCorruptError(link, undefined, `points to ${show(target)}, which is not an ID`);
     if (target === LATEST) throw new CheckpointCorruptError(link, undefined, 'points to itself (a symlink loop)');
-    const targetKind = this.#kindAt(child(dir, target));
+    const targetKind = this.#kindAt(childPath(dir, target));
     if (targetKind === undefined) throw new CheckpointCorruptError(link, undefined, `dangling: points to ${target}, which does not exist`);
     if (targetKind !== 'directory') throw new CheckpointCorruptError(link, undefined, `points to ${target}, which is ${article(targetKind)}, not a directory`);
     return target;
@@ -437,7 +433,7 @@ class Reader {
 
   /** An entry of a directory of IDs must be a valid ID and a real directory. False: it vanished. */
   async #checkEntry(dir: string, name: string, field: string): Promise<boolean> {
-    const file = child(dir, name);
+    const file = childPath(dir, name);
     if (!isValidId(name)) throw new CheckpointCorruptError(file, undefined, `${show(name)} is not a valid ${field} (an ID must match ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$)`);
     const kind = this.#kindAt(file);
     if (kind === undefined) return false;
@@ -456,7 +452,7 @@ class Reader {
     for (const name of names.keys()) {
       if (isTempFileName(name)) continue;
       await yieldToEventLoop();
-      const executor = await this.#unit(child(executorsPath, name), `executor ${show(name)} of framework ${ref.frameworkId} was skipped`, () =>
+      const executor = await this.#unit(childPath(executorsPath, name), `executor ${show(name)} of framework ${ref.frameworkId} was skipped`, () =>
         this.#readExecutor({ ...ref, executorId: name }, executorsPath, rebooted),
       );
       if (executor) executors.push(executor);
@@ -476,7 +472,7 @@ class Reader {
     const runs: RecoveredRun[] = [];
     for (const name of names.keys()) {
       if (name === LATEST || isTempFileName(name)) continue;
-      const run = await this.#unit(child(runsPath, name), `run ${show(name)} of executor ${ref.executorId} was skipped`, () =>
+      const run = await this.#unit(childPath(runsPath, name), `run ${show(name)} of executor ${ref.executorId} was skipped`, () =>
         this.#readRun({ ...ref, containerId: name }, runsPath, rebooted),
       );
       if (run) runs.push(run);
@@ -512,7 +508,7 @@ class Reader {
     const tasksPath = tasksDir(this.#workDir, ref);
     for (const name of this.#listDir(tasksPath).keys()) {
       if (isTempFileName(name)) continue;
-      const task = await this.#unit(child(tasksPath, name), `task ${show(name)} of run ${ref.containerId} was skipped`, () =>
+      const task = await this.#unit(childPath(tasksPath, name), `task ${show(name)} of run ${ref.containerId} was skipped`, () =>
         this.#readTask({ ...ref, taskId: name }, tasksPath),
       );
       if (task) tasks.push(task);
