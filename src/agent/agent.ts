@@ -35,7 +35,7 @@ import { validateOptions, type AgentOptions, type Config } from './options.js';
 import { killExecutorGroup, killTaskGroups, readOutboxStatuses, readShimInfo } from './recovery.js';
 import { RecoveryFlow } from './recovery-flow.js';
 import { removeStaleSocket } from './socket-path.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../lifecycle/state-machine.js';
 import { StatusUpdateManager, type ForwardedStatus, type StatusUpdate, type UpdateReceipt, type UpdateStore } from './status-update-manager.js';
 import { verifyToken } from './token.js';
 

@@ -18,7 +18,7 @@ import {
 } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkSocketPath, prepareSocketDir, removeStaleSocket } from './socket-path.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../lifecycle/state-machine.js';
 
 export const EXECUTOR_API_PATH = '/api/v1/executor';
 

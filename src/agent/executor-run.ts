@@ -10,7 +10,7 @@ import { isTerminal, type ExecutorInfo, type FrameworkInfo, type Reason, type Ta
 import type { ExecutorConnection } from './executor-endpoint.js';
 import type { ExecutorExit } from './launcher.js';
 import { signalExecutor } from './recovery.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../lifecycle/state-machine.js';
 
 export type ExecutorState = 'LAUNCHING' | 'RECOVERING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 

@@ -10,7 +10,7 @@ export { MasterLink, type MasterLinkOptions, type MasterLinkState } from './mast
 export { AgentMetrics } from './metrics.js';
 export { detectResources, parseResources, resolveResources, type AgentResources } from './resources.js';
 export { MAX_SOCKET_PATH_BYTES, checkSocketPath, defaultRuntimeDir, executorSocketPath, prepareSocketDir, removeStaleSocket } from './socket-path.js';
-export { StateMachine } from './state-machine.js';
+export { StateMachine } from '../lifecycle/state-machine.js';
 export {
   MemoryUpdateStore,
   StatusUpdateManager,

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { AgentEvent, ProtocolError, REREGISTER_PART_BYTES, decodeFrame, encode, toBuffer, type AgentCall } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { reregisterFrames } from './reregistration.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../lifecycle/state-machine.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
 
