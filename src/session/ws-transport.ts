@@ -1,0 +1,66 @@
+// The `ws` implementation of Transport, for both ends: a client connection to the master
+// (agent, scheduler) and a server-side connection the master or agent accepted. `ws` emits
+// 'error' for a failed connect (which crashes a process without a listener) and for bad framing
+// (after it has closed the connection itself): both become the transport's `error` event.
+import WebSocket from 'ws';
+import { closeReason, type Transport, type TransportEvents } from './transport.js';
+
+export interface WsClientOptions {
+  /** Largest message accepted; a larger one closes the connection with 1009. */
+  maxPayload: number;
+  /** How long the TCP connect plus HTTP upgrade may take. */
+  handshakeTimeoutMs: number;
+  /** Extra headers of the upgrade request. */
+  headers?: Record<string, string>;
+}
+
+/** Wraps an open or opening `ws` WebSocket (binaryType is set to nodebuffer). */
+export function wsTransport(ws: WebSocket, events: TransportEvents): Transport {
+  ws.binaryType = 'nodebuffer';
+  let closed = false;
+  ws.on('error', (error: Error & { code?: string }) => events.error(error));
+  ws.on('open', () => events.open());
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => events.message(toBuffer(data), isBinary));
+  ws.on('close', (code: number, reason: Buffer) => {
+    if (closed) return;
+    closed = true;
+    events.close(code, reason.toString());
+  });
+  return {
+    get isOpen() {
+      return ws.readyState === WebSocket.OPEN;
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    send(data, onWritten) {
+      if (ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(data, { binary: true }, onWritten && ((error) => onWritten(error ?? undefined)));
+      return true;
+    },
+    close(code = 1000, reason = '') {
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else if (ws.readyState === WebSocket.OPEN) ws.close(code, closeReason(reason));
+    },
+    terminate() {
+      ws.terminate();
+    },
+  };
+}
+
+/** Connects to `url` (ws:// or wss://) with `ws`. */
+export function connectWs(url: string, options: WsClientOptions, events: TransportEvents): Transport {
+  const ws = new WebSocket(url, {
+    maxPayload: options.maxPayload,
+    handshakeTimeout: options.handshakeTimeoutMs,
+    perMessageDeflate: false,
+    headers: options.headers,
+  });
+  return wsTransport(ws, events);
+}
+
+function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
