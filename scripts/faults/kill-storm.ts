@@ -1,7 +1,7 @@
 // The agent kill storm (issue 4, point 1; docs/reliability.md): a real master, a real agent and a
 // workload of command tasks and custom executors that each report a numbered sequence of updates,
-// while the agent is `kill -9`ed at seeded random moments (sometimes while it is still recovering)
-// and restarted, and executors are sometimes `kill -9`ed while the agent is down. At the end it
+// while the agent is `kill -9`ed at seeded random moments (some of them on purpose while it is
+// still recovering: on the line it logs once it has read its checkpoint) and restarted, and executors are sometimes `kill -9`ed while the agent is down. At the end it
 // checks that no acknowledged update was lost, no task saw a gap or a reordering, no task was
 // misreported, no process was left behind and the completed runs were garbage-collected.
 //
@@ -35,6 +35,14 @@ export const STORM_AGENT_FLAGS: readonly string[] = [
   '--resources=cpus:8;mem:8192;disk:10000',
 ];
 const GC_DELAY_MS = 2_000;
+/**
+ * What an agent logs once it has read its checkpoint (or found none): from then on it is
+ * recovering (ending dead runs, waiting for executors, re-registering) and not yet RUNNING.
+ */
+export const RECOVERY_LINE = /"msg":"(checkpoint recovered|nothing to recover: registering as a new agent)"/;
+const RUNNING_LINE = /"to":"RUNNING"/;
+/** How long an armed kill waits for the recovery line before killing anyway (a very slow start). */
+const RECOVERY_LINE_TIMEOUT_MS = 60_000;
 
 export interface StormOptions {
   seed: number;
@@ -52,6 +60,8 @@ export interface StormFigures {
   seed: number;
   agentKills: number;
   killsWhileRecovering: number;
+  /** Of those, the kills triggered by the agent's recovery line (on purpose, not by chance). */
+  killsOnRecoveryLine: number;
   executorsKilled: number;
   tasks: number;
   commandTasks: number;
@@ -160,6 +170,10 @@ class Storm {
   framework!: Framework;
   agentKills = 0;
   killsWhileRecovering = 0;
+  /** Kills that the agent's recovery line triggered (each one while recovering by construction). */
+  killsOnRecoveryLine = 0;
+  /** Set by an armed startAgent(): settles when the watcher killed the agent on its recovery line. */
+  #armed: Promise<{ recovering: boolean } | undefined> | undefined;
   #launching = true;
   #nextTask = 1;
   #poller: NodeJS.Timeout | undefined;
@@ -314,7 +328,7 @@ class Storm {
   }
 
   agentRunning(): boolean {
-    return /"to":"RUNNING"/.test(this.s.agent?.stderr ?? '');
+    return RUNNING_LINE.test(this.s.agent?.stderr ?? '');
   }
 
   /** kill -9 of 1–2 live executors (and sometimes their tasks' groups) while the agent is down. */
@@ -346,8 +360,56 @@ class Storm {
     return killed;
   }
 
-  async startAgent(): Promise<void> {
-    await this.s.startAgent(STORM_AGENT_FLAGS as string[], { waitRunning: false });
+  /**
+   * Starts an agent. Armed: a watcher on its stderr kills it (SIGKILL, synchronously, in the same
+   * tick the line arrives) as soon as it logs RECOVERY_LINE; killArmed() waits for that.
+   */
+  async startAgent({ armed = false } = {}): Promise<void> {
+    const agent = await this.s.startAgent(STORM_AGENT_FLAGS as string[], { waitRunning: false });
+    if (!armed) return;
+    const stderr = agent.child.stderr!;
+    let scanned = 0;
+    this.#armed = new Promise((resolve) => {
+      const done = (result: { recovering: boolean } | undefined) => {
+        stderr.off('data', onData);
+        resolve(result);
+      };
+      // Proc's own listener came first: agent.stderr already holds this chunk. The overlap covers
+      // a line split across two chunks.
+      const onData = () => {
+        const text = agent.stderr;
+        const match = RECOVERY_LINE.exec(text.slice(Math.max(0, scanned - 200)));
+        scanned = text.length;
+        if (!match) return;
+        const recovering = !RUNNING_LINE.test(text);
+        agent.child.kill('SIGKILL');
+        done({ recovering });
+      };
+      stderr.on('data', onData);
+      void agent.exited.then(() => done(undefined));
+    });
+  }
+
+  /**
+   * The armed agent's kill: waits (with a deadline) until the watcher killed it on its recovery
+   * line. Resolves true when that kill happened while the agent was recovering. An agent that
+   * exited by itself first is a violation; one that never printed the line is killed anyway.
+   */
+  async killArmed(): Promise<boolean> {
+    const agent = this.s.agent!;
+    const armed = this.#armed;
+    this.#armed = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), RECOVERY_LINE_TIMEOUT_MS)));
+    const result = await Promise.race([armed ?? Promise.resolve(undefined), deadline]).finally(() => clearTimeout(timer));
+    const recovering = result !== 'timeout' && result !== undefined ? result.recovering : !this.agentRunning();
+    if (result === undefined && agent.exit?.signal !== 'SIGKILL') {
+      this.violations.push(`agent exited by itself ${JSON.stringify(agent.exit)} before its recovery line, after kill #${this.agentKills}\n${tail(agent.stderr, 3_000)}`);
+    }
+    if (result === 'timeout') this.log(`  no recovery line within ${RECOVERY_LINE_TIMEOUT_MS} ms: killing anyway`);
+    await this.s.killAgent(agent);
+    if (result !== 'timeout' && result !== undefined) this.killsOnRecoveryLine++;
+    return recovering;
   }
 
   /** Waits for the agent to be RUNNING; an agent that exits by itself is a violation (and ends the storm). */
@@ -425,10 +487,17 @@ export async function run(options: StormOptions): Promise<StormResult> {
     storm.startPolling();
     const launching = storm.launchLoop();
 
+    // Armed rounds kill the agent on its recovery line (the agent for round n is started, and so
+    // armed, at the end of round n-1; the first agent must come up, so round 1 is never armed).
+    let armed = false;
     for (let round = 1; round <= options.rounds; round++) {
       // Rounds 2 and 3 always bring the rarer faults, so that even a short storm has each kind.
-      const whileRecovering = storm.rng.chance(0.2) || round === 2;
-      if (whileRecovering) {
+      const whileRecovering = !armed && storm.rng.chance(0.1);
+      let recovering = false;
+      if (armed) {
+        recovering = await storm.killArmed();
+      } else if (whileRecovering) {
+        // A seeded random moment (early in the agent's life, often still recovering).
         await delay(storm.rng.int(20, 500));
       } else {
         if (!(await storm.waitRunning())) break;
@@ -439,16 +508,19 @@ export async function run(options: StormOptions): Promise<StormResult> {
         await waitFor(() => storm.framework.updates.length >= seen + progress, { timeoutMs: 10_000 }).catch(() => {});
         await delay(storm.rng.int(0, 1_000));
       }
-      const recovering = !storm.agentRunning();
-      await s.killAgent();
+      if (!armed) {
+        recovering = !storm.agentRunning();
+        await s.killAgent();
+      }
       storm.agentKills++;
       if (recovering) storm.killsWhileRecovering++;
       const killExecutors = storm.rng.chance(0.3) || round === 3;
       const killed = killExecutors ? storm.killExecutors() : 0;
       executorsKilled += killed;
-      storm.log(`kill #${round}${recovering ? ' (while recovering)' : ''}: ${storm.inFlight()} tasks in flight, ${storm.tasks.size} launched${killed ? `, ${killed} executor(s) killed` : ''}`);
+      storm.log(`kill #${round}${armed ? ' (on its recovery line)' : recovering ? ' (while recovering)' : ''}: ${storm.inFlight()} tasks in flight, ${storm.tasks.size} launched${killed ? `, ${killed} executor(s) killed` : ''}`);
       await delay(storm.rng.int(0, 300));
-      await storm.startAgent();
+      armed = round < options.rounds && (round === 1 || storm.rng.chance(0.15));
+      await storm.startAgent({ armed });
     }
 
     // Drain: no more launches, the agent stays up, every task must end.
@@ -492,6 +564,7 @@ async function check(storm: Storm, endings: Map<string, number>, executorsKilled
     seed: storm.options.seed,
     agentKills: storm.agentKills,
     killsWhileRecovering: storm.killsWhileRecovering,
+    killsOnRecoveryLine: storm.killsOnRecoveryLine,
     executorsKilled,
     tasks: storm.tasks.size,
     commandTasks: 0,
@@ -647,6 +720,7 @@ export function printReport({ figures: f, violations, endings }: StormResult): v
   printTable(`agent kill storm, seed ${f.seed}`, ['figure', 'value', 'must be'], [
     ['agent kills survived (kill -9)', f.agentKills, ''],
     ['  of which while recovering', f.killsWhileRecovering, ''],
+    ['    of which on its recovery line', f.killsOnRecoveryLine, ''],
     ['executors killed while the agent was down', f.executorsKilled, ''],
     ['tasks (command / custom executor)', `${f.tasks} (${f.commandTasks} / ${f.customTasks})`, ''],
     ['updates seen by the framework', f.updatesSeen, ''],

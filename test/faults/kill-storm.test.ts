@@ -1,5 +1,5 @@
 // A short seeded agent kill storm in the suite (the full one is `npm run faults`, docs/reliability.md):
-// a real master, agent and workload, the agent kill -9ed a few times (once while recovering, and an
+// a real master, agent and workload, the agent kill -9ed a few times (at least once on purpose while recovering, on its recovery log line, and an
 // executor killed while it was down), and the same zero-violation checks as the full run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,6 +13,7 @@ KillStorm('loses no acknowledged update, misreports no task and leaves nothing b
   assert.equal(violations, [], `violations:\n${violations.join('\n')}`);
   assert.is(figures.agentKills, rounds);
   assert.ok(figures.killsWhileRecovering >= 1, 'the agent was killed while recovering at least once');
+  assert.ok(figures.killsOnRecoveryLine >= 1, 'at least one kill was triggered by the agent\'s recovery line (on purpose, not by chance)');
   assert.ok(figures.tasks > 0, 'tasks were launched');
   assert.ok(figures.ackedUpdates > 0, 'some updates were acknowledged (the lost-update check had something to check)');
   for (const name of ['ackedLost', 'sequenceViolations', 'misreported', 'notTerminal', 'processesLeft', 'runsLeft'] as const) {
