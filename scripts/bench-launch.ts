@@ -8,12 +8,12 @@
 //
 //   node dist/scripts/bench-launch.js [--tasks=100] [--rounds=3] [--quick]
 import os from 'node:os';
-import { parseScriptFlags, runScript } from './lib/args.js';
-import { cpuSeconds, totalCpuSeconds } from './lib/proc-usage.js';
-import { barLine, printBar, printTable } from './lib/report.js';
-import { median, percentile } from './lib/stats.js';
-import { waitFor } from '../test/helpers.js';
-import { processesUnder, Scenario } from '../test/e2e/scenario.js';
+import { parseScriptFlags, runScript } from '../harness/lib/args.js';
+import { cpuSeconds, totalCpuSeconds } from '../harness/lib/proc-usage.js';
+import { barLine, printBar, printTable } from '../harness/lib/report.js';
+import { median, percentile } from '../harness/lib/stats.js';
+import { waitFor } from '../harness/helpers.js';
+import { processesUnder, Scenario } from '../harness/scenario.js';
 import { isTerminal, SchedulerDriver, type NewTaskInfo, type Offer } from '../src/scheduler/index.js';
 
 type Mode = 'checkpoint' | 'no-checkpoint';

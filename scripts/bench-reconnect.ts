@@ -17,12 +17,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, freePort, Proc, removeDir, tempDir, waitFor } from '../test/helpers.js';
-import { startMaster } from '../test/e2e/cluster.js';
-import { Framework, MASTER_FLAGS, killHard, processesUnder } from '../test/e2e/scenario.js';
-import { parseScriptFlags, runScript } from './lib/args.js';
-import { barLine, printBar, printTable } from './lib/report.js';
-import { median, summarize, type Summary } from './lib/stats.js';
+import { CLI, freePort, Proc, removeDir, tempDir, waitFor } from '../harness/helpers.js';
+import { startMaster } from '../harness/cluster.js';
+import { Framework, MASTER_FLAGS, killHard, processesUnder } from '../harness/scenario.js';
+import { parseScriptFlags, runScript } from '../harness/lib/args.js';
+import { barLine, printBar, printTable } from '../harness/lib/report.js';
+import { median, summarize, type Summary } from '../harness/lib/stats.js';
 import type { ClientKind } from './reconnect-executor.js';
 
 const FIXTURE = fileURLToPath(new URL('./reconnect-executor.js', import.meta.url));

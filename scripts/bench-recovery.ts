@@ -23,11 +23,11 @@ import { Checkpointer } from '../src/checkpoint/checkpointer.js';
 import type { LogRecord } from '../src/checkpoint/records.js';
 import { bootId, processIdentity, type ProcessIdentity } from '../src/process/index.js';
 import type { TaskStatus } from '../src/protocol/index.js';
-import { startMaster } from '../test/e2e/cluster.js';
-import { CLI, FAST_TMP, freePort, removeDir, tempDir, waitFor } from '../test/helpers.js';
-import { isMain, parseScriptFlags, runScript } from './lib/args.js';
-import { barLine, printBar, printTable } from './lib/report.js';
-import { median } from './lib/stats.js';
+import { startMaster } from '../harness/cluster.js';
+import { CLI, FAST_TMP, freePort, removeDir, tempDir, waitFor } from '../harness/helpers.js';
+import { isMain, parseScriptFlags, runScript } from '../harness/lib/args.js';
+import { barLine, printBar, printTable } from '../harness/lib/report.js';
+import { median } from '../harness/lib/stats.js';
 
 const AGENT_ID = 'bench-recovery-S0';
 const FRAMEWORK_ID = 'bench-recovery-fw';

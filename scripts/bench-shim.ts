@@ -19,12 +19,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseScriptFlags, runScript } from './lib/args.js';
-import { barLine, printBar, printTable } from './lib/report.js';
-import { memoryOf, smapsRollup } from './lib/proc-usage.js';
-import { median } from './lib/stats.js';
-import { Scenario, type Framework } from '../test/e2e/scenario.js';
-import { removeDir, tempDir, waitFor } from '../test/helpers.js';
+import { parseScriptFlags, runScript } from '../harness/lib/args.js';
+import { barLine, printBar, printTable } from '../harness/lib/report.js';
+import { memoryOf, smapsRollup } from '../harness/lib/proc-usage.js';
+import { median } from '../harness/lib/stats.js';
+import { Scenario, type Framework } from '../harness/scenario.js';
+import { removeDir, tempDir, waitFor } from '../harness/helpers.js';
 import type { NewTaskInfo } from '../src/scheduler/index.js';
 
 /** A bare Node.js that stays up doing nothing, to be measured like a shim. */

@@ -14,16 +14,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseScriptFlags, runScript } from './lib/args.js';
-import { barLine, printBar, printTable } from './lib/report.js';
-import { cpuSeconds, cpuSecondsByPid } from './lib/proc-usage.js';
-import { median, percentile } from './lib/stats.js';
-import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './lib/updates-executor.js';
-import { removeDir, tempDir, waitFor } from '../test/helpers.js';
-import { processesUnder, Scenario } from '../test/e2e/scenario.js';
+import { parseScriptFlags, runScript } from '../harness/lib/args.js';
+import { barLine, printBar, printTable } from '../harness/lib/report.js';
+import { cpuSeconds, cpuSecondsByPid } from '../harness/lib/proc-usage.js';
+import { median, percentile } from '../harness/lib/stats.js';
+import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './updates-executor.js';
+import { removeDir, tempDir, waitFor } from '../harness/helpers.js';
+import { processesUnder, Scenario } from '../harness/scenario.js';
 import type { NewTaskInfo } from '../src/scheduler/index.js';
 
-const EXECUTOR_SCRIPT = fileURLToPath(new URL('./lib/updates-executor.js', import.meta.url));
+const EXECUTOR_SCRIPT = fileURLToPath(new URL('./updates-executor.js', import.meta.url));
 
 type Mode = 'batched' | 'unbatched';
 const MODES: readonly Mode[] = ['batched', 'unbatched'];

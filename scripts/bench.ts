@@ -7,8 +7,8 @@
 //   npm run bench -- --only=updates,shim
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseScriptFlags, runScript, ScriptFlagError } from './lib/args.js';
-import { parseBarLines, printTable, type Bar, type BarLine } from './lib/report.js';
+import { parseScriptFlags, runScript, ScriptFlagError } from '../harness/lib/args.js';
+import { parseBarLines, printTable, type Bar, type BarLine } from '../harness/lib/report.js';
 
 const BENCHES = ['updates', 'reconnect', 'recovery', 'shim', 'launch'] as const;
 

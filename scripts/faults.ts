@@ -7,8 +7,8 @@
 //   npm run faults -- --only=corrupt,hostile --mutations=10000
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseScriptFlags, runScript, ScriptFlagError } from './lib/args.js';
-import { printTable } from './lib/report.js';
+import { parseScriptFlags, runScript, ScriptFlagError } from '../harness/lib/args.js';
+import { printTable } from '../harness/lib/report.js';
 
 /** Each run and the runner flags it takes (0 = the run's own default). */
 const RUNS = {

@@ -15,7 +15,7 @@
 // Every re-subscription is appended to OUT/<executorId> as `<k> <Date.now()> <trigger>`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseScriptFlags, runScript } from './lib/args.js';
+import { parseScriptFlags, runScript } from '../harness/lib/args.js';
 
 /** Largest uniform backoff of the baseline: Mesos's MESOS_SUBSCRIPTION_BACKOFF_MAX default (2secs). */
 export const MESOS_BACKOFF_MAX_MS = 2_000;

@@ -9,7 +9,7 @@ import { encode, type RoutedTaskStatus } from '../../src/protocol/index.js';
 import { SchedulerDriver } from '../../src/scheduler/index.js';
 import { getJson, lifeline, waitFor, withTimeout } from '../helpers.js';
 import { startCluster, type Cluster } from './cluster.js';
-import { connectPeer, type Peer } from '../../scripts/lib/fault-cluster.js';
+import { connectPeer, type Peer } from '../../harness/lib/fault-cluster.js';
 
 /** Sends one frame and returns the close code and the ERROR (if any) that came before it. */
 async function refused(url: string, frame: Uint8Array | string): Promise<{ code: number; error?: Record<string, unknown>; events: Peer['events'] }> {

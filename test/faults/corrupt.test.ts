@@ -2,7 +2,7 @@
 // checkpoint from a live agent, a few hundred damages, zero crashes and zero silent losses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { run } from '../../scripts/faults/corrupt.js';
+import { run } from '../../harness/faults/corrupt.js';
 
 test('corrupt: hundreds of seeded damages to a live checkpoint crash nothing and lose nothing silently', async () => {
   const result = await run({ seed: Number(process.env.LIFELINE_FAULT_SEED ?? 4242), mutations: 200, truncations: 80, cliEvery: 60 });

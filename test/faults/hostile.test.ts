@@ -3,7 +3,7 @@
 // executor are served; every one is answered, the servers stay up and memory stays bounded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { run } from '../../scripts/faults/hostile.js';
+import { run } from '../../harness/faults/hostile.js';
 
 test('hostile: bad frames and idle floods are refused while the legitimate clients are served', async () => {
   const result = await run({ seed: Number(process.env.LIFELINE_FAULT_SEED ?? 99), frames: 240, flood: 40, concurrency: 6 });

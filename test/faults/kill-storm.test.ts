@@ -3,7 +3,7 @@
 // executor killed while it was down), and the same zero-violation checks as the full run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { run } from '../../scripts/faults/kill-storm.js';
+import { run } from '../../harness/faults/kill-storm.js';
 
 const KillStorm = suite('Agent kill storm');
 

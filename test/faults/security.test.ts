@@ -2,7 +2,7 @@
 // real master and agent started with umask 000.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { run } from '../../scripts/faults/security.js';
+import { run } from '../../harness/faults/security.js';
 
 test('security: socket modes, token hash only, no token in task environments, IDs cannot escape the work dir', async () => {
   const result = await run({ seed: Number(process.env.LIFELINE_FAULT_SEED ?? 7) });

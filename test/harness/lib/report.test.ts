@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { barLine, parseBarLines } from '../../../scripts/lib/report.js';
+import { barLine, parseBarLines } from '../../../harness/lib/report.js';
 
 const test = suite('scripts/lib/report');
 

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ExecutorDriver } from '../../src/executor/index.js';
+import { ExecutorDriver } from '../src/executor/index.js';
 
 export interface UpdatesExecutorConfig {
   /** Updates sent (and awaited) before `ready-<executorId>`: JIT, connections and files warm. */

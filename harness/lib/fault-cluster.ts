@@ -1,4 +1,4 @@
-// What the corrupt, hostile and security fault runs share on top of test/e2e/scenario.ts: a custom
+// What the corrupt, hostile and security fault runs share on top of harness/scenario.ts: a custom
 // executor (ExecutorDriver) that sends a numbered run of progress updates and forks a task process
 // of its own, and readers of /proc for a process's memory and environment.
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { Random } from './random.js';
 import { decode, toBuffer } from '../../src/protocol/index.js';
 import type { NewTaskInfo } from '../../src/scheduler/index.js';
-import { withTimeout } from '../../test/helpers.js';
+import { withTimeout } from '../helpers.js';
 
 const EXECUTOR_MODULE = fileURLToPath(new URL('../../src/executor/index.js', import.meta.url));
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpuSeconds, cpuSecondsByPid } from '../../../scripts/lib/proc-usage.js';
+import { cpuSeconds, cpuSecondsByPid } from '../../../harness/lib/proc-usage.js';
 
 const test = suite('proc-usage');
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Random } from '../../../scripts/lib/random.js';
+import { Random } from '../../../harness/lib/random.js';
 
 const test = suite('scripts/lib/random');
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseScriptFlags } from '../../../scripts/lib/args.js';
+import { parseScriptFlags } from '../../../harness/lib/args.js';
 
 const test = suite('scripts/lib/args');
 const DEFAULTS = { rounds: 10, seed: 1, only: 'a,b', quick: false };

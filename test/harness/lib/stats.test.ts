@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { median, percentile, summarize } from '../../../scripts/lib/stats.js';
+import { median, percentile, summarize } from '../../../harness/lib/stats.js';
 
 const test = suite('scripts/lib/stats');
 
