@@ -2,7 +2,8 @@
 // moment leaves something recoverState() can read. JSON files are atomic; a directory appears
 // together with its info file (built under a temp name, then renamed into place), so a directory
 // without its framework.json / executor.json / task.json is damage, never a crash window. Status
-// updates go to one open record log per task, through a GroupCommitter (group commit by default).
+// updates go to one open record log per task (task-logs.ts), through a GroupCommitter (group
+// commit by default).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { IllegalStateError, InvalidOptionError, validate, type AgentInfo, type ExecutorInfo, type FrameworkInfo, type TaskInfo } from '../protocol/index.js';

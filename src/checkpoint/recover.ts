@@ -9,6 +9,8 @@
 // < 1 s): a checkpoint is tens of thousands of small reads, and fs/promises costs ~70 µs of CPU and
 // a thread-pool round trip each, ten times a sync call. The reader yields to the event loop after
 // every executor, so the agent's HTTP endpoint (and a stop signal) are still served meanwhile.
+// Here: the walk of meta/ and what damage does; the guarded fs calls, the listings, the task logs and
+// the sandbox files are in recover-fs.ts, recover-listings.ts, recover-logs.ts, recover-sandbox.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidOptionError, isValidId, show } from '../protocol/index.js';
