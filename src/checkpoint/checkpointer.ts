@@ -2,12 +2,15 @@
 // moment leaves something recoverState() can read. JSON files are atomic; a directory appears
 // together with its info file (built under a temp name, then renamed into place), so a directory
 // without its framework.json / executor.json / task.json is damage, never a crash window. Status
-// updates go to one open record log per task, through a GroupCommitter (group commit by default).
+// updates go to one open record log per task (task-logs.ts), through a GroupCommitter (group
+// commit by default).
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { IllegalStateError, InvalidOptionError, validate, type AgentInfo, type ExecutorInfo, type FrameworkInfo, type TaskInfo } from '../protocol/index.js';
 import type { ProcessIdentity } from '../process/index.js';
-import { isTempFileName, makeDirDurable, syncDir, tempPathFor, writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
+import { isTempFileName, makeDirDurable, syncDir, writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { createDirWith, createEmptyFile, errorCode, exists, removeDirAtomically } from './durable-dirs.js';
 import { AgentFile, BOOT_ID_PATTERN, ExecutorFile, ForkedFile, FrameworkFile, taskFileValue, TOKEN_HASH_PATTERN } from './files.js';
 import {
   agentDir,
@@ -40,9 +43,11 @@ import {
   type RunRef,
   type TaskRef,
 } from './layout.js';
-import { GroupCommitter, RecordLog, repairRecordLog, type GroupCommitStats } from './record-log.js';
+import type { GroupCommitStats } from './group-commit.js';
+import { repairRecordLog } from './record-log-read.js';
 import { checkRecord, type LogRecord } from './records.js';
 import type { LogRepair } from './state.js';
+import { TaskLogs } from './task-logs.js';
 
 export interface CheckpointerOptions {
   /** The agent's `--work_dir`. */
@@ -61,83 +66,11 @@ export interface CheckpointerStats extends GroupCommitStats {
   openLogs: number;
 }
 
-type CheckpointerState = 'OPEN' | 'CLOSED';
-const TRANSITIONS: Readonly<Record<CheckpointerState, readonly CheckpointerState[]>> = {
+export type CheckpointerState = 'OPEN' | 'CLOSED';
+const TRANSITIONS: Transitions<CheckpointerState> = {
   OPEN: ['CLOSED'],
   CLOSED: [],
 };
-
-/** One task.updates file, open (or opening) for appending. */
-interface LogEntry {
-  file: string;
-  /** runDir of the task's run: markCompleted and gc close a run's logs. */
-  run: string;
-  opening: Promise<RecordLog>;
-  log?: RecordLog;
-  /** appendRecords calls using it right now: an entry is only closed when idle. */
-  users: number;
-  closeWhenIdle: boolean;
-}
-
-function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.lstat(file);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-/**
- * Creates `dir` with its content in one step: `populate` fills a temp directory next to it, which
- * is fsynced and renamed into place, then the parent is fsynced. Returns false (and leaves nothing
- * behind) when `dir` already exists: the caller updates it in place.
- */
-async function createDirWith(dir: string, populate: (temp: string) => Promise<void>): Promise<boolean> {
-  if (await exists(dir)) return false;
-  const temp = tempPathFor(dir);
-  await fsp.mkdir(temp);
-  try {
-    await populate(temp);
-    await syncDir(temp);
-    await fsp.rename(temp, dir);
-  } catch (error) {
-    await fsp.rm(temp, { recursive: true, force: true }).catch(() => {});
-    // Lost a race with another creation of the same directory: it exists now, update it in place.
-    if (errorCode(error) === 'ENOTEMPTY' || errorCode(error) === 'EEXIST') return false;
-    throw error;
-  }
-  await syncDir(path.dirname(dir));
-  return true;
-}
-
-/**
- * Removes a directory of the checkpoint so that a crash at any moment leaves either all of it or
- * none: a recursive rm interrupted by kill -9 would leave, say, a task directory without its
- * task.json, which strict recovery rightly refuses. It is renamed to a temp name first (made
- * durable), then removed; a recovering agent removes a leftover temp directory as a stray.
- */
-async function removeDirAtomically(dir: string): Promise<void> {
-  const temp = tempPathFor(dir);
-  try {
-    await fsp.rename(dir, temp);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    throw error;
-  }
-  await syncDir(path.dirname(dir));
-  await fsp.rm(temp, { recursive: true, force: true });
-}
-
-async function createEmptyFile(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'wx');
-  await handle.close();
-}
 
 function mismatch(field: string, value: unknown, expected: string): InvalidOptionError {
   return new InvalidOptionError(field, value, `${JSON.stringify(expected)} (the ID of the ref it is checkpointed under)`);
@@ -151,13 +84,9 @@ function mismatch(field: string, value: unknown, expected: string): InvalidOptio
  */
 export class Checkpointer {
   readonly workDir: string;
-  #state: CheckpointerState = 'OPEN';
+  readonly #machine = new StateMachine<CheckpointerState>('checkpointer', 'OPEN', TRANSITIONS);
   #batching: boolean;
-  #maxOpenLogs: number;
-  #committer: GroupCommitter;
-  /** task.updates path → entry, least recently used first. */
-  #logs = new Map<string, LogEntry>();
-  #closing = new Set<Promise<void>>();
+  readonly #logs: TaskLogs;
   /** appendRecords calls not settled yet: close() lets them finish. */
   #appending = new Set<Promise<void>>();
   /** Per-executor chains: creating runs and removing them do not interleave. */
@@ -172,12 +101,11 @@ export class Checkpointer {
     if (!Number.isSafeInteger(maxOpenLogs) || maxOpenLogs < 1) throw new InvalidOptionError('maxOpenLogs', maxOpenLogs, 'a positive integer');
     this.workDir = path.resolve(workDir);
     this.#batching = batching;
-    this.#maxOpenLogs = maxOpenLogs;
-    this.#committer = new GroupCommitter({ batching });
+    this.#logs = new TaskLogs(this.workDir, { batching, maxOpenLogs });
   }
 
   get state(): CheckpointerState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   get batching(): boolean {
@@ -186,7 +114,7 @@ export class Checkpointer {
 
   /** Batches, fdatasyncs and records committed so far, and the logs open now. */
   get stats(): CheckpointerStats {
-    return { ...this.#committer.stats, openLogs: this.#logs.size };
+    return { ...this.#logs.stats, openLogs: this.#logs.openLogs };
   }
 
   /** `meta/boot_id`: the host's boot id, written at every recovery. */
@@ -287,12 +215,7 @@ export class Checkpointer {
     });
     if (!created) await writeJsonAtomic(taskInfoPath(this.workDir, ref), value);
     // Open the log now (creating it if an older task dir lacks it), so the first append is fast.
-    const entry = this.#acquire(ref);
-    try {
-      await entry.opening;
-    } finally {
-      this.#release(entry);
-    }
+    await this.#logs.open(ref);
   }
 
   /**
@@ -318,35 +241,10 @@ export class Checkpointer {
       return Promise.reject(error);
     }
     if (groups.size === 0) return Promise.resolve();
-    const appended = this.#batching ? this.#appendBatched([...groups.values()]) : this.#appendOneByOne([...groups.values()]);
+    const appended = this.#logs.append([...groups.values()]);
     const tracked = appended.catch(() => {}).finally(() => this.#appending.delete(tracked));
     this.#appending.add(tracked);
     return appended;
-  }
-
-  // Appends are handed to the committer synchronously when the logs are open, so that every
-  // record of this turn lands in the same batch.
-  #appendBatched(groups: Array<{ ref: TaskRef; records: LogRecord[] }>): Promise<void> {
-    const appends = groups.map(({ ref, records }) => {
-      const entry = this.#acquire(ref);
-      const appended = entry.log ? this.#committer.append(entry.log, records) : entry.opening.then((log) => this.#committer.append(log, records));
-      return appended.finally(() => this.#release(entry));
-    });
-    return Promise.all(appends).then(() => undefined);
-  }
-
-  // The baseline: every record appended and fdatasync'd on its own, in order.
-  async #appendOneByOne(groups: Array<{ ref: TaskRef; records: LogRecord[] }>): Promise<void> {
-    for (const { ref, records } of groups) {
-      const entry = this.#acquire(ref);
-      try {
-        const log = await entry.opening;
-        // Queued together (each written and synced on its own): a later call cannot cut in.
-        await Promise.all(records.map((record) => this.#committer.append(log, record)));
-      } finally {
-        this.#release(entry);
-      }
-    }
   }
 
   /** `executor.sentinel`: the run has completed. Its task logs are closed (reopened if appended to). */
@@ -355,7 +253,7 @@ export class Checkpointer {
     const dir = runDir(this.workDir, ref);
     await this.#requireParent(dir, `run ${ref.containerId}`, 'its executor.sentinel');
     await writeFileAtomic(sentinelPath(this.workDir, ref), '');
-    await this.#closeRunLogs(dir);
+    await this.#logs.closeRun(dir);
   }
 
   /**
@@ -367,7 +265,7 @@ export class Checkpointer {
     for (const repair of repairs) {
       const file = this.#insideMeta(repair?.file, 'repair.file');
       if (path.basename(file) !== 'task.updates') throw new InvalidOptionError('repair.file', repair.file, 'a task.updates file');
-      await this.#closeLog(file);
+      await this.#logs.closeLog(file);
       try {
         await repairRecordLog(file, repair.length);
       } catch (error) {
@@ -399,7 +297,7 @@ export class Checkpointer {
     const sandbox = sandboxDir(this.workDir, ref);
     const executor = executorDir(this.workDir, ref);
     await this.#withLock(executor, async () => {
-      await this.#closeRunLogs(dir);
+      await this.#logs.closeRun(dir);
       const latest = latestRunPath(this.workDir, ref);
       const target = await fsp.readlink(latest).catch(() => undefined);
       if (target === ref.containerId) await removeLatestSymlink(latest);
@@ -419,15 +317,14 @@ export class Checkpointer {
 
   /** Closes every open log (after pending appends are committed). Idempotent. */
   async close(): Promise<void> {
-    if (this.#state === 'CLOSED') {
-      await Promise.all([...this.#closing]);
+    if (this.#machine.is('CLOSED')) {
+      await this.#logs.closed();
       return;
     }
-    this.#transition('CLOSED');
+    this.#machine.transition('CLOSED');
     await Promise.all([...this.#appending]);
-    await this.#committer.idle();
-    for (const entry of [...this.#logs.values()]) this.#evict(entry);
-    await Promise.all([...this.#closing]);
+    await this.#logs.idle();
+    await this.#logs.closeAll();
   }
 
   // ---- internals ----
@@ -451,69 +348,6 @@ export class Checkpointer {
     return resolved;
   }
 
-  #acquire(ref: TaskRef): LogEntry {
-    const file = taskUpdatesPath(this.workDir, ref);
-    let entry = this.#logs.get(file);
-    if (entry) {
-      this.#logs.delete(file); // re-inserted below: most recently used last
-      entry.closeWhenIdle = false;
-    } else {
-      const created: LogEntry = { file, run: runDir(this.workDir, ref), opening: RecordLog.open(file), users: 0, closeWhenIdle: false };
-      created.opening.then(
-        (log) => {
-          created.log = log;
-        },
-        () => {
-          if (this.#logs.get(file) === created) this.#logs.delete(file);
-        },
-      );
-      entry = created;
-    }
-    this.#logs.set(file, entry);
-    entry.users += 1;
-    return entry;
-  }
-
-  #release(entry: LogEntry): void {
-    entry.users -= 1;
-    if (entry.users > 0) return;
-    if (entry.closeWhenIdle) this.#evict(entry);
-    // Over the cap: close the least recently used idle logs.
-    if (this.#logs.size > this.#maxOpenLogs) {
-      for (const candidate of [...this.#logs.values()]) {
-        if (this.#logs.size <= this.#maxOpenLogs) break;
-        if (candidate.users === 0) this.#evict(candidate);
-      }
-    }
-  }
-
-  #evict(entry: LogEntry): void {
-    if (this.#logs.get(entry.file) === entry) this.#logs.delete(entry.file);
-    const closing = entry.opening.then(
-      (log) => log.close(),
-      () => {},
-    );
-    const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
-    this.#closing.add(tracked);
-  }
-
-  async #closeLog(file: string): Promise<void> {
-    const entry = this.#logs.get(file);
-    if (!entry) return;
-    if (entry.users > 0) throw new IllegalStateError(`cannot repair ${file} while records are being appended to it`);
-    this.#evict(entry);
-    await Promise.all([...this.#closing]);
-  }
-
-  async #closeRunLogs(run: string): Promise<void> {
-    for (const entry of [...this.#logs.values()]) {
-      if (entry.run !== run) continue;
-      if (entry.users === 0) this.#evict(entry);
-      else entry.closeWhenIdle = true;
-    }
-    await Promise.all([...this.#closing]);
-  }
-
   async #withLock<T>(key: string, operation: () => Promise<T>): Promise<T> {
     const previous = this.#locks.get(key) ?? Promise.resolve();
     const run = previous.then(operation, operation);
@@ -527,11 +361,6 @@ export class Checkpointer {
   }
 
   #check(action: string): void {
-    if (this.#state !== 'OPEN') throw new IllegalStateError(`cannot ${action}: the checkpointer is ${this.#state}`);
-  }
-
-  #transition(to: CheckpointerState): void {
-    if (!TRANSITIONS[this.#state].includes(to)) throw new IllegalStateError(`checkpointer cannot go from ${this.#state} to ${to}`);
-    this.#state = to;
+    if (!this.#machine.is('OPEN')) throw new IllegalStateError(`cannot ${action}: the checkpointer is ${this.#machine.state}`);
   }
 }

@@ -1,7 +1,8 @@
 // `lifeline run`: a framework that launches one task and follows it to a terminal state, like
 // `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
 import { randomBytes } from 'node:crypto';
-import { FlagError, IllegalStateError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { FlagError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseAddress } from '../scheduler/address.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
@@ -136,7 +137,7 @@ interface RunOptions {
 /** One run: SUBSCRIBING (waiting for the master) → WAITING_FOR_OFFER → LAUNCHED → (KILLING) → DONE. */
 type Phase = 'SUBSCRIBING' | 'WAITING_FOR_OFFER' | 'LAUNCHED' | 'KILLING' | 'DONE';
 
-const PHASES: Record<Phase, readonly Phase[]> = {
+const PHASES: Transitions<Phase> = {
   SUBSCRIBING: ['WAITING_FOR_OFFER', 'DONE'],
   WAITING_FOR_OFFER: ['LAUNCHED', 'DONE'],
   LAUNCHED: ['KILLING', 'DONE'],
@@ -148,7 +149,7 @@ class Run {
   readonly #o: RunOptions;
   readonly #taskId: string;
   readonly #driver: SchedulerDriver;
-  #phase: Phase = 'SUBSCRIBING';
+  readonly #phase = new StateMachine<Phase>('lifeline run', 'SUBSCRIBING', PHASES);
   #subscriptions = 0;
   #lastConnectionError: string | undefined;
   #killTimer: NodeJS.Timeout | undefined;
@@ -165,7 +166,7 @@ class Run {
       this.#finish = (code) => {
         if (exitCode !== undefined) return;
         exitCode = code;
-        this.#transition('DONE', 'finish');
+        this.#phase.transition('DONE');
         clearInterval(this.#killTimer);
         process.off('SIGINT', this.#onSignal);
         process.off('SIGTERM', this.#onSignal);
@@ -202,9 +203,9 @@ class Run {
     this.#lastConnectionError = undefined;
     if (this.#o.json) this.#out(JSON.stringify({ type: 'SUBSCRIBED', frameworkId }));
     else this.#out(`${now()} subscribed to ${this.#o.master} as framework ${frameworkId}`);
-    if (this.#phase === 'SUBSCRIBING') {
-      this.#transition('WAITING_FOR_OFFER', 'wait for an offer');
-    } else if ((this.#phase === 'LAUNCHED' || this.#phase === 'KILLING') && this.#subscriptions > 1) {
+    if (this.#phase.is('SUBSCRIBING')) {
+      this.#phase.transition('WAITING_FOR_OFFER');
+    } else if (this.#phase.is('LAUNCHED', 'KILLING') && this.#subscriptions > 1) {
       // An update the master made while we were away may not be resent: ask for the latest.
       this.#driver.reconcile([this.#taskId]);
     }
@@ -213,18 +214,18 @@ class Run {
   #offers(offers: Offer[]): void {
     const unused: string[] = [];
     for (const offer of offers) {
-      if (this.#phase === 'WAITING_FOR_OFFER' && fits(offer, this.#o.need)) {
+      if (this.#phase.is('WAITING_FOR_OFFER') && fits(offer, this.#o.need)) {
         this.#launch(offer);
         continue;
       }
-      if (this.#phase === 'WAITING_FOR_OFFER' && !this.#unfitAgents.has(offer.agentId)) {
+      if (this.#phase.is('WAITING_FOR_OFFER') && !this.#unfitAgents.has(offer.agentId)) {
         this.#unfitAgents.add(offer.agentId);
         this.#warn(`offer from agent ${offer.agentId} (${offer.hostname}) has ${formatResources(offer.resources)}, too little for ${formatResources(this.#o.need)}; waiting for another`);
       }
       unused.push(offer.id);
     }
-    if (unused.length > 0 && this.#phase !== 'DONE') {
-      this.#driver.decline(unused, this.#phase === 'WAITING_FOR_OFFER' ? undefined : REFUSE_AFTER_LAUNCH_SECONDS);
+    if (unused.length > 0 && !this.#phase.is('DONE')) {
+      this.#driver.decline(unused, this.#phase.is('WAITING_FOR_OFFER') ? undefined : REFUSE_AFTER_LAUNCH_SECONDS);
     }
   }
 
@@ -237,13 +238,13 @@ class Run {
     } else {
       task.command = { value: this.#o.command! };
     }
-    this.#transition('LAUNCHED', 'launch the task');
+    this.#phase.transition('LAUNCHED');
     this.#driver.accept([offer.id], [task]);
     if (!this.#o.json) this.#out(`${now()} launching task ${this.#taskId} on agent ${offer.agentId} (${offer.hostname}) with ${formatResources(this.#o.need)}`);
   }
 
   #update(status: RoutedTaskStatus): void {
-    if (this.#phase === 'DONE') return;
+    if (this.#phase.is('DONE')) return;
     if (status.uuid !== undefined && status.agentId !== undefined) this.#driver.acknowledge(status);
     if (status.taskId !== this.#taskId) return;
     this.#out(this.#o.json ? jsonUpdate(status) : formatUpdate(status));
@@ -251,18 +252,18 @@ class Run {
   }
 
   #signal(signal: NodeJS.Signals): void {
-    if (this.#phase === 'DONE') return;
-    if (this.#phase === 'SUBSCRIBING' || this.#phase === 'WAITING_FOR_OFFER') {
+    if (this.#phase.is('DONE')) return;
+    if (this.#phase.is('SUBSCRIBING', 'WAITING_FOR_OFFER')) {
       this.#warn(`${signal}: no task was launched`);
       this.#finish(1);
       return;
     }
-    if (this.#phase === 'KILLING') {
+    if (this.#phase.is('KILLING')) {
       this.#warn(`${signal} again: exiting without waiting for task ${this.#taskId} to end`);
       this.#finish(1);
       return;
     }
-    this.#transition('KILLING', 'kill the task');
+    this.#phase.transition('KILLING');
     this.#warn(`${signal}: killing task ${this.#taskId} (again to exit without waiting)`);
     const kill = () => {
       if (this.#driver.state !== 'STOPPED') this.#driver.kill(this.#taskId);
@@ -283,11 +284,6 @@ class Run {
     } else {
       this.#warn(error.message);
     }
-  }
-
-  #transition(to: Phase, action: string): void {
-    if (!PHASES[this.#phase].includes(to)) throw new IllegalStateError(`cannot ${action} in ${this.#phase} state`);
-    this.#phase = to;
   }
 
   #out(line: string): void {

@@ -9,7 +9,7 @@
 import { onExit } from 'signal-exit';
 import type { TaskInfo } from '../protocol/common.js';
 import type { Reason } from '../protocol/constants.js';
-import { IllegalStateError } from '../protocol/errors.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { ExecutorDriver, type ExecutorUpdate } from './driver.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
 import { TaskProcess, type TaskExit } from './task-process.js';
@@ -20,7 +20,7 @@ import { TaskProcess, type TaskExit } from './task-process.js';
  */
 export type ShimState = 'WAITING' | 'RUNNING' | 'KILLING' | 'TERMINATING' | 'DONE';
 
-const TRANSITIONS: Readonly<Record<ShimState, readonly ShimState[]>> = {
+const TRANSITIONS: Transitions<ShimState> = {
   WAITING: ['RUNNING', 'TERMINATING', 'DONE'],
   RUNNING: ['KILLING', 'TERMINATING'],
   KILLING: ['TERMINATING'],
@@ -48,7 +48,7 @@ class CommandShim {
   readonly #shuttingDown: Promise<void>;
   #resolveShuttingDown!: () => void;
   #env!: ExecutorEnvironment;
-  #state: ShimState = 'WAITING';
+  readonly #machine = new StateMachine<ShimState>('the command executor', 'WAITING', TRANSITIONS);
   #task: { info: TaskInfo; process?: TaskProcess } | undefined;
   /** Settles once TASK_RUNNING has been issued (or will not be): the terminal update comes after it. */
   #runningReported: Promise<void> = Promise.resolve();
@@ -93,7 +93,7 @@ class CommandShim {
         log(`subscribed to the agent as executor ${this.#env.executorId} (container ${this.#env.containerId})`);
       } catch (error) {
         // A signal during start-up stops the driver; that is a shutdown, not a failure.
-        if (this.#state === 'DONE') return await this.#done;
+        if (this.#machine.is('DONE')) return await this.#done;
         throw error;
       }
       return await this.#done;
@@ -103,7 +103,7 @@ class CommandShim {
   }
 
   #launch(task: TaskInfo): void {
-    if (this.#task || this.#state !== 'WAITING') {
+    if (this.#task || !this.#machine.is('WAITING')) {
       const running = this.#task ? `task ${this.#task.info.taskId}` : 'no task (it is shutting down)';
       this.#send({
         taskId: task.taskId,
@@ -115,11 +115,11 @@ class CommandShim {
     }
     this.#task = { info: task };
     if (!task.command) {
-      this.#transition('TERMINATING');
+      this.#machine.transition('TERMINATING');
       void this.#finish({ taskId: task.taskId, state: 'TASK_ERROR', reason: 'REASON_TASK_INVALID', message: 'a command task needs command.value' });
       return;
     }
-    this.#transition('RUNNING');
+    this.#machine.transition('RUNNING');
     log(`starting task ${task.taskId}: ${task.command.value}`);
     this.#send({ taskId: task.taskId, state: 'TASK_STARTING' });
     const env = { ...process.env };
@@ -146,7 +146,7 @@ class CommandShim {
         }
         // Not after a kill was asked for (TASK_KILLING may be out already); a task that has already
         // ended did run, and its terminal update waits for this one.
-        if (!this.#killRequested && (this.#state === 'RUNNING' || this.#state === 'TERMINATING')) {
+        if (!this.#killRequested && this.#machine.is('RUNNING', 'TERMINATING')) {
           this.#send({ taskId: task.taskId, state: 'TASK_RUNNING' });
         }
       },
@@ -161,14 +161,14 @@ class CommandShim {
       log(`ignoring KILL for task ${taskId}: it is not this executor's running task`);
       return;
     }
-    if (this.#state === 'RUNNING') {
+    if (this.#machine.is('RUNNING')) {
       log(`killing task ${taskId} (grace period ${gracePeriodMs} ms)`);
-      this.#transition('KILLING');
+      this.#machine.transition('KILLING');
       this.#killRequested = true;
       this.#send({ taskId, state: 'TASK_KILLING' });
     }
     // A repeated KILL may shorten the grace period.
-    if (this.#state === 'KILLING') taskProcess.kill(gracePeriodMs);
+    if (this.#machine.is('KILLING')) taskProcess.kill(gracePeriodMs);
   }
 
   /** SHUTDOWN, a lost agent, the recovery timeout, or a signal: kill the task, record and report it briefly, exit. */
@@ -177,13 +177,13 @@ class CommandShim {
     this.#shutdownRequested = true;
     log(`shutting down: ${why}`);
     this.#resolveShuttingDown();
-    switch (this.#state) {
+    switch (this.#machine.state) {
       case 'WAITING':
-        this.#transition('DONE');
+        this.#machine.transition('DONE');
         void this.#driver.stop().then(() => this.#resolveDone(0));
         return;
       case 'RUNNING':
-        this.#transition('KILLING');
+        this.#machine.transition('KILLING');
         this.#killRequested = true;
         this.#killedByShutdown = { reason };
         this.#task!.process!.kill(gracePeriodMs);
@@ -226,7 +226,7 @@ class CommandShim {
       }
     }
     log(`${update.message} (pid ${this.#task?.process?.pid ?? 'none'}): ${update.state}`);
-    this.#transition('TERMINATING');
+    this.#machine.transition('TERMINATING');
     void this.#finish(update);
     // After the group was recorded (if it was): the order of shim.json's writes is the order of calls.
     void this.#runningReported.then(() => this.#driver.untrackTaskGroup(taskId)).catch(() => {});
@@ -256,20 +256,13 @@ class CommandShim {
     clearTimeout(timer);
     if (!delivered) log(`the agent did not acknowledge ${update.state} for task ${update.taskId}`);
     await this.#driver.stop();
-    this.#transition('DONE');
+    this.#machine.transition('DONE');
     this.#resolveDone(delivered ? 0 : 1);
   }
 
   /** An update whose acknowledgement nobody waits for (it fails only when the driver stops). */
   #send(update: ExecutorUpdate): void {
     this.#driver.update(update).catch(() => {});
-  }
-
-  #transition(to: ShimState): void {
-    if (!TRANSITIONS[this.#state].includes(to)) {
-      throw new IllegalStateError(`cannot move the command executor from ${this.#state} to ${to}`);
-    }
-    this.#state = to;
   }
 }
 

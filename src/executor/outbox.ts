@@ -8,9 +8,19 @@
 // updates then go out without the durable record (the agent still checkpoints them).
 import fsp from 'node:fs/promises';
 import type { TaskStatus } from '../protocol/common.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { GroupCommitter, RecordLog, encodeRecords, readRecordLog, repairRecordLog, type GroupCommitStats } from '../checkpoint/record-log.js';
 
-type OutboxState = 'OPENING' | 'OPEN' | 'BROKEN' | 'CLOSED';
+/** OPENING → OPEN → (BROKEN, once a write fails →) CLOSED; OPENING → BROKEN when it cannot be opened. */
+export type OutboxState = 'OPENING' | 'OPEN' | 'BROKEN' | 'CLOSED';
+
+/** @internal The outbox's allowed moves (exported for its lifecycle test). */
+export const OUTBOX_TRANSITIONS: Transitions<OutboxState> = {
+  OPENING: ['OPEN', 'BROKEN', 'CLOSED'],
+  OPEN: ['BROKEN', 'CLOSED'],
+  BROKEN: ['CLOSED'],
+  CLOSED: [],
+};
 
 export interface OutboxOptions {
   /** Called once when the outbox cannot be written any more (after it opened). */
@@ -25,7 +35,7 @@ export class Outbox {
   readonly #committer = new GroupCommitter({ batching: true });
   readonly #opened: Promise<RecordLog | undefined>;
   #log: RecordLog | undefined;
-  #state: OutboxState = 'OPENING';
+  readonly #machine: StateMachine<OutboxState>;
   /** The last appendUpdate(): they settle in order, so when it has, all have. */
   #last: Promise<void> = Promise.resolve();
   #acks: string[] = [];
@@ -36,20 +46,21 @@ export class Outbox {
   constructor(file: string, options: OutboxOptions) {
     this.path = file;
     this.#options = options;
+    this.#machine = new StateMachine(`outbox ${file}`, 'OPENING', OUTBOX_TRANSITIONS);
     this.#opened = Promise.resolve(options.after)
       .then(() => openLog(file))
       .then(
       (log) => {
-        if (this.#state === 'CLOSED') {
+        if (this.#machine.is('CLOSED')) {
           void log.close();
           return undefined;
         }
         this.#log = log;
-        this.#state = 'OPEN';
+        this.#machine.transition('OPEN');
         return log;
       },
       (error: unknown) => {
-        if (this.#state === 'OPENING') this.#state = 'BROKEN';
+        if (this.#machine.is('OPENING')) this.#machine.transition('BROKEN');
         throw error;
       },
     );
@@ -73,7 +84,7 @@ export class Outbox {
    */
   appendUpdate(status: TaskStatus): Promise<void> {
     const appended = this.#opened.then(
-      (log) => (log && this.#state === 'OPEN' ? this.#committer.append(log, { kind: 'UPDATE', status }) : undefined),
+      (log) => (log && this.#machine.is('OPEN') ? this.#committer.append(log, { kind: 'UPDATE', status }) : undefined),
       () => undefined,
     );
     this.#last = appended.then(undefined, (error: unknown) => this.#fail(error));
@@ -82,7 +93,7 @@ export class Outbox {
 
   /** Appends `{kind: 'ACK', uuid}` soon, with the other ACKs of this turn, without a sync of its own. */
   appendAck(uuid: string): void {
-    if (this.#state === 'CLOSED' || this.#state === 'BROKEN') return;
+    if (this.#machine.is('CLOSED', 'BROKEN')) return;
     this.#acks.push(uuid);
     this.#ackFlush ??= setImmediate(() => this.#flushAcks());
   }
@@ -94,7 +105,7 @@ export class Outbox {
 
   /** Writes what is pending (ACKs unsynced), then closes the file. Idempotent. */
   async close(): Promise<void> {
-    if (this.#state === 'CLOSED') return;
+    if (this.#machine.is('CLOSED')) return;
     await this.#opened.catch(() => {});
     await this.#last;
     await this.#committer.idle();
@@ -103,7 +114,7 @@ export class Outbox {
       this.#flushAcks();
     }
     await this.#ackWrites;
-    this.#state = 'CLOSED';
+    this.#machine.ensure('CLOSED');
     await this.#log?.close().catch(() => {});
   }
 
@@ -112,14 +123,14 @@ export class Outbox {
     const uuids = this.#acks;
     this.#acks = [];
     const log = this.#log;
-    if (!log || this.#state !== 'OPEN' || uuids.length === 0) return;
+    if (!log || !this.#machine.is('OPEN') || uuids.length === 0) return;
     const bytes = encodeRecords(uuids.map((uuid) => ({ kind: 'ACK' as const, uuid })));
     this.#ackWrites = log.appendEncoded(bytes).catch((error: unknown) => this.#fail(error));
   }
 
   #fail(error: unknown): void {
-    if (this.#state !== 'OPEN') return;
-    this.#state = 'BROKEN';
+    if (!this.#machine.is('OPEN')) return;
+    this.#machine.transition('BROKEN');
     const cause = error instanceof Error ? error : new Error(String(error));
     this.#options.onFailure(
       Object.assign(new Error(`cannot write the outbox ${this.path}: ${cause.message}; updates are now sent without a durable record`, { cause }), {

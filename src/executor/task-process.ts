@@ -4,7 +4,7 @@
 // behind in its group is killed too (as Mesos's launcher does when it destroys the container).
 // Processes that leave the group (setsid) escape; containment for those needs cgroups.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { IllegalStateError } from '../protocol/errors.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 
 /** How a task process ended, as facts: one of `exitCode` and `signal` is null (both, if it never started). */
 export interface TaskExit {
@@ -24,7 +24,7 @@ export interface TaskProcessOptions {
 
 type TaskProcessState = 'STARTING' | 'RUNNING' | 'KILLING' | 'EXITED';
 
-const TRANSITIONS: Readonly<Record<TaskProcessState, readonly TaskProcessState[]>> = {
+const TRANSITIONS: Transitions<TaskProcessState> = {
   STARTING: ['RUNNING', 'KILLING', 'EXITED'],
   RUNNING: ['KILLING', 'EXITED'],
   KILLING: ['EXITED'],
@@ -35,7 +35,7 @@ export class TaskProcess {
   readonly #child: ChildProcess;
   readonly #exited: Promise<TaskExit>;
   readonly #spawned: Promise<void>;
-  #state: TaskProcessState = 'STARTING';
+  readonly #machine = new StateMachine<TaskProcessState>('a task process', 'STARTING', TRANSITIONS);
   #killed = false;
   #killDeadline = Infinity;
   #escalation: NodeJS.Timeout | undefined;
@@ -45,7 +45,7 @@ export class TaskProcess {
     this.#child = spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
     this.#spawned = new Promise((resolve, reject) => {
       this.#child.once('spawn', () => {
-        if (this.#state === 'STARTING') this.#transition('RUNNING');
+        if (this.#machine.is('STARTING')) this.#machine.transition('RUNNING');
         resolve();
       });
       this.#child.once('error', reject);
@@ -84,7 +84,7 @@ export class TaskProcess {
   }
 
   get state(): TaskProcessState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   /**
@@ -92,10 +92,9 @@ export class TaskProcess {
    * kill can shorten the grace period, never lengthen it.
    */
   kill(gracePeriodMs: number): void {
-    if (this.#state === 'EXITED') return;
+    if (this.#machine.is('EXITED')) return;
     const deadline = performance.now() + Math.max(0, gracePeriodMs);
-    if (this.#state !== 'KILLING') {
-      this.#transition('KILLING');
+    if (this.#machine.ensure('KILLING')) {
       this.#killed = true;
       if (gracePeriodMs > 0) this.#signalGroup('SIGTERM');
     }
@@ -110,17 +109,12 @@ export class TaskProcess {
    * main process has not been reaped: until then its pid is certainly still this group's ID.
    */
   killNow(): void {
-    if (this.#state !== 'EXITED') this.#signalGroup('SIGKILL');
+    if (!this.#machine.is('EXITED')) this.#signalGroup('SIGKILL');
   }
 
   #settle(): void {
     clearTimeout(this.#escalation);
-    if (this.#state !== 'EXITED') this.#transition('EXITED');
-  }
-
-  #transition(to: TaskProcessState): void {
-    if (!TRANSITIONS[this.#state].includes(to)) throw new IllegalStateError(`cannot move a task process from ${this.#state} to ${to}`);
-    this.#state = to;
+    this.#machine.ensure('EXITED');
   }
 
   #signalGroup(signal: NodeJS.Signals): void {

@@ -7,6 +7,7 @@ import {
   type AgentEvent,
   type SchedulerEvent,
 } from '../protocol/index.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { Allocator, type OutstandingOffer } from './allocator.js';
@@ -57,8 +58,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type MasterLifecycle = 'NEW' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
-const MOVES: Record<MasterLifecycle, readonly MasterLifecycle[]> = {
-  NEW: ['STARTING'],
+/** NEW → STARTING → RUNNING → STOPPING → STOPPED; a master stopped before it started goes NEW → STOPPED. */
+const MOVES: Transitions<MasterLifecycle> = {
+  NEW: ['STARTING', 'STOPPED'],
   STARTING: ['RUNNING', 'STOPPING'],
   RUNNING: ['STOPPING'],
   STOPPING: ['STOPPED'],
@@ -96,7 +98,7 @@ function resolveOptions(options: MasterOptions): Resolved {
 export class Master {
   #options: Resolved;
   #logger: Logger;
-  #lifecycle: MasterLifecycle = 'NEW';
+  readonly #lifecycle = new StateMachine<MasterLifecycle>('the master', 'NEW', MOVES);
   #registry = new Registry();
   #allocator = new Allocator();
   #metrics: MasterMetrics;
@@ -149,7 +151,7 @@ export class Master {
   }
 
   get lifecycle(): MasterLifecycle {
-    return this.#lifecycle;
+    return this.#lifecycle.state;
   }
 
   /** The port it listens on (after start()). */
@@ -163,20 +165,22 @@ export class Master {
   }
 
   async start(): Promise<{ port: number }> {
-    this.#transition('STARTING');
+    // The message names the move: "cannot move the master to STARTING in RUNNING state".
+    this.#lifecycle.assert(['NEW'], 'move the master to STARTING');
+    this.#lifecycle.transition('STARTING');
     try {
       this.#port = await this.#http.listen(this.#options.port, this.#options.ip);
     } catch (error) {
-      this.#transition('STOPPING');
+      this.#lifecycle.transition('STOPPING');
       await this.#http.close();
-      this.#transition('STOPPED');
+      this.#lifecycle.transition('STOPPED');
       throw error;
     }
-    if (this.#lifecycle !== 'STARTING') {
+    if (!this.#lifecycle.is('STARTING')) {
       await this.#http.close(); // stop() ran while it was starting
       throw new IllegalStateError('the master was stopped while it was starting');
     }
-    this.#transition('RUNNING');
+    this.#lifecycle.transition('RUNNING');
     this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
     this.#logger.info({ ip: this.#options.ip, port: this.#port }, 'master listening');
     return { port: this.#port };
@@ -185,25 +189,20 @@ export class Master {
   /** Closes every connection, timer and the HTTP server. Safe to call more than once. */
   stop(): Promise<void> {
     if (this.#stopped) return this.#stopped;
-    if (this.#lifecycle === 'NEW') {
-      this.#lifecycle = 'STOPPED';
+    if (this.#lifecycle.is('NEW')) {
+      this.#lifecycle.transition('STOPPED');
       return (this.#stopped = Promise.resolve());
     }
-    this.#transition('STOPPING');
+    this.#lifecycle.transition('STOPPING');
     clearInterval(this.#allocationTimer);
     if (this.#allocationSoon) clearImmediate(this.#allocationSoon);
     this.#agents.close();
     this.#schedulers.close();
     this.#stopped = this.#http.close().then(() => {
-      this.#transition('STOPPED');
+      this.#lifecycle.transition('STOPPED');
       this.#logger.info('master stopped');
     });
     return this.#stopped;
-  }
-
-  #transition(to: MasterLifecycle): void {
-    if (!MOVES[this.#lifecycle].includes(to)) throw new IllegalStateError(`cannot move the master to ${to} in ${this.#lifecycle} state`);
-    this.#lifecycle = to;
   }
 
   #sendUpdates(updates: readonly GeneratedUpdate[]): void {
@@ -214,7 +213,7 @@ export class Master {
   }
 
   #allocateSoon(): void {
-    if (this.#allocationSoon || this.#lifecycle !== 'RUNNING') return;
+    if (this.#allocationSoon || !this.#lifecycle.is('RUNNING')) return;
     this.#allocationSoon = setImmediate(() => {
       this.#allocationSoon = undefined;
       this.#allocate();
@@ -222,7 +221,7 @@ export class Master {
   }
 
   #allocate(): void {
-    if (this.#lifecycle !== 'RUNNING') return;
+    if (!this.#lifecycle.is('RUNNING')) return;
     const agents = this.#registry
       .agents()
       .filter((agent) => agent.status === 'ACTIVE' && this.#agents.isConnected(agent.id))

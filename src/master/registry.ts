@@ -1,159 +1,16 @@
 // The master's picture of the cluster: agents, frameworks and their tasks, each with an explicit
 // lifecycle. Pure state (no sockets, no timers): an operation returns the status updates it
 // generates, and the master sends them. State lives in memory; a restarted master starts empty.
-import {
-  IllegalStateError,
-  isTerminal,
-  newId,
-  type AgentInfo,
-  type FrameworkInfo,
-  type Reason,
-  type RoutedTaskStatus,
-  type TaskInfo,
-  type TaskState,
-} from '../protocol/index.js';
-import { add, amounts, EMPTY, subtract, type Amounts } from './resources.js';
+import { IllegalStateError, isTerminal, newId, type AgentInfo, type FrameworkInfo, type Reason, type RoutedTaskStatus, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { AgentRecord, type AgentStatus } from './registry-agents.js';
+import { FrameworkRecord, rememberMasterUuid, type FrameworkStatus } from './registry-frameworks.js';
+import { executorIdOf, masterStatus, type GeneratedUpdate, type TaskRecord } from './registry-tasks.js';
+import { add, EMPTY, subtract, type Amounts } from './resources.js';
 
-export type AgentStatus = 'ACTIVE' | 'DISCONNECTED' | 'REMOVED';
-export type FrameworkStatus = 'ACTIVE' | 'DISCONNECTED' | 'REMOVED';
-
-const AGENT_MOVES: Record<AgentStatus, readonly AgentStatus[]> = {
-  ACTIVE: ['DISCONNECTED', 'REMOVED'],
-  DISCONNECTED: ['ACTIVE', 'REMOVED'],
-  REMOVED: [],
-};
-
-// ACTIVE: a scheduler is connected. DISCONNECTED: none is (failing over, or known only from an
-// agent's report). REMOVED: torn down or failed over too late; kept in completedFrameworks.
-const FRAMEWORK_MOVES: Record<FrameworkStatus, readonly FrameworkStatus[]> = {
-  ACTIVE: ['DISCONNECTED', 'REMOVED'],
-  DISCONNECTED: ['ACTIVE', 'REMOVED'],
-  REMOVED: [],
-};
-
-/** A framework as the master records it: always with its ID. */
-export type RegisteredFrameworkInfo = FrameworkInfo & { id: string };
-
-export class AgentRecord {
-  readonly id: string;
-  #info: AgentInfo;
-  #status: AgentStatus = 'ACTIVE';
-  /** Kills asked for while the agent was disconnected, sent when it re-registers: taskId → frameworkId. */
-  readonly pendingKills = new Map<string, string>();
-
-  constructor(id: string, info: AgentInfo) {
-    this.id = id;
-    this.#info = { ...info, id };
-  }
-
-  get info(): AgentInfo {
-    return this.#info;
-  }
-
-  get status(): AgentStatus {
-    return this.#status;
-  }
-
-  get hostname(): string {
-    return this.#info.hostname;
-  }
-
-  get checkpoint(): boolean {
-    return this.#info.checkpoint;
-  }
-
-  get total(): Amounts {
-    return amounts(this.#info.resources);
-  }
-
-  /** A re-registering agent may report new resources or a new hostname. */
-  updateInfo(info: AgentInfo): void {
-    this.#info = { ...info, id: this.id };
-  }
-
-  transition(to: AgentStatus): void {
-    if (!AGENT_MOVES[this.#status].includes(to)) {
-      throw new IllegalStateError(`cannot mark agent ${this.id} ${to} in ${this.#status} state`);
-    }
-    this.#status = to;
-  }
-}
-
-export interface TaskRecord {
-  readonly id: string;
-  readonly frameworkId: string;
-  readonly agentId: string;
-  /** A command task's executor ID is its task ID. */
-  readonly executorId: string;
-  readonly info: TaskInfo;
-  state: TaskState;
-  /**
-   * Terminal because its agent said so, and the framework has not acknowledged that terminal
-   * update yet: the agent still holds it. If the agent is removed now, the framework would never
-   * hear how the task ended, so the master reports it lost (as Mesos does for every task whose
-   * terminal update was not acknowledged).
-   */
-  terminalUnacknowledged?: boolean;
-  /** The uuid of the terminal update forwarded to the framework, whose acknowledgement clears the above. */
-  terminalUuid?: string;
-}
-
-export class FrameworkRecord {
-  readonly id: string;
-  #info: RegisteredFrameworkInfo;
-  #status: FrameworkStatus;
-  readonly tasks = new Map<string, TaskRecord>();
-  /** uuids of updates the master generated itself: their acknowledgements end at the master. */
-  readonly masterUuids = new Set<string>();
-  /** Tasks in the order they became terminal, so that the oldest can be forgotten. */
-  readonly completedTasks: TaskRecord[] = [];
-
-  constructor(info: RegisteredFrameworkInfo, status: FrameworkStatus) {
-    this.id = info.id;
-    this.#info = info;
-    this.#status = status;
-  }
-
-  get info(): RegisteredFrameworkInfo {
-    return this.#info;
-  }
-
-  get status(): FrameworkStatus {
-    return this.#status;
-  }
-
-  get checkpoint(): boolean {
-    return this.#info.checkpoint;
-  }
-
-  /** Failover timeout in milliseconds (default 0: removed as soon as its scheduler disconnects). */
-  get failoverTimeoutMs(): number {
-    return this.#info.failoverTimeoutMs ?? 0;
-  }
-
-  /** A re-subscribing scheduler may rename the framework or change its failover timeout, never `checkpoint`. */
-  updateInfo(info: RegisteredFrameworkInfo): void {
-    if (info.checkpoint !== this.#info.checkpoint) {
-      throw new IllegalStateError(
-        `framework ${this.id} registered with checkpoint: ${this.#info.checkpoint}; FrameworkInfo.checkpoint cannot change after registration (got ${info.checkpoint})`,
-      );
-    }
-    this.#info = info;
-  }
-
-  transition(to: FrameworkStatus): void {
-    if (!FRAMEWORK_MOVES[this.#status].includes(to)) {
-      throw new IllegalStateError(`cannot mark framework ${this.id} ${to} in ${this.#status} state`);
-    }
-    this.#status = to;
-  }
-}
-
-/** A status update the master made up itself, and the framework it goes to. */
-export interface GeneratedUpdate {
-  frameworkId: string;
-  status: RoutedTaskStatus;
-}
+// The records live in modules of their own; they are imported from here too.
+export { AgentRecord, type AgentStatus } from './registry-agents.js';
+export { FrameworkRecord, rememberMasterUuid, type FrameworkStatus, type RegisteredFrameworkInfo } from './registry-frameworks.js';
+export { executorIdOf, masterStatus, type GeneratedUpdate, type TaskRecord } from './registry-tasks.js';
 
 export interface MasterState {
   agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts }>;
@@ -169,40 +26,12 @@ export interface FrameworkState {
   tasks: Array<{ id: string; state: TaskState; agentId: string; executorId: string }>;
 }
 
-export function executorIdOf(task: TaskInfo): string {
-  return task.executor?.executorId ?? task.taskId;
-}
-
-/** A status from the master about a task (SOURCE_MASTER); reconciliation answers carry no uuid. */
-export function masterStatus(
-  task: { taskId: string; agentId?: string; executorId?: string },
-  state: TaskState,
-  reason: Reason,
-  message: string,
-  { withUuid = true }: { withUuid?: boolean } = {},
-): RoutedTaskStatus {
-  return {
-    taskId: task.taskId,
-    state,
-    ...(withUuid ? { uuid: newId() } : {}),
-    timestamp: Date.now(),
-    source: 'SOURCE_MASTER',
-    reason,
-    message,
-    ...(task.agentId !== undefined ? { agentId: task.agentId } : {}),
-    ...(task.executorId !== undefined ? { executorId: task.executorId } : {}),
-  };
-}
-
 export interface RegistryOptions {
   /** How many removed frameworks /state keeps (Mesos: --max_completed_frameworks). */
   maxCompletedFrameworks?: number;
   /** How many terminal tasks a framework keeps (Mesos: --max_completed_tasks_per_framework). */
   maxCompletedTasksPerFramework?: number;
 }
-
-/** Unacknowledged master-generated uuids kept per framework (a scheduler that never acks). */
-const MAX_MASTER_UUIDS = 10_000;
 
 export class Registry {
   #agents = new Map<string, AgentRecord>();
@@ -439,14 +268,6 @@ export class Registry {
     const agent = this.#agents.get(agentId);
     if (!agent) throw new IllegalStateError(`agent ${agentId} is not registered`);
     return agent;
-  }
-}
-
-/** Remembers a master-generated uuid so its acknowledgement stops at the master (bounded). */
-export function rememberMasterUuid(framework: FrameworkRecord, uuid: string): void {
-  framework.masterUuids.add(uuid);
-  if (framework.masterUuids.size > MAX_MASTER_UUIDS) {
-    framework.masterUuids.delete(framework.masterUuids.values().next().value!);
   }
 }
 

@@ -7,15 +7,16 @@ import {
   CheckpointCorruptError,
   encodeRecords,
   frameRecord,
-  GroupCommitter,
   readRecordLog,
   RECORD_HEADER_BYTES,
   RecordLog,
   repairRecordLog,
   type LogRecord,
 } from '../../src/checkpoint/index.js';
-import { encode } from '../../src/protocol/index.js';
-import { removeDir, tempDir, withTimeout } from '../helpers.js';
+import { RECORD_LOG_TRANSITIONS, type LogState } from '../../src/checkpoint/record-log.js';
+import { StateMachine } from '../../src/lifecycle/state-machine.js';
+import { encode, IllegalStateError } from '../../src/protocol/index.js';
+import { removeDir, tempDir } from '../helpers.js';
 
 let dir = '';
 const logs: RecordLog[] = [];
@@ -289,112 +290,13 @@ recordLog('repairRecordLog refuses to grow a file', async () => {
   }
 });
 
+recordLog('its lifecycle refuses a move out of CLOSED by name', () => {
+  const machine = new StateMachine<LogState>('record log /x/task.updates', 'CLOSED', RECORD_LOG_TRANSITIONS);
+  assert.throws(
+    () => machine.transition('OPEN'),
+    (error: unknown) => error instanceof IllegalStateError && (error as Error).message === 'cannot move record log /x/task.updates from CLOSED to OPEN',
+  );
+  assert.not.ok(new StateMachine<LogState>('record log', 'FAILED', RECORD_LOG_TRANSITIONS).can('OPEN'));
+});
+
 recordLog.run();
-
-const groupCommit = suite('group commit');
-groupCommit.before.each(setup);
-groupCommit.after.each(teardown);
-
-/** Wraps a log's sync() to count the fdatasync calls made on it. */
-function countSyncs(log: RecordLog): { count: number } {
-  const counter = { count: 0 };
-  const original = log.sync.bind(log);
-  log.sync = () => {
-    counter.count += 1;
-    return original();
-  };
-  return counter;
-}
-
-groupCommit('resolves every append of one turn after one fdatasync per touched file', async () => {
-  const committer = new GroupCommitter();
-  const files = await Promise.all(['a', 'b', 'c', 'd'].map((name) => openLog(`${name}.updates`)));
-  const counters = files.map(countSyncs);
-  const written = new Map<RecordLog, LogRecord[]>(files.map((log) => [log, []]));
-  const appends: Promise<void>[] = [];
-  for (let round = 0; round < 5; round += 1) {
-    for (const log of files.slice(0, 3)) {
-      const record = update(`task-${round}`);
-      written.get(log)!.push(record);
-      appends.push(committer.append(log, record));
-    }
-  }
-  await withTimeout(Promise.all(appends), 10_000, 'group commit');
-  assert.equal(counters.map((counter) => counter.count), [1, 1, 1, 0]);
-  assert.equal(committer.stats, { batches: 1, syncs: 3, records: 15 });
-  for (const log of files) assert.equal((await readRecordLog(log.path)).records, written.get(log));
-
-  // A later turn is a new batch.
-  const later = update('later');
-  written.get(files[3]!)!.push(later);
-  await committer.append(files[3]!, [later]);
-  assert.equal(counters.map((counter) => counter.count), [1, 1, 1, 1]);
-  assert.is(committer.stats.batches, 2);
-});
-
-groupCommit('appends made while a batch commits form the next batch, in order', async () => {
-  const committer = new GroupCommitter();
-  const log = await openLog('task.updates');
-  const counter = countSyncs(log);
-  const records = Array.from({ length: 30 }, (_, index) => update(`t${index}`));
-  const appends: Promise<void>[] = [];
-  const order: number[] = [];
-  for (let index = 0; index < 10; index += 1) {
-    appends.push(committer.append(log, records[index]!).then(() => void order.push(index)));
-  }
-  // Wait until the first batch has started (its write is queued), then add more.
-  await new Promise((resolve) => setImmediate(resolve));
-  for (let index = 10; index < 30; index += 1) {
-    appends.push(committer.append(log, records[index]!).then(() => void order.push(index)));
-  }
-  await withTimeout(Promise.all(appends), 10_000, 'group commit');
-  await committer.idle();
-  assert.equal(order, [...order].sort((a, b) => a - b));
-  assert.is(counter.count, 2);
-  assert.is(committer.stats.batches, 2);
-  assert.equal((await readRecordLog(log.path)).records, records);
-});
-
-groupCommit('rejects only the appends of a file that failed', async () => {
-  const committer = new GroupCommitter();
-  const good = await openLog('good.updates');
-  const bad = await openLog('bad.updates');
-  await bad.close();
-  const results = await Promise.allSettled([committer.append(good, update()), committer.append(bad, update()), committer.append(good, update())]);
-  assert.equal(results.map((result) => result.status), ['fulfilled', 'rejected', 'fulfilled']);
-  assert.match(String((results[1] as PromiseRejectedResult).reason.message), /CLOSED/);
-  assert.is((await readRecordLog(good.path)).records.length, 2);
-});
-
-groupCommit('rejects an invalid record at once without touching the batch', async () => {
-  const committer = new GroupCommitter();
-  const log = await openLog('task.updates');
-  const bad = committer.append(log, { kind: 'ACK' } as unknown as LogRecord);
-  const good = committer.append(log, update());
-  try {
-    await bad;
-    assert.unreachable('expected a rejection');
-  } catch (error) {
-    assert.is((error as { code?: string }).code, 'ERR_PROTOCOL');
-  }
-  await good;
-  assert.is((await readRecordLog(log.path)).records.length, 1);
-});
-
-groupCommit('batching: false writes and fdatasyncs every append on its own', async () => {
-  const committer = new GroupCommitter({ batching: false });
-  const files = await Promise.all(['a', 'b'].map((name) => openLog(`${name}.updates`)));
-  const counters = files.map(countSyncs);
-  const records = Array.from({ length: 6 }, (_, index) => update(`t${index}`));
-  await withTimeout(Promise.all(records.map((record, index) => committer.append(files[index % 2]!, record))), 10_000, 'unbatched appends');
-  assert.equal(counters.map((counter) => counter.count), [3, 3]);
-  assert.equal(committer.stats, { batches: 6, syncs: 6, records: 6 });
-  assert.equal((await readRecordLog(files[0]!.path)).records, records.filter((_, index) => index % 2 === 0));
-  assert.equal((await readRecordLog(files[1]!.path)).records, records.filter((_, index) => index % 2 === 1));
-});
-
-groupCommit('refuses a non-boolean batching option', () => {
-  assert.throws(() => new GroupCommitter({ batching: 'no' as unknown as boolean }), /option batching must be a boolean/);
-});
-
-groupCommit.run();

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readRecordLog, encodeRecords } from '../../src/checkpoint/record-log.js';
-import { Outbox } from '../../src/executor/outbox.js';
-import type { TaskStatus } from '../../src/protocol/index.js';
+import { OUTBOX_TRANSITIONS, Outbox, type OutboxState } from '../../src/executor/outbox.js';
+import { StateMachine } from '../../src/lifecycle/state-machine.js';
+import { IllegalStateError, type TaskStatus } from '../../src/protocol/index.js';
 import { removeDir, tempDir } from '../helpers.js';
 
 interface Context {
@@ -123,4 +124,24 @@ OutboxSuite('a directory that cannot hold the log rejects `opened` with the fs e
   await outbox.appendUpdate(status(1));
 });
 
+const Lifecycle = suite('Outbox lifecycle');
+
+Lifecycle('moves OPENING → OPEN → BROKEN → CLOSED, and never back', () => {
+  const machine = new StateMachine<OutboxState>('outbox /x/outbox.log', 'OPENING', OUTBOX_TRANSITIONS);
+  machine.transition('OPEN');
+  machine.transition('BROKEN');
+  assert.not.ok(machine.can('OPEN'), 'a broken outbox is not reopened');
+  machine.transition('CLOSED');
+  assert.is(machine.state, 'CLOSED');
+});
+
+Lifecycle('refuses an illegal move by name', () => {
+  const machine = new StateMachine<OutboxState>('outbox /x/outbox.log', 'CLOSED', OUTBOX_TRANSITIONS);
+  assert.throws(
+    () => machine.transition('OPEN'),
+    (error: unknown) => error instanceof IllegalStateError && (error as Error).message === 'cannot move outbox /x/outbox.log from CLOSED to OPEN',
+  );
+});
+
 OutboxSuite.run();
+Lifecycle.run();

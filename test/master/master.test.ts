@@ -195,6 +195,16 @@ Lifecycle('stop() closes every connection and the HTTP server', async () => {
   }
 });
 
+Lifecycle('a master stopped before it started is STOPPED, and cannot start any more', async () => {
+  const master = new Master({ port: 0 });
+  await master.stop();
+  assert.is(master.lifecycle, 'STOPPED');
+  await master.start().then(
+    () => assert.unreachable('a stopped master started'),
+    (error: Error) => assert.match(error.message, /cannot move the master to STARTING in STOPPED state/),
+  );
+});
+
 Lifecycle('cannot start twice', async () => {
   const h = await new Harness().start();
   try {

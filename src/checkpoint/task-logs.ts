@@ -1,0 +1,174 @@
+// The agent's open task.updates files: one RecordLog per task, opened on first use, at most
+// `maxOpenLogs` kept open (least recently used idle ones are closed, and reopened on the next
+// append), every append made durable through one GroupCommitter.
+import { IllegalStateError } from '../protocol/index.js';
+import { runDir, taskUpdatesPath, type TaskRef } from './layout.js';
+import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
+import { RecordLog } from './record-log.js';
+import type { LogRecord } from './records.js';
+
+/** One task.updates file, open (or opening) for appending. */
+interface LogEntry {
+  file: string;
+  /** runDir of the task's run: markCompleted and gc close a run's logs. */
+  run: string;
+  opening: Promise<RecordLog>;
+  log?: RecordLog;
+  /** Appends using it right now: an entry is only closed when idle. */
+  users: number;
+  closeWhenIdle: boolean;
+}
+
+/** The records of one call for one task. */
+export interface TaskRecords {
+  ref: TaskRef;
+  records: LogRecord[];
+}
+
+export class TaskLogs {
+  readonly #workDir: string;
+  readonly #batching: boolean;
+  readonly #maxOpenLogs: number;
+  readonly #committer: GroupCommitter;
+  /** task.updates path → entry, least recently used first. */
+  readonly #logs = new Map<string, LogEntry>();
+  readonly #closing = new Set<Promise<void>>();
+
+  /** Options are validated by the Checkpointer. */
+  constructor(workDir: string, { batching, maxOpenLogs }: { batching: boolean; maxOpenLogs: number }) {
+    this.#workDir = workDir;
+    this.#batching = batching;
+    this.#maxOpenLogs = maxOpenLogs;
+    this.#committer = new GroupCommitter({ batching });
+  }
+
+  get stats(): GroupCommitStats {
+    return this.#committer.stats;
+  }
+
+  /** task.updates files open (or opening) right now. */
+  get openLogs(): number {
+    return this.#logs.size;
+  }
+
+  /** Opens the task's log (creating the file if it is missing) and leaves it open. */
+  async open(ref: TaskRef): Promise<void> {
+    const entry = this.#acquire(ref);
+    try {
+      await entry.opening;
+    } finally {
+      this.#release(entry);
+    }
+  }
+
+  /** Appends each group to its task's log; resolves once every record is durable. */
+  append(groups: TaskRecords[]): Promise<void> {
+    return this.#batching ? this.#appendBatched(groups) : this.#appendOneByOne(groups);
+  }
+
+  /** Resolves when every append handed to the committer so far has been committed (or has failed). */
+  idle(): Promise<void> {
+    return this.#committer.idle();
+  }
+
+  /** Closes every log (callers first let their appends settle), and waits for them to close. */
+  async closeAll(): Promise<void> {
+    for (const entry of [...this.#logs.values()]) this.#evict(entry);
+    await this.closed();
+  }
+
+  /** Resolves when every log being closed now is closed. */
+  async closed(): Promise<void> {
+    await Promise.all([...this.#closing]);
+  }
+
+  /** Closes `file`'s log before it is repaired; refuses while records are being appended to it. */
+  async closeLog(file: string): Promise<void> {
+    const entry = this.#logs.get(file);
+    if (!entry) return;
+    if (entry.users > 0) throw new IllegalStateError(`cannot repair ${file} while records are being appended to it`);
+    this.#evict(entry);
+    await this.closed();
+  }
+
+  /** Closes the logs of the run at `run` (its runDir), each once it is idle. */
+  async closeRun(run: string): Promise<void> {
+    for (const entry of [...this.#logs.values()]) {
+      if (entry.run !== run) continue;
+      if (entry.users === 0) this.#evict(entry);
+      else entry.closeWhenIdle = true;
+    }
+    await this.closed();
+  }
+
+  // Appends are handed to the committer synchronously when the logs are open, so that every
+  // record of this turn lands in the same batch.
+  #appendBatched(groups: TaskRecords[]): Promise<void> {
+    const appends = groups.map(({ ref, records }) => {
+      const entry = this.#acquire(ref);
+      const appended = entry.log ? this.#committer.append(entry.log, records) : entry.opening.then((log) => this.#committer.append(log, records));
+      return appended.finally(() => this.#release(entry));
+    });
+    return Promise.all(appends).then(() => undefined);
+  }
+
+  // The baseline: every record appended and fdatasync'd on its own, in order.
+  async #appendOneByOne(groups: TaskRecords[]): Promise<void> {
+    for (const { ref, records } of groups) {
+      const entry = this.#acquire(ref);
+      try {
+        const log = await entry.opening;
+        // Queued together (each written and synced on its own): a later call cannot cut in.
+        await Promise.all(records.map((record) => this.#committer.append(log, record)));
+      } finally {
+        this.#release(entry);
+      }
+    }
+  }
+
+  #acquire(ref: TaskRef): LogEntry {
+    const file = taskUpdatesPath(this.#workDir, ref);
+    let entry = this.#logs.get(file);
+    if (entry) {
+      this.#logs.delete(file); // re-inserted below: most recently used last
+      entry.closeWhenIdle = false;
+    } else {
+      const created: LogEntry = { file, run: runDir(this.#workDir, ref), opening: RecordLog.open(file), users: 0, closeWhenIdle: false };
+      created.opening.then(
+        (log) => {
+          created.log = log;
+        },
+        () => {
+          if (this.#logs.get(file) === created) this.#logs.delete(file);
+        },
+      );
+      entry = created;
+    }
+    this.#logs.set(file, entry);
+    entry.users += 1;
+    return entry;
+  }
+
+  #release(entry: LogEntry): void {
+    entry.users -= 1;
+    if (entry.users > 0) return;
+    if (entry.closeWhenIdle) this.#evict(entry);
+    // Over the cap: close the least recently used idle logs.
+    if (this.#logs.size > this.#maxOpenLogs) {
+      for (const candidate of [...this.#logs.values()]) {
+        if (this.#logs.size <= this.#maxOpenLogs) break;
+        if (candidate.users === 0) this.#evict(candidate);
+      }
+    }
+  }
+
+  #evict(entry: LogEntry): void {
+    if (this.#logs.get(entry.file) === entry) this.#logs.delete(entry.file);
+    const closing = entry.opening.then(
+      (log) => log.close(),
+      () => {},
+    );
+    const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
+    this.#closing.add(tracked);
+  }
+}

@@ -1,0 +1,57 @@
+// An agent as the master records it, with its lifecycle: ACTIVE while connected, DISCONNECTED
+// while it has its re-registration timeout to come back, REMOVED for good. Pure state.
+import { IllegalStateError, type AgentInfo } from '../protocol/index.js';
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
+import { amounts, type Amounts } from './resources.js';
+
+export type AgentStatus = 'ACTIVE' | 'DISCONNECTED' | 'REMOVED';
+
+const AGENT_MOVES: Transitions<AgentStatus> = {
+  ACTIVE: ['DISCONNECTED', 'REMOVED'],
+  DISCONNECTED: ['ACTIVE', 'REMOVED'],
+  REMOVED: [],
+};
+
+export class AgentRecord {
+  readonly id: string;
+  #info: AgentInfo;
+  readonly #status: StateMachine<AgentStatus>;
+  /** Kills asked for while the agent was disconnected, sent when it re-registers: taskId → frameworkId. */
+  readonly pendingKills = new Map<string, string>();
+
+  constructor(id: string, info: AgentInfo) {
+    this.id = id;
+    this.#info = { ...info, id };
+    this.#status = new StateMachine<AgentStatus>(`agent ${id}`, 'ACTIVE', AGENT_MOVES);
+  }
+
+  get info(): AgentInfo {
+    return this.#info;
+  }
+
+  get status(): AgentStatus {
+    return this.#status.state;
+  }
+
+  get hostname(): string {
+    return this.#info.hostname;
+  }
+
+  get checkpoint(): boolean {
+    return this.#info.checkpoint;
+  }
+
+  get total(): Amounts {
+    return amounts(this.#info.resources);
+  }
+
+  /** A re-registering agent may report new resources or a new hostname. */
+  updateInfo(info: AgentInfo): void {
+    this.#info = { ...info, id: this.id };
+  }
+
+  /** Throws IllegalStateError ("cannot mark agent a1 ACTIVE in REMOVED state") for a move outside the table. */
+  transition(to: AgentStatus): void {
+    if (!this.#status.tryTransition(to)) throw new IllegalStateError(`cannot mark agent ${this.id} ${to} in ${this.#status.state} state`);
+  }
+}
