@@ -4,8 +4,9 @@
 import path from 'node:path';
 import { Checkpointer } from '../../src/checkpoint/checkpointer.js';
 import type { ExecutorConnection } from '../../src/agent/executor-endpoint.js';
-import { ExecutorRun, type Framework } from '../../src/agent/executor-run.js';
+import { ExecutorRun, type ExecutorRunInit, type Framework } from '../../src/agent/executor-run.js';
 import { AgentMetrics } from '../../src/agent/metrics.js';
+import { hashToken } from '../../src/agent/token.js';
 import { NodeModel } from '../../src/agent/node-model.js';
 import { validateOptions, type AgentOptions } from '../../src/agent/options.js';
 import type { StatusUpdate } from '../../src/agent/status-update-manager.js';
@@ -14,6 +15,8 @@ import type { ExecutorEvent, TaskInfo } from '../../src/protocol/index.js';
 import { removeDir, tempDir } from '../helpers.js';
 
 export const RESOURCES = { cpus: 2, mem: 1024, disk: 1000 };
+/** The token of every run the harness makes. */
+export const TOKEN = 'token-of-the-run';
 
 export class ModelHarness {
   readonly dir = tempDir('ll-nm-');
@@ -54,7 +57,7 @@ export class ModelHarness {
   }
 
   /** A run of executor `executorId` put into the model as LAUNCHING (no process). */
-  run(framework: Framework, executorId = 'ex-1', init: { containerId?: string; checkpoint?: boolean } = {}): ExecutorRun {
+  run(framework: Framework, executorId = 'ex-1', init: { containerId?: string; checkpoint?: boolean; tokenHash?: string; recovered?: ExecutorRunInit['recovered'] } = {}): ExecutorRun {
     const containerId = init.containerId ?? `c-${executorId}`;
     const checkpoint = init.checkpoint ?? false;
     const agentId = this.model.id ?? 'agent-1';
@@ -62,14 +65,25 @@ export class ModelHarness {
       info: { executorId, frameworkId: framework.info.id, command: { value: 'true' } },
       framework,
       containerId,
-      tokenHash: '',
+      tokenHash: init.tokenHash ?? hashToken(TOKEN),
       sandbox: path.join(this.dir, 'sandboxes', executorId, containerId),
       commandTask: false,
       checkpoint,
       ...(checkpoint && { ref: { agentId, frameworkId: framework.info.id, executorId, containerId } }),
+      ...(init.recovered && { recovered: init.recovered }),
     });
     framework.executors.set(executorId, run);
     return run;
+  }
+
+  /** Writes agent.json, framework.json, executor.json and the run dir of a checkpointing run (as the launcher does); its tasks follow. */
+  async checkpoint(run: ExecutorRun): Promise<void> {
+    const cp = this.checkpointer!;
+    const ref = run.ref!;
+    await cp.checkpointAgent({ id: ref.agentId, hostname: 'node-1', resources: RESOURCES, checkpoint: true });
+    await cp.checkpointFramework({ agentId: ref.agentId }, run.framework.info);
+    await cp.checkpointExecutor({ agentId: ref.agentId, frameworkId: ref.frameworkId, executorId: ref.executorId }, run.info, { generated: run.commandTask });
+    await cp.checkpointRun(ref, { tokenHash: run.tokenHash });
   }
 
   async close(): Promise<void> {

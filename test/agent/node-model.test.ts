@@ -68,13 +68,7 @@ test('makes a checkpointing run\'s task.json durable before it is ready, the str
   h.model.adoptRecoveredId('agent-1');
   const framework = h.framework('fw-1', true);
   const run = h.run(framework, 'ex-1', { checkpoint: true });
-  const cp = h.checkpointer!;
-  run.checkpointed = (async () => {
-    await cp.checkpointAgent({ id: 'agent-1', hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 1000 }, checkpoint: true });
-    await cp.checkpointFramework({ agentId: 'agent-1' }, framework.info);
-    await cp.checkpointExecutor({ agentId: 'agent-1', frameworkId: 'fw-1', executorId: 'ex-1' }, run.info, { generated: false });
-    await cp.checkpointRun(run.ref!, { tokenHash: '' });
-  })();
+  run.checkpointed = h.checkpoint(run);
   const entry = h.model.addTask(run, task('t1'));
   assert.not.ok(entry.ready);
   assert.instance(h.model.streamRef('fw-1', 't1'), Promise);
