@@ -180,7 +180,7 @@ export class Agent {
       await this.#endpoint.close().catch(() => {});
       await this.#http.close().catch(() => {});
       await this.#checkpointer?.close().catch(() => {});
-      if (!this.#model.lifecycle.is('TERMINATING')) this.#model.lifecycle.transition('TERMINATING');
+      this.#model.lifecycle.ensure('TERMINATING');
       this.#model.setLoading(false);
       this.#model.markStopped();
       this.#resolveClosed();
@@ -218,7 +218,7 @@ export class Agent {
     model.updates.close();
     await this.#checkpointer?.close();
     model.clearGcTimers();
-    if (!model.lifecycle.is('TERMINATING')) model.lifecycle.transition('TERMINATING');
+    model.lifecycle.ensure('TERMINATING');
     this.#stopping ??= Promise.resolve();
     model.markStopped();
     await this.#http.close();
@@ -231,7 +231,7 @@ export class Agent {
   #terminate(how: { everything: boolean; forwardUpdates: boolean; unregister: boolean; forget: boolean; reason: string }): Promise<void> {
     if (this.#stopping) return this.#stopping;
     this.#stopping = (async () => {
-      if (!this.#model.lifecycle.is('TERMINATING')) this.#model.lifecycle.transition('TERMINATING');
+      this.#model.lifecycle.ensure('TERMINATING');
       this.#recovery.stopWaiting();
       // Stopped while starting: let start() finish opening what it opens, then close it all.
       await this.#starting?.catch(() => {});
