@@ -91,6 +91,8 @@ export class ExecutorRun {
   readonly recovered: boolean;
   readonly tasks = new Map<string, TaskEntry>();
   readonly terminated: Promise<void>;
+  /** Settles once the run is back (re-subscribed) or its ending is done: what recovery waits for. */
+  readonly settled: Promise<void>;
   pid: number | undefined;
   connection: ExecutorConnection | undefined;
   /** The process as recorded (forked.json): pid + start time. */
@@ -106,6 +108,7 @@ export class ExecutorRun {
   completedAt: number | undefined;
   readonly #machine: StateMachine<ExecutorState>;
   #resolveTerminated!: () => void;
+  #resolveSettled!: () => void;
 
   constructor(init: ExecutorRunInit) {
     this.info = init.info;
@@ -120,6 +123,7 @@ export class ExecutorRun {
     this.identity = init.recovered?.identity;
     this.pid = this.identity?.pid;
     this.terminated = new Promise((resolve) => (this.#resolveTerminated = resolve));
+    this.settled = new Promise((resolve) => (this.#resolveSettled = resolve));
     const initial = init.recovered?.state ?? 'LAUNCHING';
     this.#machine = new StateMachine(`executor ${init.info.executorId}`, initial, TRANSITIONS, (_from, to) => {
       if (to === 'TERMINATED') this.#resolveTerminated();
@@ -150,6 +154,11 @@ export class ExecutorRun {
   /** Throws IllegalStateError ("cannot launch task t1 in TERMINATING state (executor e1)"). */
   assert(states: readonly ExecutorState[], action: string): void {
     this.#machine.assert(states, action);
+  }
+
+  /** The run re-subscribed, or its ending is done (idempotent). */
+  settle(): void {
+    this.#resolveSettled();
   }
 
   addTask(info: TaskInfo, ready = true): TaskEntry {

@@ -7,13 +7,12 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Checkpointer } from '../checkpoint/checkpointer.js';
 import type { RunRef } from '../checkpoint/layout.js';
-import type { Logger } from '../log.js';
 import { processIdentity } from '../process/index.js';
 import { formatDuration, type ExecutorInfo, type TaskInfo } from '../protocol/index.js';
-import { ExecutorRun, type Ending, type Framework, type TaskEntry } from './executor-run.js';
-import type { Config } from './options.js';
+import { ExecutorRun, type Ending, type Framework } from './executor-run.js';
+import type { NodeModel } from './node-model.js';
+import type { RunEnding } from './run-ending.js';
 import { hashToken, newToken } from './token.js';
 
 /** The built CLI the shim runs from: dist/src/cli/main.js next to this module's dist/src/agent/. */
@@ -147,46 +146,30 @@ export async function launchExecutor(request: LaunchRequest): Promise<LaunchedEx
   return { pid: child.pid, spawnedAt, child, exited };
 }
 
-/** What launching needs from the agent: its settings and checkpoint, and callbacks into its private state. */
-export interface LauncherHost {
-  readonly config: Pick<
-    Config,
-    'workDir' | 'checkpoint' | 'socketPath' | 'recoveryTimeoutMs' | 'executorReregistrationTimeoutMs' | 'executorShutdownGracePeriodMs'
-  >;
-  readonly checkpointer: Checkpointer | undefined;
-  readonly logger: Logger;
-  /** The agent's ID (it is registered, or recovered, before anything is launched). */
-  agentId(): string;
-  /** Settles when agent.json and meta/agents/latest are durable (undefined before the first registration). */
-  agentCheckpointed(): Promise<void> | undefined;
-  /** Counts an executor process about to be spawned. */
-  executorLaunched(): void;
-  /** Gives a task to a run (checkpointed first for a checkpointing run), to be launched once it subscribes. */
-  addTask(run: ExecutorRun, task: TaskInfo): TaskEntry;
-  finishRun(run: ExecutorRun, ending: Ending, options?: { exit?: ExecutorExit; trustPids?: boolean }): Promise<void>;
-}
-
 /** The agent's side of starting executor runs: a run, its checkpoint, its process, and how it ends. */
 export class ExecutorLauncher {
-  readonly #host: LauncherHost;
+  readonly #model: NodeModel;
+  readonly #ending: RunEnding;
 
-  constructor(host: LauncherHost) {
-    this.#host = host;
+  /** Runs go into `model`; a run whose process exits (or never starts) is ended by `ending`. */
+  constructor(model: NodeModel, ending: RunEnding) {
+    this.#model = model;
+    this.#ending = ending;
   }
 
   /** A new run of an executor for its first task: made durable (checkpointing runs), then spawned. */
   start(framework: Framework, info: ExecutorInfo, commandTask: boolean, task: TaskInfo): ExecutorRun {
-    const config = this.#host.config;
+    const config = this.#model.config;
     const containerId = randomUUID();
     const token = newToken();
-    const agentId = this.#host.agentId();
+    const agentId = this.#model.id!;
     const sandbox = sandboxPath(config.workDir, agentId, framework.info.id, info.executorId, containerId);
     const checkpoint = config.checkpoint && framework.info.checkpoint;
     const ref: RunRef | undefined = checkpoint ? { agentId, frameworkId: framework.info.id, executorId: info.executorId, containerId } : undefined;
     const run = new ExecutorRun({ info, framework, containerId, tokenHash: hashToken(token), sandbox, commandTask, checkpoint, ...(ref && { ref }) });
     framework.executors.set(info.executorId, run);
     if (ref) run.checkpointed = this.#checkpointRun(run, ref);
-    this.#host.addTask(run, task);
+    this.#model.addTask(run, task);
     const env = executorEnvironment({
       socketPath: config.socketPath,
       agentId,
@@ -197,7 +180,7 @@ export class ExecutorLauncher {
       checkpoint,
       recoveryTimeoutMs: config.recoveryTimeoutMs,
       executorReregistrationTimeoutMs: config.executorReregistrationTimeoutMs,
-      shutdownGracePeriodMs: this.graceOf(run),
+      shutdownGracePeriodMs: this.#model.graceOf(run),
       token,
     });
     void this.#launch(run, env);
@@ -206,10 +189,10 @@ export class ExecutorLauncher {
 
   /** framework.json (once per framework), executor.json, then the run dir with token.sha256 and runs/latest. */
   async #checkpointRun(run: ExecutorRun, ref: RunRef): Promise<void> {
-    const checkpointer = this.#host.checkpointer!;
+    const checkpointer = this.#model.checkpointer!;
     const framework = run.framework;
     framework.checkpointed ??= (async () => {
-      await this.#host.agentCheckpointed();
+      await this.#model.agentCheckpointed;
       await checkpointer.checkpointFramework({ agentId: ref.agentId }, framework.info);
     })().catch((error: unknown) => {
       framework.checkpointed = undefined; // the next launch tries again
@@ -222,38 +205,38 @@ export class ExecutorLauncher {
 
   /** Spawns the executor once its run and first tasks are durable; then records forked.json at once. */
   async #launch(run: ExecutorRun, env: Record<string, string>): Promise<void> {
-    const log = this.#host.logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
+    const log = this.#model.logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
     if (run.ref) {
       try {
         await run.checkpointed;
         await Promise.all([...run.tasks.values()].map((entry) => entry.durable));
       } catch (error) {
         log.error({ err: (error as Error).message }, 'could not checkpoint the executor run: not started');
-        await this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} could not be checkpointed: ${(error as Error).message}` }, { exit: { exitCode: null, signal: null, error: error as Error } });
+        await this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} could not be checkpointed: ${(error as Error).message}` }, { exit: { exitCode: null, signal: null, error: error as Error } });
         return;
       }
     }
     if (run.is('TERMINATING')) {
-      await this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down before it started` }, { exit: { exitCode: null, signal: null } });
+      await this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down before it started` }, { exit: { exitCode: null, signal: null } });
       return;
     }
-    this.#host.executorLaunched();
+    this.#model.metrics.executorsLaunched.inc();
     let launched;
     try {
       launched = await launchExecutor({ command: run.commandTask ? shimCommand() : shellCommand(run.info.command.value), sandbox: run.sandbox, env });
     } catch (error) {
       log.error({ err: (error as Error).message }, 'could not start the executor');
-      await this.#host.finishRun(run, exitEnding(run, { exitCode: null, signal: null, error: error as Error }), { exit: { exitCode: null, signal: null, error: error as Error } });
+      await this.#ending.finish(run, exitEnding(run, { exitCode: null, signal: null, error: error as Error }), { exit: { exitCode: null, signal: null, error: error as Error } });
       return;
     }
     run.pid = launched.pid;
     run.spawnedAt = launched.spawnedAt;
-    void launched.exited.then((exit) => this.#host.finishRun(run, exitEnding(run, exit), { exit }));
+    void launched.exited.then((exit) => this.#ending.finish(run, exitEnding(run, exit), { exit }));
     if (run.ref) {
       const identity = processIdentity(launched.pid);
       if (identity) {
         run.identity = identity;
-        this.#host.checkpointer!.checkpointForked(run.ref, identity).catch((error: unknown) => log.error({ err: (error as Error).message }, 'could not checkpoint forked.json'));
+        this.#model.checkpointer!.checkpointForked(run.ref, identity).catch((error: unknown) => log.error({ err: (error as Error).message }, 'could not checkpoint forked.json'));
       }
     }
     log.info({ executorPid: launched.pid, sandbox: run.sandbox }, 'executor started');
@@ -261,11 +244,6 @@ export class ExecutorLauncher {
     if (run.is('TERMINATING')) run.signalGroup('SIGTERM');
   }
 
-
-  /** The grace period an executor gets between SHUTDOWN (or SIGTERM) and SIGKILL. */
-  graceOf(run: ExecutorRun): number {
-    return run.info.shutdownGracePeriodMs ?? this.#host.config.executorShutdownGracePeriodMs;
-  }
 }
 
 /** How the tasks of a run whose executor exited (or never started) are reported. */

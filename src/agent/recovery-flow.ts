@@ -1,46 +1,17 @@
 // The agent's recovery flow (DESIGN §7), apart from the Agent so that agent.ts reads as the
-// orchestrator: rebuilding state from the checkpoint, waiting for live executors to re-subscribe,
-// and --recover=cleanup. It sees the agent only through the narrow RecoveryHost below.
+// orchestrator: rebuilding the node model from the checkpoint, waiting for live executors to
+// re-subscribe, and --recover=cleanup. It fills the model and ends runs through RunEnding.
 import fs from 'node:fs/promises';
-import type { Checkpointer } from '../checkpoint/checkpointer.js';
 import { syncDir } from '../checkpoint/atomic-write.js';
-import { agentInfoPath, forkedPath, latestAgentPath, runDir, sentinelPath, type RunRef, type TaskRef } from '../checkpoint/layout.js';
+import { agentInfoPath, forkedPath, latestAgentPath, runDir, sentinelPath, type RunRef } from '../checkpoint/layout.js';
 import { recoverState } from '../checkpoint/recover.js';
 import type { RecoveredExecutor, RecoveredRun, RecoveredState } from '../checkpoint/state.js';
-import type { Logger } from '../log.js';
 import { bootId as hostBootId } from '../process/index.js';
-import type { Reason, TaskState, TaskStatus } from '../protocol/index.js';
 import { AgentInfoChangedError } from './errors.js';
-import { ExecutorRun, KILL_MARGIN_MS, type Ending, type Framework } from './executor-run.js';
-import type { ExecutorExit } from './launcher.js';
-import type { Config } from './options.js';
+import { ExecutorRun, KILL_MARGIN_MS, type Framework } from './executor-run.js';
+import type { NodeModel } from './node-model.js';
 import { runIdentity, runIsAlive, sameAgentInfo, terminateExecutor } from './recovery.js';
-import type { StatusOrigin } from './status-update-manager.js';
-
-/** What the recovery flow needs from the agent: its settings and checkpoint, and callbacks into its private state. */
-export interface RecoveryHost {
-  readonly config: Pick<Config, 'workDir' | 'strict' | 'hostname' | 'resources' | 'executorReregistrationTimeoutMs'>;
-  readonly checkpointer: Checkpointer | undefined;
-  readonly logger: Logger;
-  /** Records how many damaged checkpoint items a non-strict recovery skipped. */
-  countRecoveryErrors(count: number): void;
-  /** The checkpoint names this agent: its ID, with agent.json already durable. */
-  adoptAgentId(agentId: string): void;
-  /** Recovery is adding the recorded frameworks and runs (a framework must not be forgotten meanwhile). */
-  setLoading(loading: boolean): void;
-  addFramework(framework: Framework): void;
-  frameworkCount(): number;
-  /** Forgets every framework with nothing left to do. */
-  forgetDoneFrameworks(): void;
-  /** Records where a task's stream lives; false if another run already holds that task ID's stream. */
-  claimTaskStream(ref: TaskRef): boolean;
-  restoreStream(frameworkId: string, taskId: string, updates: readonly TaskStatus[], acked: ReadonlySet<string>, origin: StatusOrigin): void;
-  isTerminating(): boolean;
-  finishRun(run: ExecutorRun, ending: Ending, options?: { exit?: ExecutorExit; trustPids?: boolean }): Promise<void>;
-  agentUpdate(frameworkId: string, executorId: string, run: ExecutorRun | undefined, taskId: string, state: TaskState, reason: Reason | undefined, message: string): Promise<void>;
-  maybeForget(run: ExecutorRun): void;
-  graceOf(run: ExecutorRun): number;
-}
+import type { RunEnding } from './run-ending.js';
 
 /** The host's boot id, or undefined without /proc (a reboot cannot be detected then). */
 function currentBootId(): string | undefined {
@@ -52,7 +23,8 @@ function currentBootId(): string | undefined {
 }
 
 export class RecoveryFlow {
-  readonly #host: RecoveryHost;
+  readonly #model: NodeModel;
+  readonly #ending: RunEnding;
   /**
    * The runs recovery found dead, to be ended (outbox statuses, TASK_FAILED, sentinel) once the
    * socket listens: started then, not while reading, so that a thousand endings' disk work does not
@@ -63,11 +35,12 @@ export class RecoveryFlow {
   readonly #deadAtRecovery: Array<Promise<void>> = [];
   /** The host's boot id, written to meta/boot_id once recovery has dealt with every recorded run. */
   #pendingBootId: string | undefined;
-  /** While recovering: the live executors not yet re-subscribed, and what ends the wait. */
-  #recoveryWait: { pending: Set<ExecutorRun>; done: () => void } | undefined;
+  /** While waiting for live executors to re-subscribe: what ends the wait early. */
+  #endWait: (() => void) | undefined;
 
-  constructor(host: RecoveryHost) {
-    this.#host = host;
+  constructor(model: NodeModel, ending: RunEnding) {
+    this.#model = model;
+    this.#ending = ending;
   }
 
   /**
@@ -76,53 +49,53 @@ export class RecoveryFlow {
    * (outbox first, then TASK_FAILED). Returns the runs whose executor is alive.
    */
   async recover(): Promise<ExecutorRun[]> {
-    const checkpointer = this.#host.checkpointer!;
-    const workDir = this.#host.config.workDir;
+    const checkpointer = this.#model.checkpointer!;
+    const workDir = this.#model.config.workDir;
     const latestLink = latestAgentPath(workDir);
     // Strict mode: a CheckpointCorruptError whose message names the file, the offset and the two
     // ways out (--strict=false, or removing meta/agents/latest); the CLI prints it and exits 1.
-    const state: RecoveredState = await recoverState(workDir, { strict: this.#host.config.strict });
+    const state: RecoveredState = await recoverState(workDir, { strict: this.#model.config.strict });
     // The agent's own checkpoint skipped (non-strict) counts as a recovery error; a damaged file
     // the executor wrote (shim.json, outbox.log) is only noted: it is untrusted in every mode.
     const skipped = state.errors.filter((damage) => damage.source !== 'sandbox');
     for (const damage of state.errors) {
       const level = damage.source === 'sandbox' ? 'warn' : 'error';
-      this.#host.logger[level]({ file: damage.file, offset: damage.offset }, `recovery skipped a damaged ${damage.source === 'sandbox' ? 'executor file' : 'checkpoint'}: ${damage.message}`);
+      this.#model.logger[level]({ file: damage.file, offset: damage.offset }, `recovery skipped a damaged ${damage.source === 'sandbox' ? 'executor file' : 'checkpoint'}: ${damage.message}`);
     }
-    this.#host.countRecoveryErrors(skipped.length);
+    this.#model.countRecoveryErrors(skipped.length);
     if (state.repairs.length > 0) {
       await checkpointer.applyRepairs(state.repairs);
-      for (const repair of state.repairs) this.#host.logger.info({ file: repair.file, length: repair.length, reason: repair.reason }, 'record log truncated');
+      for (const repair of state.repairs) this.#model.logger.info({ file: repair.file, length: repair.length, reason: repair.reason }, 'record log truncated');
     }
     if (state.strayTempFiles.length > 0) {
       await checkpointer.removeStrayTempFiles(state.strayTempFiles);
-      this.#host.logger.info({ files: state.strayTempFiles }, 'stray temp files of interrupted writes removed');
+      this.#model.logger.info({ files: state.strayTempFiles }, 'stray temp files of interrupted writes removed');
     }
     const bootId = state.hostBootId ?? currentBootId();
     if (state.agentId === undefined || state.agentInfo === undefined) {
-      if (state.agentId !== undefined) this.#host.logger.warn({ agentId: state.agentId }, 'the agent info could not be recovered: registering as a new agent');
-      else this.#host.logger.info('nothing to recover: registering as a new agent');
+      if (state.agentId !== undefined) this.#model.logger.warn({ agentId: state.agentId }, 'the agent info could not be recovered: registering as a new agent');
+      else this.#model.logger.info('nothing to recover: registering as a new agent');
       if (bootId) await checkpointer.writeBootId(bootId);
       return [];
     }
-    const current = { hostname: this.#host.config.hostname, resources: { ...this.#host.config.resources } };
+    const current = { hostname: this.#model.config.hostname, resources: { ...this.#model.config.resources } };
     if (!sameAgentInfo(state.agentInfo, current)) {
       const error = new AgentInfoChangedError(agentInfoPath(workDir, { agentId: state.agentId }), state.agentInfo, current, latestLink);
       if (!state.rebooted) throw error;
-      this.#host.logger.warn({ agentId: state.agentId }, `the host rebooted and ${error.message.replace(/^refusing to recover the agent: /, '')}: registering as a new agent`);
+      this.#model.logger.warn({ agentId: state.agentId }, `the host rebooted and ${error.message.replace(/^refusing to recover the agent: /, '')}: registering as a new agent`);
       await checkpointer.removeLatestAgent();
       if (bootId) await checkpointer.writeBootId(bootId);
       return [];
     }
-    this.#host.adoptAgentId(state.agentId);
-    const log = this.#host.logger.child({ agentId: state.agentId });
+    this.#model.adoptRecoveredId(state.agentId);
+    const log = this.#model.logger.child({ agentId: state.agentId });
     if (state.rebooted) log.warn({ recordedBootId: state.recordedBootId, bootId }, 'the host rebooted: no recorded executor survived');
     const live: ExecutorRun[] = [];
     // While runs are being added, a framework whose first runs are done must not be forgotten.
-    this.#host.setLoading(true);
+    this.#model.setLoading(true);
     for (const recovered of state.frameworks) {
       const framework: Framework = { info: recovered.info, executors: new Map(), terminating: false, archived: new Set(), checkpointed: Promise.resolve() };
-      this.#host.addFramework(framework);
+      this.#model.addFramework(framework);
       for (const executor of recovered.executors) {
         // The latest run first: it owns the executor ID (and its task streams) in memory.
         const runs = [...executor.runs].sort((a, b) => Number(b.containerId === executor.latest) - Number(a.containerId === executor.latest));
@@ -132,8 +105,8 @@ export class RecoveryFlow {
         }
       }
     }
-    this.#host.setLoading(false);
-    log.info({ frameworks: this.#host.frameworkCount(), liveExecutors: live.length, deadExecutors: this.#foundDead.size, errors: skipped.length }, 'checkpoint recovered');
+    this.#model.setLoading(false);
+    log.info({ frameworks: this.#model.frameworkCount, liveExecutors: live.length, deadExecutors: this.#foundDead.size, errors: skipped.length }, 'checkpoint recovered');
     // Runs found dead are being ended (outbox statuses first, then TASK_FAILED) while the socket
     // opens for the live ones; finish() waits for them before the agent registers.
     this.#pendingBootId = bootId;
@@ -156,10 +129,10 @@ export class RecoveryFlow {
   async finish(): Promise<void> {
     this.endDeadRuns();
     await Promise.all(this.#deadAtRecovery.splice(0));
-    this.#host.forgetDoneFrameworks();
+    this.#model.forgetDoneFrameworks();
     const bootId = this.#pendingBootId;
     this.#pendingBootId = undefined;
-    if (bootId && this.#host.checkpointer) await this.#host.checkpointer.writeBootId(bootId);
+    if (bootId && this.#model.checkpointer) await this.#model.checkpointer.writeBootId(bootId);
   }
 
   async #recoverRun(agentId: string, framework: Framework, executor: RecoveredExecutor, recovered: RecoveredRun, rebooted: boolean, latest: boolean): Promise<ExecutorRun> {
@@ -184,27 +157,27 @@ export class RecoveryFlow {
       entry.launched = true;
       const last = task.updates.at(-1);
       if (last) entry.state = last.state;
-      if (!this.#host.claimTaskStream({ ...ref, taskId: task.id })) {
-        this.#host.logger.warn({ frameworkId: framework.info.id, taskId: task.id, containerId: run.containerId }, 'task ID recorded in more than one run: only the latest run\'s stream is recovered');
+      if (!this.#model.claimTaskStream({ ...ref, taskId: task.id })) {
+        this.#model.logger.warn({ frameworkId: framework.info.id, taskId: task.id, containerId: run.containerId }, 'task ID recorded in more than one run: only the latest run\'s stream is recovered');
         continue;
       }
-      this.#host.restoreStream(framework.info.id, task.id, task.updates, new Set(task.acks), { agentId: ref.agentId, executorId: executor.id });
+      this.#model.restoreStream(framework.info.id, task.id, task.updates, new Set(task.acks), { agentId: ref.agentId, executorId: executor.id });
     }
     // Made when there is something to say (a child logger per run costs, with a thousand runs).
-    const log = () => this.#host.logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
+    const log = () => this.#model.logger.child({ frameworkId: framework.info.id, executorId: executor.id, containerId: run.containerId });
     if (rebooted && !recovered.completed) {
       // DESIGN §5: after a reboot the recorded pid names nothing of ours: it is deleted.
-      await fs.rm(forkedPath(this.#host.config.workDir, ref), { force: true });
-      await syncDir(runDir(this.#host.config.workDir, ref)).catch(() => {});
+      await fs.rm(forkedPath(this.#model.config.workDir, ref), { force: true });
+      await syncDir(runDir(this.#model.config.workDir, ref)).catch(() => {});
     }
     if (recovered.completed) {
       run.exit = { exitCode: null, signal: null };
-      run.completedAt = await fs.stat(sentinelPath(this.#host.config.workDir, ref)).then((stat) => stat.mtimeMs, () => Date.now());
+      run.completedAt = await fs.stat(sentinelPath(this.#model.config.workDir, ref)).then((stat) => stat.mtimeMs, () => Date.now());
       // Completed without a terminal update for a task (only damage can do that): it failed.
       for (const entry of run.liveTasks()) {
-        this.#host.agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_FAILED', 'REASON_EXECUTOR_TERMINATED', `executor ${run.id} had completed`);
+        this.#model.agentUpdate(run.frameworkId, run.id, run, entry.info.taskId, 'TASK_FAILED', 'REASON_EXECUTOR_TERMINATED', `executor ${run.id} had completed`);
       }
-      this.#host.maybeForget(run);
+      this.#model.maybeForget(run);
       return run;
     }
     if (alive && latest) {
@@ -215,7 +188,7 @@ export class RecoveryFlow {
       // Only an executor's latest run can re-subscribe: an older one still running is killed.
       const why = `an older run of executor ${run.id} (pid ${identity!.pid}) was still running: killed`;
       log().warn({ executorPid: identity!.pid }, why);
-      this.#foundDead.set(run, () => this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
+      this.#foundDead.set(run, () => this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }));
       return run;
     }
     const why = rebooted
@@ -226,7 +199,7 @@ export class RecoveryFlow {
     // Said when the run is ended, once the socket listens: the live executors come first.
     this.#foundDead.set(run, () => {
       log().info({ executorPid: identity?.pid }, why);
-      return this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted });
+      return this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: why }, { trustPids: !rebooted });
     });
     return run;
   }
@@ -239,35 +212,30 @@ export class RecoveryFlow {
   async awaitReregistration(live: readonly ExecutorRun[]): Promise<void> {
     const pending = new Set(live.filter((run) => run.is('RECOVERING') && run.exit === undefined));
     if (pending.size === 0) return;
-    const timeoutMs = this.#host.config.executorReregistrationTimeoutMs;
-    this.#host.logger.info({ executors: pending.size, timeoutMs }, 'waiting for live executors to re-subscribe');
+    const timeoutMs = this.#model.config.executorReregistrationTimeoutMs;
+    this.#model.logger.info({ executors: pending.size, timeoutMs }, 'waiting for live executors to re-subscribe');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => done(), timeoutMs);
       const done = () => {
         clearTimeout(timer);
-        this.#recoveryWait = undefined;
+        if (this.#endWait === done) this.#endWait = undefined;
         resolve();
       };
-      this.#recoveryWait = { pending, done };
+      this.#endWait = done;
+      // Each run settles when it re-subscribes or its ending is done (ExecutorRun.settled).
+      void Promise.all([...pending].map((run) => run.settled)).then(done);
     });
-    if (this.#host.isTerminating()) return;
+    if (this.#model.terminating) return;
     const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined);
     await Promise.all(
       late.map((run) =>
-        this.#host.finishRun(run, {
+        this.#ending.finish(run, {
           state: 'TASK_LOST',
           reason: 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
           message: `executor ${run.id} did not re-subscribe within ${timeoutMs} ms of the agent's restart: killed`,
         }),
       ),
     );
-  }
-
-  /** A recovered run is back (re-subscribed) or gone: recovery may not need to wait any longer. */
-  settled(run: ExecutorRun): void {
-    const wait = this.#recoveryWait;
-    if (!wait || !wait.pending.delete(run)) return;
-    if (wait.pending.size === 0) wait.done();
   }
 
   /**
@@ -277,15 +245,15 @@ export class RecoveryFlow {
    * meta/agents/latest is kept, so the next start re-registers and forwards those updates.
    */
   async cleanup(live: readonly ExecutorRun[]): Promise<void> {
-    this.#host.logger.info({ executors: live.length }, '--recover=cleanup: shutting down every live executor');
+    this.#model.logger.info({ executors: live.length }, '--recover=cleanup: shutting down every live executor');
     this.endDeadRuns();
     await Promise.all(
       live.map(async (run) => {
         const identity = run.identity!;
         run.transition('TERMINATING');
-        const signal = await terminateExecutor(identity, this.#host.graceOf(run) + KILL_MARGIN_MS);
-        this.#host.logger.info({ executorId: run.id, executorPid: identity.pid, signal }, 'executor shut down');
-        await this.#host.finishRun(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down by --recover=cleanup` });
+        const signal = await terminateExecutor(identity, this.#model.graceOf(run) + KILL_MARGIN_MS);
+        this.#model.logger.info({ executorId: run.id, executorPid: identity.pid, signal }, 'executor shut down');
+        await this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down by --recover=cleanup` });
       }),
     );
     await this.finish();
@@ -293,6 +261,6 @@ export class RecoveryFlow {
 
   /** The agent is stopping: recovery waits no longer for executors to re-subscribe. */
   stopWaiting(): void {
-    this.#recoveryWait?.done();
+    this.#endWait?.();
   }
 }
