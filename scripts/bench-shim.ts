@@ -47,7 +47,7 @@ function sleepingTask(taskId: string): NewTaskInfo {
   return { taskId, name: taskId, resources: { cpus: 0.01, mem: 1 }, command: { value: 'exec sleep 3600' } };
 }
 
-/** The agent's own measure of an executor's start-up, from its log line (see src/agent/agent.ts). */
+/** The agent's own measure of an executor's start-up, from its log line (see src/agent/executor-sessions.ts). */
 async function agentStartup(s: Scenario, executorId: string): Promise<{ startupMs: number; pid: number }> {
   return waitFor(
     () => {
