@@ -483,4 +483,23 @@ Ws('close() while connecting drops the socket: 1006, never open', async (context
   assert.is(seen.close!.code, 1006);
 });
 
+Ws('random bytes after the upgrade never crash it: it always ends CLOSED, once, having written only valid masked frames', async (context) => {
+  // A fixed-seed generator: the same 40 byte strings every run.
+  let seed = 0x5eed;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+  for (let run = 0; run < 40; run++) {
+    const bytes = Buffer.from(Array.from({ length: 1 + (random() % 48) }, random));
+    // Half the runs start with a plausible frame head, to get past the first checks more often.
+    if (run % 2 === 0) bytes[0] = 0x80 | [0x0, 0x2, 0x8, 0x9, 0xa][random() % 5]!;
+    const { ws, seen, peer } = await rawClient(context);
+    await waitFor(() => seen.open, { message: 'open' });
+    peer.write(bytes);
+    peer.socket.end();
+    await ended(ws, seen, peer);
+    assert.ok(Number.isInteger(seen.close!.code), `run ${run}: a defined close code for ${bytes.toString('hex')}`);
+    await context.raw!.close();
+  }
+  context.raw = undefined;
+});
+
 Ws.run();
