@@ -9,9 +9,10 @@
 //
 // The connection has explicit states (NEW → CONNECTING → SUBSCRIBING → SUBSCRIBED; a failed attempt
 // or a broken connection → DISCONNECTED → CONNECTING again; STOPPED from anywhere).
-// The import graph stays small on purpose (DESIGN §10): one of these runs per task. Reconnection
-// (p-retry, the watcher), the exit hook (signal-exit) and process-group kills are loaded only by
-// the paths that need them.
+// The import graph stays small on purpose (DESIGN §10): one of these runs per task, so the
+// connection is a session connection over the light Unix transport, never `ws`. Every module is
+// imported statically: an upgrade replaces installed files under running executors, so nothing
+// may be loaded later from disk (the reconnector, p-retry, signal-exit, process-group kills).
 import { randomUUID } from 'node:crypto';
 import { makeDirDurable } from '../checkpoint/atomic-write.js';
 import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
@@ -21,11 +22,17 @@ import { IllegalStateError, InvalidOptionError, LifelineError, show, type ErrorC
 import type { ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
 import { EXECUTOR_PROTOCOL_VERSION, REASONS, TASK_STATES, type Reason, type TaskState } from '../protocol/constants.js';
+import { onExit } from 'signal-exit';
+import { killGroup } from '../process/kill-group.js';
+import { encode } from '../protocol/msgpack.js';
+import { SessionConnection } from '../session/connection.js';
+import { HandshakeRefused, peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
+import type { ExecutorCall } from '../protocol/executor.js';
 import { Backlog } from './backlog.js';
-import { AgentConnection, HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS } from './connection.js';
+import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS, agentPeer } from './connection.js';
 import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
 import { Outbox } from './outbox.js';
-import type { AttemptTrigger, Reconnector, WatchFunction } from './reconnect.js';
+import { Reconnector, type AttemptTrigger, type WatchFunction } from './reconnect.js';
 import { ShimFile } from './shim-file.js';
 
 /** How many times a non-checkpointing executor tries its first subscription (see #retryFirstSubscription). */
@@ -143,7 +150,7 @@ export class ExecutorDriver {
   readonly #pending = new Map<string, Deferred>();
   #state: DriverState = 'NEW';
   #env: ExecutorEnvironment | undefined;
-  #connection: AgentConnection | undefined;
+  #connection: SessionConnection<ExecutorEvent, number> | undefined;
   /** Connections being closed, awaited by stop(). */
   readonly #closing = new Set<Promise<void>>();
   /** The attempt under way: settles on SUBSCRIBED, or when the attempt fails. */
@@ -299,7 +306,7 @@ export class ExecutorDriver {
   /** Sends a framework message to the scheduler (fire and forget, like Mesos). */
   sendMessage(data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-    if (this.#state !== 'SUBSCRIBED' || !this.#connection?.send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
+    if (this.#state !== 'SUBSCRIBED' || !this.#send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
       throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#state} state: the executor is not subscribed`);
     }
   }
@@ -376,7 +383,6 @@ export class ExecutorDriver {
   async #installExitHook(): Promise<void> {
     if (this.#exitHook) return;
     this.#exitHook = true;
-    const [{ onExit }, { killGroup }] = await Promise.all([import('signal-exit'), import('../process/kill-group.js')]);
     onExit(() => {
       for (const task of this.#shimFile?.tasks ?? []) {
         try {
@@ -398,61 +404,103 @@ export class ExecutorDriver {
     return new Promise<void>((resolve, reject) => {
       this.#transition('CONNECTING');
       this.#handshake = { resolve, reject };
-      const connection: AgentConnection = new AgentConnection(
-        env.agentEndpoint,
-        {
-          open: () => {
-            if (this.#connection === connection) void this.#subscribe(connection);
-          },
-          event: (event) => {
-            if (this.#connection === connection) this.#onEvent(event);
-          },
-          malformed: (error) => {
-            if (this.#connection === connection) this.#onFatal(error);
-          },
-          closed: (error) => {
-            if (this.#connection === connection) this.#onClosed(error);
-          },
+      const connection: SessionConnection<ExecutorEvent, number> = new SessionConnection<ExecutorEvent, number>({
+        ...agentPeer(env.agentEndpoint),
+        handshake: this.#subscription(() => this.#connection === connection),
+        handshakeTimeoutMs,
+        handshakeName: 'subscription',
+        onInvalid: (error) => {
+          if (this.#connection === connection) this.#onFatal(error);
+          return 'close';
         },
-        { handshakeTimeoutMs },
-      );
+        onAccepted: () => {
+          if (this.#connection === connection) this.#onSubscribed();
+        },
+        onFrame: (event) => {
+          if (this.#connection === connection) this.#onEvent(event);
+        },
+        onClosed: (error) => {
+          if (this.#connection === connection) this.#onClosed(error);
+        },
+      });
+      connection.ready.catch((error: unknown) => {
+        if (this.#connection === connection && error instanceof HandshakeRefused) this.#refuse(new Refusal(error.error, error.detail as number | undefined));
+      });
       this.#connection = connection;
     });
   }
 
-  /** The socket is open: once shim.json and the outbox are ready, SUBSCRIBE with what is unacknowledged. */
-  async #subscribe(connection: AgentConnection): Promise<void> {
-    const env = this.#env!;
-    try {
-      await this.#filesReady;
-    } catch (error) {
-      if (this.#connection === connection) this.#refuse(new Refusal(error as LifelineError));
-      return;
-    }
-    // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
-    await this.#outbox!.flush();
-    if (this.#connection !== connection || this.#state !== 'CONNECTING') return;
-    this.#transition('SUBSCRIBING');
-    // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
-    const carried = this.#backlog.durableUpdates();
-    this.#sentUpTo = carried.length > 0 ? carried[carried.length - 1]!.seq : 0;
-    connection.send({
-      type: 'SUBSCRIBE',
-      frameworkId: env.frameworkId,
-      executorId: env.executorId,
-      containerId: env.containerId,
-      token: env.token,
-      protocol: EXECUTOR_PROTOCOL_VERSION,
-      unacknowledgedTasks: this.#backlog.tasks(),
-      unacknowledgedUpdates: carried.map((entry) => entry.status),
-    });
+  /**
+   * The handshake: once the socket is open and shim.json and the outbox are ready, SUBSCRIBE with
+   * what is unacknowledged; then wait for SUBSCRIBED (its value: the heartbeat interval).
+   */
+  #subscription(current: () => boolean): HandshakeStep<ExecutorEvent, number> {
+    return {
+      open: async (link): Promise<HandshakeVerdict<number>> => {
+        const env = this.#env!;
+        try {
+          await this.#filesReady;
+        } catch (error) {
+          return { kind: 'refuse', error: error as LifelineError };
+        }
+        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
+        await this.#outbox!.flush();
+        if (!current() || this.#state !== 'CONNECTING') return undefined;
+        this.#transition('SUBSCRIBING');
+        // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
+        const carried = this.#backlog.durableUpdates();
+        this.#sentUpTo = carried.length > 0 ? carried[carried.length - 1]!.seq : 0;
+        link.send(
+          encode({
+            type: 'SUBSCRIBE',
+            frameworkId: env.frameworkId,
+            executorId: env.executorId,
+            containerId: env.containerId,
+            token: env.token,
+            protocol: EXECUTOR_PROTOCOL_VERSION,
+            unacknowledgedTasks: this.#backlog.tasks(),
+            unacknowledgedUpdates: carried.map((entry) => entry.status),
+          } satisfies ExecutorCall),
+        );
+        return undefined;
+      },
+      // Before SUBSCRIBED, anything that goes wrong fails the attempt (and start()) instead of calling back.
+      answer: (event): HandshakeVerdict<number> => {
+        switch (event.type) {
+          case 'SUBSCRIBED':
+            return {
+              kind: 'accept',
+              value: event.heartbeatIntervalMs,
+              heartbeat: { intervalMs: event.heartbeatIntervalMs, beat: () => encode({ type: 'HEARTBEAT' } satisfies ExecutorCall) },
+            };
+          case 'HEARTBEAT':
+            return undefined;
+          case 'ACKNOWLEDGED':
+            this.#acknowledge(event.uuid);
+            return undefined;
+          case 'ERROR':
+            return { kind: 'refuse', error: agentError(event.code, event.message) };
+          case 'SHUTDOWN':
+            return {
+              kind: 'refuse',
+              error: new LifelineError(
+                'ERR_UNKNOWN_EXECUTOR',
+                `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`,
+              ),
+              detail: event.gracePeriodMs,
+            };
+          default:
+            return { kind: 'refuse', error: new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`) };
+        }
+      },
+    };
+  }
+
+  #send(call: ExecutorCall): boolean {
+    return this.#connection?.send(encode(call)) ?? false;
   }
 
   #onEvent(event: ExecutorEvent): void {
-    if (this.#state === 'SUBSCRIBING') {
-      this.#onSubscribingEvent(event);
-      return;
-    }
     switch (event.type) {
       case 'LAUNCH':
         this.#backlog.addTask(event.task);
@@ -481,40 +529,9 @@ export class ExecutorDriver {
     }
   }
 
-  /** Before SUBSCRIBED, anything that goes wrong fails the attempt (and start()) instead of calling back. */
-  #onSubscribingEvent(event: ExecutorEvent): void {
-    switch (event.type) {
-      case 'SUBSCRIBED':
-        this.#onSubscribed(event.heartbeatIntervalMs);
-        return;
-      case 'HEARTBEAT':
-        return;
-      case 'ACKNOWLEDGED':
-        this.#acknowledge(event.uuid);
-        return;
-      case 'ERROR':
-        this.#refuse(new Refusal(agentError(event.code, event.message)));
-        return;
-      case 'SHUTDOWN':
-        this.#refuse(
-          new Refusal(
-            new LifelineError(
-              'ERR_UNKNOWN_EXECUTOR',
-              `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`,
-            ),
-            event.gracePeriodMs,
-          ),
-        );
-        return;
-      default:
-        this.#refuse(new Refusal(new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`)));
-    }
-  }
-
-  #onSubscribed(heartbeatIntervalMs: number): void {
-    const connection = this.#connection!;
+  /** SUBSCRIBED: the session connection has started the heartbeats. */
+  #onSubscribed(): void {
     this.#transition('SUBSCRIBED');
-    connection.startHeartbeats(heartbeatIntervalMs);
     // Updates that became durable after the SUBSCRIBE was sent were not in it: send them now, in order.
     this.#pump();
     const handshake = this.#handshake;
@@ -525,11 +542,10 @@ export class ExecutorDriver {
   /** Sends, in order, every durable update not yet sent on this connection; stops at the first that is not durable. */
   #pump(): void {
     if (this.#state !== 'SUBSCRIBED') return;
-    const connection = this.#connection!;
     for (const entry of this.#backlog.entries()) {
       if (entry.seq <= this.#sentUpTo) continue;
       if (!entry.durable) break;
-      connection.send({ type: 'UPDATE', status: entry.status });
+      this.#send({ type: 'UPDATE', status: entry.status });
       this.#sentUpTo = entry.seq;
     }
   }
@@ -610,7 +626,6 @@ export class ExecutorDriver {
   #reconnect(): Promise<void> {
     if (this.#recovery) return this.#recovery.done;
     const env = this.#env!;
-    // The module is loaded only when an agent goes away; meanwhile the timer already runs.
     let reconnector: Reconnector | undefined;
     let cancelled: Error | undefined;
     const cancel = (reason: Error) => {
@@ -627,8 +642,8 @@ export class ExecutorDriver {
       this.#closeConnection(1000, 'recovery timeout');
       handshake?.reject(timeout);
     }, env.recoveryTimeoutMs);
-    const done = import('./reconnect.js')
-      .then(({ Reconnector }) => {
+    const done = Promise.resolve()
+      .then(() => {
         reconnector = new Reconnector({
           attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
           isFatal: (error) => error instanceof Refusal,
@@ -726,7 +741,7 @@ function takeEnvironment(source: NodeJS.ProcessEnv): ExecutorEnvironment {
 }
 
 function agentError(code: string, message: string): LifelineError {
-  return new LifelineError(code as ErrorCode, `the agent reported ${code}: ${message}`);
+  return peerError('agent', code, message);
 }
 
 function makeStatus(update: ExecutorUpdate): TaskStatus {

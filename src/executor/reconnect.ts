@@ -13,6 +13,7 @@
 // The recovery timer (how long to keep trying) belongs to the driver, which cancels us.
 import fs from 'node:fs';
 import path from 'node:path';
+import pRetry from 'p-retry';
 import { IllegalStateError, InvalidOptionError } from '../protocol/errors.js';
 
 /** fs.watch's shape, injectable so that tests can make it fail. */
@@ -100,8 +101,6 @@ export class Reconnector {
     if (this.#cancel.signal.aborted) throw this.#cancel.signal.reason;
     this.#transition('RUNNING');
     try {
-      // Loaded here, not at start-up: only an executor whose agent went away needs it.
-      const { default: pRetry } = await import('p-retry');
       this.#startWatching();
       let trigger: AttemptTrigger = 'immediate';
       for (;;) {
