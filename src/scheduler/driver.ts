@@ -1,8 +1,8 @@
 // A framework's client of the master (DESIGN §8): typed callbacks, automatic acknowledgement, and
 // reconnection that re-subscribes with the framework ID, so a dropped connection loses neither the
 // framework nor its calls (queued while disconnected). Callbacks run one at a time, in event order.
-import pRetry, { AbortError } from 'p-retry';
-import WebSocket from 'ws';
+// The connection, its SUBSCRIBE handshake, the heartbeat watch and the backoff are a client
+// session (src/session/client.ts).
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import {
@@ -14,7 +14,6 @@ import {
   decodeFrame,
   encode,
   show,
-  toBuffer,
   validate,
   type ErrorCode,
   type NewTaskInfo,
@@ -24,6 +23,11 @@ import {
   SchedulerEvent,
 } from '../protocol/index.js';
 import { formatAddress, parseAddress } from './address.js';
+import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
+import { PeerSilentError } from '../session/connection.js';
+import type { HandshakeStep } from '../session/handshake.js';
+import { connectWs } from '../session/ws-transport.js';
+import { MISSED_HEARTBEATS } from '../session/watchdog.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
 
@@ -77,18 +81,17 @@ export interface SchedulerDriverOptions {
  */
 export type ConnectionState = 'IDLE' | 'CONNECTING' | 'SUBSCRIBING' | 'SUBSCRIBED' | 'DISCONNECTED' | 'STOPPED';
 
-const TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
-  IDLE: ['CONNECTING', 'STOPPED'],
-  CONNECTING: ['SUBSCRIBING', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBING: ['SUBSCRIBED', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBED: ['DISCONNECTED', 'STOPPED'],
-  DISCONNECTED: ['CONNECTING', 'STOPPED'],
-  STOPPED: [],
+/** The session's states under the driver's names (the session's table of moves is the lifecycle). */
+const STATES: Record<ClientSessionState, ConnectionState> = {
+  IDLE: 'IDLE',
+  CONNECTING: 'CONNECTING',
+  HANDSHAKING: 'SUBSCRIBING',
+  OPEN: 'SUBSCRIBED',
+  WAITING: 'DISCONNECTED',
+  CLOSED: 'STOPPED',
 };
 
 const ENDPOINT = '/api/v1/scheduler';
-/** The master is presumed gone after this many heartbeat intervals without any frame. */
-const MISSED_HEARTBEATS = 3;
 /** How long stop() waits for the master to answer the close handshake before cutting the socket. */
 const CLOSE_GRACE_MS = 1_000;
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
@@ -113,34 +116,17 @@ export class DriverStoppedError extends LifelineError {
   }
 }
 
-interface Pending {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
 export class SchedulerDriver {
   readonly #master: string;
-  readonly #url: string;
   readonly #frameworkInfo: SchedulerFrameworkInfo;
   readonly #options: SchedulerDriverOptions;
   readonly #autoAcknowledge: boolean;
-  readonly #backoffMinMs: number;
-  readonly #backoffMaxMs: number;
   readonly #connectTimeoutMs: number;
-  readonly #maxFrameBytes: number;
   readonly #log: Logger;
+  /** The connection; calls made while not subscribed wait in its queue, in order. */
+  readonly #session: ClientSession<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>>;
 
-  #state: ConnectionState = 'IDLE';
   #frameworkId: string | undefined;
-  #ws: WebSocket | undefined;
-  /** Calls waiting for a subscription, in the order they were made. */
-  #queue: SchedulerCall[] = [];
-  /** The current connection attempt, settled by SUBSCRIBED or by the connection failing. */
-  #attempt: Pending | undefined;
-  #attemptTimer: NodeJS.Timeout | undefined;
-  #livenessTimer: NodeJS.Timeout | undefined;
-  #heartbeatIntervalMs = 0;
-  #retry: AbortController | undefined;
   /** Event callbacks run one after another on this chain. */
   #dispatch: Promise<void> = Promise.resolve();
   #start: { promise: Promise<string>; resolve(id: string): void; reject(error: Error): void } | undefined;
@@ -153,19 +139,42 @@ export class SchedulerDriver {
     this.#options = options;
     const address = parseAddress(options.master)!;
     this.#master = options.master;
-    this.#url = `ws://${formatAddress(address)}${ENDPOINT}`;
     this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
     this.#autoAcknowledge = options.autoAcknowledge ?? true;
-    this.#backoffMinMs = options.backoffMinMs ?? 250;
-    this.#backoffMaxMs = options.backoffMaxMs ?? 10_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.#maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#log = options.logger ?? silentLogger;
+    const url = `ws://${formatAddress(address)}${ENDPOINT}`;
+    const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.#session = new ClientSession({
+      name: 'scheduler driver',
+      peer: `master at ${this.#master}`,
+      connect: (events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events),
+      decode: (bytes) => decodeFrame(SchedulerEvent, bytes),
+      handshake: () => this.#subscription(),
+      handshakeName: 'subscription',
+      handshakeTimeoutMs: this.#connectTimeoutMs,
+      backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
+      queue: true,
+      onInvalid: (error) => {
+        this.#log.warn({ err: error.message }, 'malformed frame from master');
+        this.#report(error);
+        // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
+        return 'close';
+      },
+      onAccepted: (event) => this.#onSubscribed(event.frameworkId, event.heartbeatIntervalMs),
+      onFrame: (event) => this.#onFrame(event),
+      onConnectionEnd: (end) => this.#onConnectionEnd(end),
+      onAttemptFailed: (error, attempt) => {
+        this.#log.info({ attempt, err: error.message }, 'connection to master failed; retrying');
+        this.#report(error);
+      },
+      onRefused: (refusal) => void this.#fail(refusal.error),
+    });
   }
 
   get state(): ConnectionState {
-    return this.#state;
+    return STATES[this.#session.state];
   }
 
   /** The framework ID, once the master has given one (or the one passed in frameworkInfo.id). */
@@ -178,7 +187,7 @@ export class SchedulerDriver {
    * with the framework ID; rejects if the master refuses the subscription or stop() is called first.
    */
   start(): Promise<string> {
-    if (this.#state !== 'IDLE' || this.#start) throw new IllegalStateError(`cannot start a scheduler driver in ${this.#state} state`);
+    if (this.state !== 'IDLE' || this.#start) throw new IllegalStateError(`cannot start a scheduler driver in ${this.state} state`);
     let resolve!: (id: string) => void;
     let reject!: (error: Error) => void;
     const promise = new Promise<string>((res, rej) => {
@@ -186,7 +195,7 @@ export class SchedulerDriver {
       reject = rej;
     });
     this.#start = { promise, resolve, reject };
-    this.#connect();
+    this.#session.start();
     return promise;
   }
 
@@ -234,17 +243,16 @@ export class SchedulerDriver {
    * then stops the driver.
    */
   async teardown(): Promise<void> {
-    if (this.#state === 'STOPPED') throw new DriverStoppedError('tear down the framework');
-    if (this.#state === 'IDLE') throw new IllegalStateError('cannot tear down a framework in IDLE state (call start() first)');
-    if (this.#state !== 'SUBSCRIBED') await this.#whenSubscribed(this.#connectTimeoutMs);
-    const ws = this.#ws;
     if (this.state === 'STOPPED') throw new DriverStoppedError('tear down the framework');
-    if (this.state !== 'SUBSCRIBED' || !ws) {
+    if (this.state === 'IDLE') throw new IllegalStateError('cannot tear down a framework in IDLE state (call start() first)');
+    if (this.state !== 'SUBSCRIBED') await this.#whenSubscribed(this.#connectTimeoutMs);
+    if ((this.state as ConnectionState) === 'STOPPED') throw new DriverStoppedError('tear down the framework');
+    if (this.state !== 'SUBSCRIBED') {
       await this.stop();
       throw new LifelineError('ERR_TIMEOUT', `could not send TEARDOWN: not subscribed to master at ${this.#master} within ${this.#connectTimeoutMs} ms`);
     }
     // stop() closes with a close frame, which ws sends after TEARDOWN: the master sees both, in order.
-    ws.send(encode({ type: 'TEARDOWN' }));
+    this.#session.send(encode({ type: 'TEARDOWN' }));
     await this.stop();
   }
 
@@ -279,149 +287,40 @@ export class SchedulerDriver {
 
   // --- connection ---------------------------------------------------------------------------
 
-  #transition(to: ConnectionState, action: string): void {
-    if (!TRANSITIONS[this.#state].includes(to)) {
-      throw new IllegalStateError(`cannot ${action} in ${this.#state} state`);
-    }
-    this.#log.debug({ from: this.#state, to }, 'scheduler driver state');
-    this.#state = to;
-  }
-
-  /** Connects (again) with backoff until subscribed, stop() is called, or the master refuses. */
-  #connect(): void {
-    const retry = new AbortController();
-    this.#retry = retry;
-    pRetry(() => this.#tryConnect(), {
-      retries: Infinity,
-      minTimeout: this.#backoffMinMs,
-      maxTimeout: this.#backoffMaxMs,
-      factor: 2,
-      randomize: true,
-      signal: retry.signal,
-      onFailedAttempt: ({ error, attemptNumber }) => {
-        if (this.#state === 'STOPPED') return;
-        this.#log.info({ attempt: attemptNumber, err: error.message }, 'connection to master failed; retrying');
-        this.#report(error);
-      },
-    }).then(
-      () => {
-        if (this.#retry === retry) this.#retry = undefined;
-      },
-      (error: unknown) => {
-        if (this.#retry === retry) this.#retry = undefined;
-        // Aborted by stop(), or refused by the master (#fail has already stopped the driver).
-        if (this.#state !== 'STOPPED') void this.#fail(error as Error);
-      },
-    );
-  }
-
-  /** One connection attempt: resolves once SUBSCRIBED arrives. */
-  #tryConnect(): Promise<void> {
-    if (this.#state === 'STOPPED') return Promise.reject(new AbortError(new DriverStoppedError('connect')));
-    this.#transition('CONNECTING', 'connect to the master');
-    return new Promise<void>((resolve, reject) => {
-      this.#attempt = { resolve, reject };
-      this.#attemptTimer = setTimeout(() => {
-        this.#attemptTimer = undefined;
-        this.#ws?.terminate();
-        this.#endAttempt(new ConnectionError(`master at ${this.#master} did not complete the subscription within ${this.#connectTimeoutMs} ms`));
-      }, this.#connectTimeoutMs);
-      const ws = new WebSocket(this.#url, {
-        maxPayload: this.#maxFrameBytes,
-        handshakeTimeout: this.#connectTimeoutMs,
-        perMessageDeflate: false,
-      });
-      this.#ws = ws;
-      let lastError: Error | undefined;
-      let opened = false;
-      ws.on('error', (error) => {
-        lastError = error;
-      });
-      ws.on('open', () => {
-        opened = true;
-        if (this.#ws !== ws || this.#state !== 'CONNECTING') return;
-        this.#transition('SUBSCRIBING', 'subscribe');
+  /** The handshake: SUBSCRIBE (with the framework ID once known), answered by SUBSCRIBED or ERROR. */
+  #subscription(): HandshakeStep<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>> {
+    return {
+      open: (link) => {
         const frameworkInfo: SchedulerFrameworkInfo = { ...this.#frameworkInfo };
         if (this.#frameworkId !== undefined) frameworkInfo.id = this.#frameworkId;
-        ws.send(encode({ type: 'SUBSCRIBE', frameworkInfo }));
-      });
-      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-        if (this.#ws === ws) this.#onFrame(ws, toBuffer(data));
-      });
-      ws.on('close', (code: number, reason: Buffer) => {
-        if (this.#ws !== ws) return;
-        this.#ws = undefined;
-        const why = lastError ? lastError.message : `closed with code ${code}${reason.length ? ` (${reason.toString()})` : ''}`;
-        const what = opened ? `connection to master at ${this.#master} lost` : `cannot connect to master at ${this.#master}`;
-        this.#onClose(new ConnectionError(`${what}: ${why}`, { cause: lastError }));
-      });
-    });
+        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo }));
+      },
+      answer: (event) => {
+        switch (event.type) {
+          case 'SUBSCRIBED':
+            return {
+              kind: 'accept',
+              value: event,
+              // Any frame proves the master alive; none for MISSED_HEARTBEATS intervals: the link is dead.
+              heartbeat: event.heartbeatIntervalMs > 0 ? { intervalMs: event.heartbeatIntervalMs, missed: MISSED_HEARTBEATS } : undefined,
+            };
+          case 'ERROR':
+            return { kind: 'refuse', error: new MasterError(this.#master, event.code, event.message) };
+          case 'HEARTBEAT':
+            return undefined;
+          default:
+            this.#enqueueCallback(event);
+            return undefined;
+        }
+      },
+    };
   }
 
-  /** Settles the current attempt (success: undefined). */
-  #endAttempt(error?: Error): void {
-    clearTimeout(this.#attemptTimer);
-    this.#attemptTimer = undefined;
-    const attempt = this.#attempt;
-    this.#attempt = undefined;
-    if (!attempt) return;
-    if (error) {
-      if (this.#state === 'CONNECTING' || this.#state === 'SUBSCRIBING') this.#transition('DISCONNECTED', 'give up a connection attempt');
-      attempt.reject(error);
-    } else {
-      attempt.resolve();
-    }
-  }
-
-  #onClose(error: ConnectionError): void {
-    if (this.#state === 'STOPPED') return;
-    if (this.#attempt) {
-      this.#endAttempt(error);
-      return;
-    }
-    if (this.#state !== 'SUBSCRIBED') return;
-    this.#transition('DISCONNECTED', 'lose the connection');
-    clearTimeout(this.#livenessTimer);
-    this.#livenessTimer = undefined;
-    this.#log.warn({ err: error.message }, 'connection to master lost; reconnecting');
-    this.#report(error);
-    try {
-      this.#options.onDisconnected?.();
-    } catch (callbackError) {
-      this.#report(callbackError as Error);
-    }
-    this.#connect();
-  }
-
-  /** Any frame proves the master alive; none for MISSED_HEARTBEATS intervals: the link is dead. */
-  #armLiveness(ws: WebSocket): void {
-    clearTimeout(this.#livenessTimer);
-    if (this.#heartbeatIntervalMs <= 0) return;
-    this.#livenessTimer = setTimeout(() => {
-      this.#livenessTimer = undefined;
-      if (this.#ws !== ws) return;
-      this.#log.warn({ missed: MISSED_HEARTBEATS }, 'no heartbeat from master; reconnecting');
-      ws.terminate();
-    }, this.#heartbeatIntervalMs * MISSED_HEARTBEATS);
-  }
-
-  #onFrame(ws: WebSocket, bytes: Buffer): void {
-    if (this.#state === 'STOPPED') return;
-    let event: SchedulerEvent;
-    try {
-      event = decodeFrame(SchedulerEvent, bytes);
-    } catch (error) {
-      const err = error as LifelineError;
-      this.#log.warn({ err: err.message }, 'malformed frame from master');
-      this.#report(err);
-      // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
-      ws.close(1008, 'malformed frame');
-      return;
-    }
-    if (this.#state === 'SUBSCRIBED') this.#armLiveness(ws);
+  #onFrame(event: SchedulerEvent): void {
+    if (this.state === 'STOPPED') return;
     switch (event.type) {
       case 'SUBSCRIBED':
-        this.#onSubscribed(ws, event.frameworkId, event.heartbeatIntervalMs);
+        this.#log.warn({ state: this.state }, 'unexpected SUBSCRIBED from master; ignored');
         return;
       case 'ERROR':
         void this.#fail(new MasterError(this.#master, event.code, event.message));
@@ -433,33 +332,35 @@ export class SchedulerDriver {
     }
   }
 
-  #onSubscribed(ws: WebSocket, frameworkId: string, heartbeatIntervalMs: number): void {
-    if (this.#state !== 'SUBSCRIBING') {
-      this.#log.warn({ state: this.#state }, 'unexpected SUBSCRIBED from master; ignored');
-      return;
-    }
-    this.#transition('SUBSCRIBED', 'complete the subscription');
+  /** Subscribed: the session sends the queued calls right after this. */
+  #onSubscribed(frameworkId: string, heartbeatIntervalMs: number): void {
     this.#frameworkId = frameworkId;
-    this.#heartbeatIntervalMs = heartbeatIntervalMs;
-    this.#armLiveness(ws);
-    this.#endAttempt();
     this.#log.info({ frameworkId }, 'subscribed to master');
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const call of queued) ws.send(encode(call));
-    this.#wakeWaiters();
+    queueMicrotask(() => this.#wakeWaiters());
     this.#enqueueCallback({ type: 'SUBSCRIBED', frameworkId, heartbeatIntervalMs });
+  }
+
+  #onConnectionEnd({ error, accepted }: ConnectionEnd): void {
+    if (!accepted || this.state === 'STOPPED') return;
+    if (error instanceof PeerSilentError) this.#log.warn({ missed: MISSED_HEARTBEATS }, 'no heartbeat from master; reconnecting');
+    const lost = new ConnectionError(`connection to master at ${this.#master} lost: ${error.message}`, { cause: error });
+    this.#log.warn({ err: lost.message }, 'connection to master lost; reconnecting');
+    this.#report(lost);
+    try {
+      this.#options.onDisconnected?.();
+    } catch (callbackError) {
+      this.#report(callbackError as Error);
+    }
   }
 
   // --- calls and callbacks ------------------------------------------------------------------
 
   #call(call: SchedulerCall, what: string): void {
-    if (this.#state === 'STOPPED') throw new DriverStoppedError(what);
-    if (this.#state === 'IDLE') throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot ${what}: call start() first`);
+    if (this.state === 'STOPPED') throw new DriverStoppedError(what);
+    if (this.state === 'IDLE') throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot ${what}: call start() first`);
     const checked = validate(SchedulerCall, call, 'call');
-    const ws = this.#ws;
-    if (this.#state === 'SUBSCRIBED' && ws && ws.readyState === WebSocket.OPEN) ws.send(encode(checked));
-    else this.#queue.push(checked);
+    // Sent now when subscribed, else queued for the next subscription.
+    this.#session.send(encode(checked));
   }
 
   #enqueueCallback(event: SchedulerEvent): void {
@@ -467,7 +368,7 @@ export class SchedulerDriver {
   }
 
   async #runCallback(event: SchedulerEvent): Promise<void> {
-    if (this.#state === 'STOPPED') return;
+    if (this.state === 'STOPPED') return;
     const o = this.#options;
     switch (event.type) {
       case 'SUBSCRIBED':
@@ -487,7 +388,7 @@ export class SchedulerDriver {
         // A callback that throws leaves the update unacknowledged: the agent sends it again.
         await o.onUpdate?.(event.status);
         const { status } = event;
-        if (this.#autoAcknowledge && status.uuid !== undefined && status.agentId !== undefined && this.state !== 'STOPPED') {
+        if (this.#autoAcknowledge && status.uuid !== undefined && status.agentId !== undefined && (this.state as ConnectionState) !== 'STOPPED') {
           this.#call({ type: 'ACKNOWLEDGE', agentId: status.agentId, taskId: status.taskId, uuid: status.uuid }, 'acknowledge an update');
         }
         return;
@@ -525,36 +426,12 @@ export class SchedulerDriver {
   }
 
   async #shutdown(reason: Error): Promise<void> {
-    if (this.#state !== 'STOPPED') this.#transition('STOPPED', 'stop');
-    this.#retry?.abort(new DriverStoppedError('reconnect'));
-    this.#retry = undefined;
-    clearTimeout(this.#livenessTimer);
-    this.#livenessTimer = undefined;
-    clearTimeout(this.#attemptTimer);
-    this.#attemptTimer = undefined;
-    const attempt = this.#attempt;
-    this.#attempt = undefined;
-    attempt?.reject(new AbortError(reason));
-    this.#queue = [];
+    const closing = this.#session.close(1000, 'scheduler driver stopped', CLOSE_GRACE_MS);
     this.#wakeWaiters();
     // start() has not resolved yet: it rejects (resolve after reject is a no-op, and vice versa).
     this.#start?.reject(reason);
     this.#start?.promise.catch(() => {});
-    const ws = this.#ws;
-    this.#ws = undefined;
-    if (!ws) return;
-    if (ws.readyState !== WebSocket.OPEN) {
-      ws.terminate();
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-      ws.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      ws.close(1000, 'scheduler driver stopped');
-    });
+    await closing;
   }
 }
 

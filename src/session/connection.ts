@@ -166,7 +166,8 @@ export class SessionConnection<F, A> {
       if ((this.#options.onInvalid?.(protocolError) ?? 'close') === 'drop') return;
       this.#discarding = true;
       this.#failure ??= protocolError;
-      this.#settle.reject(new HandshakeRefused(protocolError));
+      // During the handshake, a retryable failure (a consumer that wants it fatal says so in onInvalid).
+      this.#settle.reject(protocolError);
       void this.close(1008, 'invalid frame');
       return;
     }
