@@ -13,102 +13,41 @@
 // connection is a session connection over the light Unix transport, never `ws`. Every module is
 // imported statically: an upgrade replaces installed files under running executors, so nothing
 // may be loaded later from disk (the reconnector, p-retry, signal-exit, process-group kills).
-import { randomUUID } from 'node:crypto';
+import { onExit } from 'signal-exit';
 import { makeDirDurable } from '../checkpoint/atomic-write.js';
 import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
-import { processIdentity } from '../process/proc-stat.js';
-import type { TaskInfo, TaskStatus } from '../protocol/common.js';
-import { IllegalStateError, InvalidOptionError, LifelineError, show, type ErrorCode } from '../protocol/errors.js';
-import type { ExecutorEvent } from '../protocol/executor.js';
-import { isValidId } from '../protocol/ids.js';
-import { EXECUTOR_PROTOCOL_VERSION, REASONS, TASK_STATES, type Reason, type TaskState } from '../protocol/constants.js';
-import { onExit } from 'signal-exit';
+import { StateMachine } from '../lifecycle/state-machine.js';
 import { killGroup } from '../process/kill-group.js';
+import { processIdentity } from '../process/proc-stat.js';
+import { EXECUTOR_PROTOCOL_VERSION, type Reason } from '../protocol/constants.js';
+import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../protocol/errors.js';
+import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
+import { isValidId } from '../protocol/ids.js';
 import { encode } from '../protocol/msgpack.js';
 import { SessionConnection } from '../session/connection.js';
 import { HandshakeRefused, peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
-import type { ExecutorCall } from '../protocol/executor.js';
 import { Backlog } from './backlog.js';
 import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS, agentPeer } from './connection.js';
-import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
+import {
+  Callbacks,
+  DRIVER_TRANSITIONS,
+  checkCallbacks,
+  makeStatus,
+  takeEnvironment,
+  type DriverInternals,
+  type DriverState,
+  type ExecutorDriverOptions,
+  type ExecutorUpdate,
+} from './driver-api.js';
+import type { ExecutorEnvironment } from './environment.js';
 import { Outbox } from './outbox.js';
-import { Reconnector, type AttemptTrigger, type WatchFunction } from './reconnect.js';
+import { Reconnector } from './reconnect.js';
 import { ShimFile } from './shim-file.js';
 
 /** How many times a non-checkpointing executor tries its first subscription (see #retryFirstSubscription). */
 export const FIRST_SUBSCRIBE_ATTEMPTS = 3;
 
-type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
-
-export interface ExecutorDriverOptions {
-  /** The agent launched a task on this executor. */
-  onLaunch?: Callback<[task: TaskInfo]>;
-  /** Kill a task: SIGTERM, then SIGKILL after `gracePeriodMs`, then report a terminal update. */
-  onKill?: Callback<[taskId: string, gracePeriodMs: number]>;
-  /**
-   * Shut the executor down: kill its tasks within `gracePeriodMs`, report their terminal updates
-   * (`update()` records them durably in the outbox even when the agent is away; `flush()` tells
-   * when), call `stop()` and exit. Called once: on the agent's SHUTDOWN (also as the answer to a
-   * re-SUBSCRIBE: the agent does not know this executor), after an ERROR or a malformed event, when
-   * the connection breaks and the framework does not checkpoint, and when the agent has not come
-   * back within LIFELINE_RECOVERY_TIMEOUT: then `reason` is `REASON_EXECUTOR_RECOVERY_TIMEOUT`, and
-   * the tasks' terminal state should be TASK_FAILED with that reason (otherwise TASK_KILLED).
-   * Default: `stop()`, then `process.exit(0)`.
-   */
-  onShutdown?: Callback<[gracePeriodMs: number, reason: Reason | undefined]>;
-  /** A framework message from the scheduler. */
-  onMessage?: Callback<[data: Uint8Array]>;
-  /**
-   * The connection to the agent broke and this executor (its framework checkpoints) now waits for a
-   * restarted agent, at most LIFELINE_RECOVERY_TIMEOUT; its tasks keep running, updates wait in the
-   * outbox. Informational (Mesos: `disconnected`).
-   */
-  onDisconnected?: Callback<[error: Error]>;
-  /** Subscribed again after onDisconnected: everything unacknowledged has been resent. */
-  onResubscribed?: Callback<[]>;
-  /**
-   * An error: the agent's ERROR (a LifelineError with the agent's code), a malformed event
-   * (ERR_PROTOCOL), an outbox that cannot be written (the fs error's code), or an exception thrown
-   * by another callback. Without it, errors that end the driver are emitted as process warnings and
-   * a throwing callback is rethrown.
-   */
-  onError?: (error: Error) => void;
-}
-
-/** @internal Test seams, not part of the API: a failing fs.watch, no stat poll, short handshakes, attempt tracing. */
-export interface DriverInternals {
-  watch?: WatchFunction;
-  pollIntervalMs?: number;
-  handshakeTimeoutMs?: number;
-  reconnectHandshakeTimeoutMs?: number;
-  onAttempt?: (trigger: AttemptTrigger) => void;
-  /** Read the executor environment from this object instead of process.env (several drivers in one process, as the reconnect benchmark runs them); its token is deleted from it. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** A status update as an executor makes it; the driver fills in uuid, timestamp and source. */
-export interface ExecutorUpdate {
-  taskId: string;
-  state: TaskState;
-  message?: string;
-  reason?: Reason;
-  data?: Uint8Array;
-}
-
-/** Connection states. NEW: not started; DISCONNECTED: no connection (between attempts); STOPPED: stop() ran. */
-export type DriverState = 'NEW' | 'CONNECTING' | 'SUBSCRIBING' | 'SUBSCRIBED' | 'DISCONNECTED' | 'STOPPED';
-
-const TRANSITIONS: Readonly<Record<DriverState, readonly DriverState[]>> = {
-  NEW: ['CONNECTING', 'STOPPED'],
-  CONNECTING: ['SUBSCRIBING', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBING: ['SUBSCRIBED', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBED: ['DISCONNECTED', 'STOPPED'],
-  DISCONNECTED: ['CONNECTING', 'STOPPED'],
-  STOPPED: [],
-};
-
-const CALLBACKS = ['onLaunch', 'onKill', 'onShutdown', 'onMessage', 'onDisconnected', 'onResubscribed', 'onError'] as const;
-const MAX_MESSAGE_LENGTH = 64 * 1024;
+export type { DriverInternals, DriverState, ExecutorDriverOptions, ExecutorUpdate } from './driver-api.js';
 
 interface Deferred {
   resolve(): void;
@@ -143,12 +82,12 @@ interface Recovery {
 }
 
 export class ExecutorDriver {
-  readonly #options: ExecutorDriverOptions;
+  readonly #callbacks: Callbacks;
   readonly #internals: DriverInternals;
   readonly #backlog = new Backlog();
   /** The promise of each unacknowledged update() call, by uuid. */
   readonly #pending = new Map<string, Deferred>();
-  #state: DriverState = 'NEW';
+  readonly #machine = new StateMachine<DriverState>('the executor driver', 'NEW', DRIVER_TRANSITIONS);
   #env: ExecutorEnvironment | undefined;
   #connection: SessionConnection<ExecutorEvent, number> | undefined;
   /** Connections being closed, awaited by stop(). */
@@ -169,25 +108,13 @@ export class ExecutorDriver {
   #stopped: Promise<void> | undefined;
 
   constructor(options: ExecutorDriverOptions = {}, /** @internal */ internals: DriverInternals = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError('options', options, 'an object of callbacks');
-    }
-    for (const key of Object.keys(options)) {
-      if (!(CALLBACKS as readonly string[]).includes(key)) {
-        throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `one of ${CALLBACKS.join(', ')} (unknown option)`);
-      }
-    }
-    for (const name of CALLBACKS) {
-      const value = options[name];
-      if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
-    }
-    this.#options = { ...options };
+    this.#callbacks = new Callbacks(checkCallbacks(options));
     this.#internals = { ...internals };
   }
 
   /** The connection's state: NEW, CONNECTING, SUBSCRIBING, SUBSCRIBED, DISCONNECTED or STOPPED. */
   get state(): DriverState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   /** @internal Counters for tests and benchmarks. */
@@ -208,7 +135,7 @@ export class ExecutorDriver {
    * A driver that failed to start is stopped.
    */
   async start(): Promise<void> {
-    if (this.#state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#state} state`);
+    if (this.#machine.state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#machine.state} state`);
     let env: ExecutorEnvironment;
     try {
       env = this.#env = takeEnvironment(this.#internals.env ?? process.env);
@@ -261,8 +188,8 @@ export class ExecutorDriver {
    * the updates still waiting.
    */
   async update(update: ExecutorUpdate): Promise<void> {
-    if (this.#state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
-    if (this.#state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
+    if (this.#machine.state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
+    if (this.#machine.state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
     const status = makeStatus(update);
     const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
     const entry = this.#backlog.addUpdate(status);
@@ -291,7 +218,7 @@ export class ExecutorDriver {
   async trackTaskGroup(taskId: string, pgid: number): Promise<void> {
     if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
     if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new InvalidOptionError('pgid', pgid, 'a process group ID greater than 1');
-    if (!this.#shimFile || this.#state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#state} state`);
+    if (!this.#shimFile || this.#machine.state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#machine.state} state`);
     const leader = processIdentity(pgid);
     if (!leader) return;
     await this.#installExitHook();
@@ -306,8 +233,8 @@ export class ExecutorDriver {
   /** Sends a framework message to the scheduler (fire and forget, like Mesos). */
   sendMessage(data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-    if (this.#state !== 'SUBSCRIBED' || !this.#send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
-      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#state} state: the executor is not subscribed`);
+    if (this.#machine.state !== 'SUBSCRIBED' || !this.#send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
+      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#machine.state} state: the executor is not subscribed`);
     }
   }
 
@@ -341,10 +268,7 @@ export class ExecutorDriver {
   }
 
   #transition(to: DriverState): void {
-    if (!TRANSITIONS[this.#state].includes(to)) {
-      throw new IllegalStateError(`cannot move the executor driver from ${this.#state} to ${to}`);
-    }
-    this.#state = to;
+    this.#machine.transition(to);
   }
 
   // ---- files ----
@@ -362,7 +286,7 @@ export class ExecutorDriver {
       executorId: env.executorId,
       containerId: env.containerId,
     });
-    this.#outbox = new Outbox(outboxPath(sandbox), { after: dirReady, onFailure: (error) => this.#report(error) });
+    this.#outbox = new Outbox(outboxPath(sandbox), { after: dirReady, onFailure: (error) => this.#callbacks.report(error) });
     const shimFile = this.#shimFile;
     const ready = Promise.all([dirReady.then(() => shimFile.write()), this.#outbox.opened]).then(
       () => undefined,
@@ -445,7 +369,7 @@ export class ExecutorDriver {
         }
         // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
         await this.#outbox!.flush();
-        if (!current() || this.#state !== 'CONNECTING') return undefined;
+        if (!current() || this.#machine.state !== 'CONNECTING') return undefined;
         this.#transition('SUBSCRIBING');
         // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
         const carried = this.#backlog.durableUpdates();
@@ -504,16 +428,16 @@ export class ExecutorDriver {
     switch (event.type) {
       case 'LAUNCH':
         this.#backlog.addTask(event.task);
-        this.#call('onLaunch', event.task);
+        this.#callbacks.call('onLaunch', event.task);
         break;
       case 'KILL':
-        this.#call('onKill', event.taskId, event.gracePeriodMs ?? this.#env!.shutdownGracePeriodMs);
+        this.#callbacks.call('onKill', event.taskId, event.gracePeriodMs ?? this.#env!.shutdownGracePeriodMs);
         break;
       case 'ACKNOWLEDGED':
         this.#acknowledge(event.uuid);
         break;
       case 'MESSAGE':
-        this.#call('onMessage', event.data);
+        this.#callbacks.call('onMessage', event.data);
         break;
       case 'SHUTDOWN':
         this.#shutdown(event.gracePeriodMs, undefined);
@@ -541,7 +465,7 @@ export class ExecutorDriver {
 
   /** Sends, in order, every durable update not yet sent on this connection; stops at the first that is not durable. */
   #pump(): void {
-    if (this.#state !== 'SUBSCRIBED') return;
+    if (this.#machine.state !== 'SUBSCRIBED') return;
     for (const entry of this.#backlog.entries()) {
       if (entry.seq <= this.#sentUpTo) continue;
       if (!entry.durable) break;
@@ -573,12 +497,12 @@ export class ExecutorDriver {
       return;
     }
     this.#giveUp = true;
-    this.#report(error);
+    this.#callbacks.report(error);
     this.#shutdown(this.#env!.shutdownGracePeriodMs, undefined);
   }
 
   #onClosed(error: LifelineError): void {
-    if (this.#state === 'STOPPED') return;
+    if (this.#machine.state === 'STOPPED') return;
     this.#connection = undefined;
     this.#transition('DISCONNECTED');
     const handshake = this.#handshake;
@@ -595,7 +519,7 @@ export class ExecutorDriver {
     const connection = this.#connection;
     if (!connection) return;
     this.#connection = undefined;
-    if (this.#state !== 'STOPPED' && this.#state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
+    if (this.#machine.state !== 'STOPPED' && this.#machine.state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
     const closing = connection.close(code, reason);
     this.#closing.add(closing);
     void closing.then(() => this.#closing.delete(closing));
@@ -612,9 +536,9 @@ export class ExecutorDriver {
       return;
     }
     if (this.#giveUp) return;
-    this.#call('onDisconnected', error);
+    this.#callbacks.call('onDisconnected', error);
     this.#reconnect().then(
-      () => this.#call('onResubscribed'),
+      () => this.#callbacks.call('onResubscribed'),
       (failure: unknown) => this.#recoveryFailed(failure),
     );
   }
@@ -633,7 +557,7 @@ export class ExecutorDriver {
       reconnector?.cancel(reason);
     };
     const timer = setTimeout(() => {
-      if (this.#state === 'SUBSCRIBED' || this.#state === 'STOPPED') return;
+      if (this.#machine.state === 'SUBSCRIBED' || this.#machine.state === 'STOPPED') return;
       const timeout = new RecoveryTimeout(env.recoveryTimeoutMs, env.agentEndpoint);
       cancel(timeout);
       // An attempt under way fails now, so that the reconnector can settle.
@@ -666,7 +590,7 @@ export class ExecutorDriver {
   }
 
   #recoveryFailed(error: unknown): void {
-    if (this.#state === 'STOPPED') return;
+    if (this.#machine.state === 'STOPPED') return;
     this.#giveUp = true;
     const grace = this.#env!.shutdownGracePeriodMs;
     if (error instanceof RecoveryTimeout) {
@@ -674,91 +598,25 @@ export class ExecutorDriver {
     } else if (error instanceof Refusal && error.shutdownGracePeriodMs !== undefined) {
       this.#shutdown(error.shutdownGracePeriodMs, undefined);
     } else {
-      this.#report(error instanceof Refusal ? error.error : error instanceof Error ? error : new Error(show(error)));
+      this.#callbacks.report(error instanceof Refusal ? error.error : error instanceof Error ? error : new Error(show(error)));
       this.#shutdown(grace, undefined);
     }
   }
 
   /** Calls onShutdown once; without one, stops the driver and exits the process. */
   #shutdown(gracePeriodMs: number, reason: Reason | undefined): void {
-    if (this.#shutdownRequested || this.#state === 'STOPPED') return;
+    if (this.#shutdownRequested || this.#machine.state === 'STOPPED') return;
     this.#shutdownRequested = true;
-    if (this.#options.onShutdown) {
-      this.#call('onShutdown', gracePeriodMs, reason);
+    if (this.#callbacks.has('onShutdown')) {
+      this.#callbacks.call('onShutdown', gracePeriodMs, reason);
       return;
     }
     void this.stop().then(() => process.exit(0));
   }
 
-  // ---- callbacks ----
-
-  #call<K extends Exclude<(typeof CALLBACKS)[number], 'onError'>>(name: K, ...args: Parameters<NonNullable<ExecutorDriverOptions[K]>>): void {
-    const callback = this.#options[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;
-    if (!callback) return;
-    try {
-      const result = callback(...args);
-      if (result && typeof result.then === 'function') result.then(undefined, (error: unknown) => this.#callbackFailed(error));
-    } catch (error) {
-      this.#callbackFailed(error);
-    }
-  }
-
-  /** A callback threw: onError gets it; without onError it is rethrown, like an unhandled 'error'. */
-  #callbackFailed(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(show(error));
-    if (!this.#options.onError) {
-      queueMicrotask(() => {
-        throw failure;
-      });
-      return;
-    }
-    this.#report(failure);
-  }
-
-  #report(error: Error): void {
-    const onError = this.#options.onError;
-    if (!onError) {
-      process.emitWarning(error);
-      return;
-    }
-    try {
-      onError(error);
-    } catch (thrown) {
-      queueMicrotask(() => {
-        throw thrown;
-      });
-    }
-  }
-}
-
-/** Reads the environment and deletes the token from it (process.env), valid or not: tasks never inherit it. */
-function takeEnvironment(source: NodeJS.ProcessEnv): ExecutorEnvironment {
-  try {
-    return readExecutorEnvironment(source);
-  } finally {
-    delete source[TOKEN_VARIABLE];
-  }
 }
 
 function agentError(code: string, message: string): LifelineError {
   return peerError('agent', code, message);
 }
 
-function makeStatus(update: ExecutorUpdate): TaskStatus {
-  if (update === null || typeof update !== 'object') throw new InvalidOptionError('update', update, 'an object {taskId, state, ...}');
-  const { taskId, state, message, reason, data } = update;
-  if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
-  if (!(TASK_STATES as readonly unknown[]).includes(state)) throw new InvalidOptionError('state', state, `one of ${TASK_STATES.join(', ')}`);
-  if (reason !== undefined && !(REASONS as readonly unknown[]).includes(reason)) {
-    throw new InvalidOptionError('reason', reason, `one of ${REASONS.join(', ')}`);
-  }
-  if (message !== undefined && (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH)) {
-    throw new InvalidOptionError('message', message, `a string of at most ${MAX_MESSAGE_LENGTH} characters`);
-  }
-  if (data !== undefined && !(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-  const status: TaskStatus = { taskId, state, uuid: randomUUID(), timestamp: Date.now(), source: 'SOURCE_EXECUTOR' };
-  if (reason !== undefined) status.reason = reason;
-  if (message !== undefined) status.message = message;
-  if (data !== undefined) status.data = data as Uint8Array<ArrayBuffer>;
-  return status;
-}
