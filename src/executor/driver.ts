@@ -13,19 +13,15 @@
 // connection is a session connection over the light Unix transport, never `ws`. Every module is
 // imported statically: an upgrade replaces installed files under running executors, so nothing
 // may be loaded later from disk (the reconnector, p-retry, signal-exit, process-group kills).
-import { onExit } from 'signal-exit';
-import { makeDirDurable } from '../checkpoint/atomic-write.js';
-import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
 import { StateMachine } from '../lifecycle/state-machine.js';
-import { killGroup } from '../process/kill-group.js';
 import { processIdentity } from '../process/proc-stat.js';
-import { EXECUTOR_PROTOCOL_VERSION, type Reason } from '../protocol/constants.js';
+import type { Reason } from '../protocol/constants.js';
 import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../protocol/errors.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
 import { encode } from '../protocol/msgpack.js';
 import { SessionConnection } from '../session/connection.js';
-import { HandshakeRefused, peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
+import { HandshakeRefused, type HandshakeStep } from '../session/handshake.js';
 import { Backlog } from './backlog.js';
 import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS, agentPeer } from './connection.js';
 import {
@@ -39,10 +35,12 @@ import {
   type ExecutorDriverOptions,
   type ExecutorUpdate,
 } from './driver-api.js';
+import { installExitHook, prepareFiles } from './driver-files.js';
 import type { ExecutorEnvironment } from './environment.js';
-import { Outbox } from './outbox.js';
-import { Reconnector } from './reconnect.js';
-import { ShimFile } from './shim-file.js';
+import type { Outbox } from './outbox.js';
+import { RecoveryTimeout, startRecovery, type Recovery } from './reconnect.js';
+import type { ShimFile } from './shim-file.js';
+import { agentError, subscription } from './subscription.js';
 
 /** How many times a non-checkpointing executor tries its first subscription (see #retryFirstSubscription). */
 export const FIRST_SUBSCRIBE_ATTEMPTS = 3;
@@ -65,20 +63,6 @@ class Refusal extends Error {
   ) {
     super(error.message);
   }
-}
-
-/** The recovery timer fired before the agent came back. */
-class RecoveryTimeout extends LifelineError {
-  constructor(timeoutMs: number, socketPath: string) {
-    super('ERR_TIMEOUT', `the agent did not come back at ${socketPath} within the recovery timeout of ${timeoutMs} ms (LIFELINE_RECOVERY_TIMEOUT)`);
-  }
-}
-
-interface Recovery {
-  /** Stops the reconnection: `done` rejects with `reason`. */
-  readonly cancel: (reason: Error) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly done: Promise<void>;
 }
 
 export class ExecutorDriver {
@@ -275,48 +259,17 @@ export class ExecutorDriver {
 
   /** `.lifeline/` made durably, then shim.json written and the outbox opened, side by side. */
   #prepareFiles(env: ExecutorEnvironment): Promise<void> {
-    const sandbox = env.directory;
-    const identity = processIdentity(process.pid);
-    if (!identity) throw new LifelineError('ERR_ENVIRONMENT', `cannot read /proc/${process.pid}/stat: the executor needs Linux procfs`);
-    const dirReady = makeDirDurable(shimStateDir(sandbox));
-    this.#shimFile = new ShimFile(shimInfoPath(sandbox), {
-      pid: identity.pid,
-      startTime: identity.startTime,
-      protocol: EXECUTOR_PROTOCOL_VERSION,
-      executorId: env.executorId,
-      containerId: env.containerId,
-    });
-    this.#outbox = new Outbox(outboxPath(sandbox), { after: dirReady, onFailure: (error) => this.#callbacks.report(error) });
-    const shimFile = this.#shimFile;
-    const ready = Promise.all([dirReady.then(() => shimFile.write()), this.#outbox.opened]).then(
-      () => undefined,
-      (cause: unknown) => {
-        throw new LifelineError(
-          'ERR_ENVIRONMENT',
-          `cannot write the executor's state under ${shimStateDir(sandbox)} (LIFELINE_DIRECTORY): ${(cause as Error)?.message ?? show(cause)}`,
-          { cause },
-        );
-      },
-    );
-    // Awaited by the first SUBSCRIBE; a failure is reported there.
-    ready.catch(() => {});
-    return ready;
+    const files = prepareFiles(env, (error) => this.#callbacks.report(error));
+    this.#shimFile = files.shimFile;
+    this.#outbox = files.outbox;
+    return files.ready;
   }
 
   /** The last resort on every way out that runs JavaScript: SIGKILL the recorded task groups. */
   async #installExitHook(): Promise<void> {
     if (this.#exitHook) return;
     this.#exitHook = true;
-    onExit(() => {
-      for (const task of this.#shimFile?.tasks ?? []) {
-        try {
-          // Only if its leader is still the recorded process (synchronous: this runs on exit).
-          killGroup({ pgid: task.pgid, leaderStartTime: task.startTime }, 'SIGKILL');
-        } catch {
-          // Exiting anyway: nothing more to do.
-        }
-      }
-    });
+    installExitHook(() => this.#shimFile?.tasks ?? []);
   }
 
   // ---- connecting ----
@@ -354,70 +307,24 @@ export class ExecutorDriver {
     });
   }
 
-  /**
-   * The handshake: once the socket is open and shim.json and the outbox are ready, SUBSCRIBE with
-   * what is unacknowledged; then wait for SUBSCRIBED (its value: the heartbeat interval).
-   */
+  /** The handshake (subscription.ts): SUBSCRIBE with what is unacknowledged, then SUBSCRIBED. */
   #subscription(current: () => boolean): HandshakeStep<ExecutorEvent, number> {
-    return {
-      open: async (link): Promise<HandshakeVerdict<number>> => {
-        const env = this.#env!;
-        try {
-          await this.#filesReady;
-        } catch (error) {
-          return { kind: 'refuse', error: error as LifelineError };
-        }
+    return subscription({
+      env: this.#env!,
+      backlog: this.#backlog,
+      ready: async () => {
+        await this.#filesReady;
         // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
         await this.#outbox!.flush();
-        if (!current() || this.#machine.state !== 'CONNECTING') return undefined;
+      },
+      begin: () => {
+        if (!current() || this.#machine.state !== 'CONNECTING') return false;
         this.#transition('SUBSCRIBING');
-        // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
-        const carried = this.#backlog.durableUpdates();
-        this.#sentUpTo = carried.length > 0 ? carried[carried.length - 1]!.seq : 0;
-        link.send(
-          encode({
-            type: 'SUBSCRIBE',
-            frameworkId: env.frameworkId,
-            executorId: env.executorId,
-            containerId: env.containerId,
-            token: env.token,
-            protocol: EXECUTOR_PROTOCOL_VERSION,
-            unacknowledgedTasks: this.#backlog.tasks(),
-            unacknowledgedUpdates: carried.map((entry) => entry.status),
-          } satisfies ExecutorCall),
-        );
-        return undefined;
+        return true;
       },
-      // Before SUBSCRIBED, anything that goes wrong fails the attempt (and start()) instead of calling back.
-      answer: (event): HandshakeVerdict<number> => {
-        switch (event.type) {
-          case 'SUBSCRIBED':
-            return {
-              kind: 'accept',
-              value: event.heartbeatIntervalMs,
-              heartbeat: { intervalMs: event.heartbeatIntervalMs, beat: () => encode({ type: 'HEARTBEAT' } satisfies ExecutorCall) },
-            };
-          case 'HEARTBEAT':
-            return undefined;
-          case 'ACKNOWLEDGED':
-            this.#acknowledge(event.uuid);
-            return undefined;
-          case 'ERROR':
-            return { kind: 'refuse', error: agentError(event.code, event.message) };
-          case 'SHUTDOWN':
-            return {
-              kind: 'refuse',
-              error: new LifelineError(
-                'ERR_UNKNOWN_EXECUTOR',
-                `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`,
-              ),
-              detail: event.gracePeriodMs,
-            };
-          default:
-            return { kind: 'refuse', error: new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`) };
-        }
-      },
-    };
+      sentUpTo: (seq) => (this.#sentUpTo = seq),
+      acknowledge: (uuid) => this.#acknowledge(uuid),
+    });
   }
 
   #send(call: ExecutorCall): boolean {
@@ -550,43 +457,27 @@ export class ExecutorDriver {
   #reconnect(): Promise<void> {
     if (this.#recovery) return this.#recovery.done;
     const env = this.#env!;
-    let reconnector: Reconnector | undefined;
-    let cancelled: Error | undefined;
-    const cancel = (reason: Error) => {
-      cancelled ??= reason;
-      reconnector?.cancel(reason);
-    };
-    const timer = setTimeout(() => {
-      if (this.#machine.state === 'SUBSCRIBED' || this.#machine.state === 'STOPPED') return;
-      const timeout = new RecoveryTimeout(env.recoveryTimeoutMs, env.agentEndpoint);
-      cancel(timeout);
-      // An attempt under way fails now, so that the reconnector can settle.
-      const handshake = this.#handshake;
-      this.#handshake = undefined;
-      this.#closeConnection(1000, 'recovery timeout');
-      handshake?.reject(timeout);
-    }, env.recoveryTimeoutMs);
-    const done = Promise.resolve()
-      .then(() => {
-        reconnector = new Reconnector({
-          attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
-          isFatal: (error) => error instanceof Refusal,
-          socketPath: env.agentEndpoint,
-          backoffMaxMs: env.subscriptionBackoffMaxMs,
-          watch: this.#internals.watch,
-          pollIntervalMs: this.#internals.pollIntervalMs,
-          onAttempt: this.#internals.onAttempt,
-        });
-        if (cancelled) reconnector.cancel(cancelled);
-        return reconnector.run();
-      })
-      .finally(() => {
-        clearTimeout(timer);
-        this.#recovery = undefined;
-      });
     // One timer per disconnection, and it keeps the process alive while we wait (no unref).
-    this.#recovery = { cancel, timer, done };
-    return done;
+    this.#recovery = startRecovery({
+      attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
+      isFatal: (error) => error instanceof Refusal,
+      socketPath: env.agentEndpoint,
+      backoffMaxMs: env.subscriptionBackoffMaxMs,
+      watch: this.#internals.watch,
+      pollIntervalMs: this.#internals.pollIntervalMs,
+      onAttempt: this.#internals.onAttempt,
+      recoveryTimeoutMs: env.recoveryTimeoutMs,
+      stillWaiting: () => !this.#machine.is('SUBSCRIBED', 'STOPPED'),
+      onTimeout: (timeout) => {
+        // An attempt under way fails now, so that the reconnector can settle.
+        const handshake = this.#handshake;
+        this.#handshake = undefined;
+        this.#closeConnection(1000, 'recovery timeout');
+        handshake?.reject(timeout);
+      },
+      onSettled: () => (this.#recovery = undefined),
+    });
+    return this.#recovery.done;
   }
 
   #recoveryFailed(error: unknown): void {
@@ -616,7 +507,4 @@ export class ExecutorDriver {
 
 }
 
-function agentError(code: string, message: string): LifelineError {
-  return peerError('agent', code, message);
-}
 
