@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -119,6 +121,37 @@ test('a peer that never answers the close frame is dropped by the close timeout'
   transport.close(1000, 'twice');
   await waitFor(() => seen.closes.length === 1, { message: 'the close after the timeout' });
   assert.is(seen.closes[0]!.code, 1006);
+});
+
+/** Every module `entry` reaches by static imports, and every bare specifier and lazy import among them. */
+function importGraph(entry: string): { modules: string[]; packages: Set<string>; lazy: string[] } {
+  const modules: string[] = [];
+  const packages = new Set<string>();
+  const lazy: string[] = [];
+  const visit = (file: string) => {
+    if (modules.includes(file)) return;
+    modules.push(file);
+    const source = fs.readFileSync(file, 'utf8');
+    for (const match of source.matchAll(/^(?:import|export)\s[^;]*?from\s*'([^']+)'|^import\s*'([^']+)'/gm)) {
+      const specifier = match[1] ?? match[2]!;
+      if (specifier.startsWith('.')) visit(path.resolve(path.dirname(file), specifier));
+      else packages.add(specifier);
+    }
+    for (const match of source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]/g)) lazy.push(`${path.basename(file)} → ${match[1]}`);
+  };
+  visit(entry);
+  return { modules, packages, lazy };
+}
+
+test("the executor side's import graph uses the Unix transport, never ws, and loads nothing lazily", () => {
+  const entry = fileURLToPath(new URL('../../src/executor/index.js', import.meta.url));
+  const { modules, packages, lazy } = importGraph(entry);
+  const names = modules.map((file) => path.relative(path.dirname(path.dirname(entry)), file));
+  assert.ok(names.includes(path.join('session', 'unix-transport.js')), names.join(' '));
+  assert.not.ok(names.includes(path.join('session', 'ws-transport.js')), names.join(' '));
+  assert.not.ok(names.includes(path.join('session', 'client.js')), names.join(' '));
+  assert.not.ok(packages.has('ws'), [...packages].join(' '));
+  assert.equal(lazy, []);
 });
 
 test.run();
