@@ -1,12 +1,14 @@
-// One WebSocket connection to the agent's executor endpoint over its Unix socket: binary msgpack
-// frames out, every frame in validated as an ExecutorEvent (events.ts), heartbeats both ways,
-// and a deadline on the handshake (an agent that accepts but never answers counts as gone).
-// A connection is used once: reconnecting means a new AgentConnection.
-import { ConnectionError, type LifelineError, ProtocolError } from '../protocol/errors.js';
+// The executor side's link to the agent's endpoint: its constants, and AgentConnection, the one
+// connection of a client session (src/session/connection.ts) over the Unix transport with the
+// executor's schema (events.ts), for code that drives SUBSCRIBE itself (the Mesos-style executor of
+// the reconnect benchmark). The ExecutorDriver uses the session connection directly.
+import type { LifelineError, ProtocolError } from '../protocol/errors.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { encode } from '../protocol/msgpack.js';
+import { SessionConnection } from '../session/connection.js';
+import { unixConnector } from '../session/unix-transport.js';
+import { MISSED_HEARTBEATS } from '../session/watchdog.js';
 import { decodeEvent } from './events.js';
-import { UnixWebSocket } from './websocket.js';
 
 /** Largest event accepted from the agent (a LAUNCH carries a TaskInfo with its `data`). */
 export const MAX_EVENT_BYTES = 8 * 1024 * 1024;
@@ -18,9 +20,19 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
  */
 export const RECONNECT_HANDSHAKE_TIMEOUT_MS = 2_000;
 /** The peer is gone after this many heartbeat intervals with no frame at all from it. */
-export const MISSED_HEARTBEATS = 3;
-/** How long close() waits for the close handshake before it drops the socket. */
-const CLOSE_TIMEOUT_MS = 1_000;
+export { MISSED_HEARTBEATS };
+
+/** The agent's executor endpoint, on its Unix socket (DESIGN §2). */
+export const EXECUTOR_ENDPOINT_PATH = '/api/v1/executor';
+
+/** The session connection to the agent at `socketPath`, with the executor's schema. */
+export function agentPeer(socketPath: string): { connect: ReturnType<typeof unixConnector>; peer: string; decode: typeof decodeEvent } {
+  return {
+    connect: unixConnector(socketPath, EXECUTOR_ENDPOINT_PATH, { maxPayload: MAX_EVENT_BYTES }),
+    peer: `the agent at ${socketPath}`,
+    decode: decodeEvent,
+  };
+}
 
 export interface ConnectionHandlers {
   /** The WebSocket is open: send SUBSCRIBE. */
@@ -33,111 +45,48 @@ export interface ConnectionHandlers {
   closed(error: LifelineError): void;
 }
 
-/** The agent's executor endpoint, on its Unix socket (DESIGN §2). */
-export const EXECUTOR_ENDPOINT_PATH = '/api/v1/executor';
-
+/** A session connection whose handshake its user drives: it ends when startHeartbeats() is called. */
 export class AgentConnection {
-  readonly #ws: UnixWebSocket;
-  readonly #handlers: ConnectionHandlers;
-  readonly #socketPath: string;
-  readonly #closed: Promise<void>;
-  #markClosed!: () => void;
-  #timer: NodeJS.Timeout | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
-  #lastFrameAt = performance.now();
-  #failure: LifelineError | undefined;
-  #done = false;
-  #discarding = false;
+  readonly #connection: SessionConnection<ExecutorEvent, void>;
+  #heartbeatMs: number | undefined;
 
   constructor(socketPath: string, handlers: ConnectionHandlers, { handshakeTimeoutMs = HANDSHAKE_TIMEOUT_MS } = {}) {
-    this.#socketPath = socketPath;
-    this.#handlers = handlers;
-    this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.#ws = new UnixWebSocket(
-      socketPath,
-      EXECUTOR_ENDPOINT_PATH,
-      {
-        open: () => this.#handlers.open(),
-        message: (data) => this.#receive(data),
-        error: (error) => {
-          this.#failure ??= new ConnectionError(`connection to the agent at ${socketPath} failed: ${error.message}`, { cause: error });
-        },
-        close: (code, reason) => this.#finish(code, reason),
-      },
-      { maxPayload: MAX_EVENT_BYTES },
-    );
-    this.#timer = setTimeout(
-      () => this.#fail(new ConnectionError(`the agent at ${socketPath} did not complete the subscription within ${handshakeTimeoutMs} ms`)),
+    this.#connection = new SessionConnection<ExecutorEvent, void>({
+      ...agentPeer(socketPath),
       handshakeTimeoutMs,
-    );
-    this.#timer.unref();
+      handshakeName: 'subscription',
+      handshake: {
+        open: () => {
+          handlers.open();
+        },
+        answer: (event) => {
+          handlers.event(event);
+          const intervalMs = this.#heartbeatMs;
+          if (intervalMs === undefined) return undefined;
+          return { kind: 'accept', value: undefined, heartbeat: { intervalMs, beat: () => encode({ type: 'HEARTBEAT' } satisfies ExecutorCall) } };
+        },
+      },
+      onInvalid: (error) => {
+        handlers.malformed(error);
+        return 'close';
+      },
+      onFrame: (event) => handlers.event(event),
+      onClosed: (error) => handlers.closed(error),
+    });
   }
 
   /** Sends one call; returns false (and sends nothing) when the socket is not open. */
   send(call: ExecutorCall): boolean {
-    return this.#ws.send(encode(call));
+    return this.#connection.send(encode(call));
   }
 
-  /** Subscribed: the handshake deadline ends; send HEARTBEAT every interval and watch for silence. */
+  /** Subscribed (call it from the SUBSCRIBED event): the handshake deadline ends; heartbeats both ways start. */
   startHeartbeats(intervalMs: number): void {
-    clearTimeout(this.#timer);
-    this.#lastFrameAt = performance.now();
-    this.#timer = setInterval(() => {
-      const silentMs = performance.now() - this.#lastFrameAt;
-      if (silentMs > MISSED_HEARTBEATS * intervalMs) {
-        this.#fail(new ConnectionError(`no frame from the agent for ${Math.round(silentMs)} ms (${MISSED_HEARTBEATS} heartbeat intervals of ${intervalMs} ms)`));
-        return;
-      }
-      this.send({ type: 'HEARTBEAT' });
-    }, intervalMs);
-    this.#timer.unref();
+    this.#heartbeatMs = intervalMs;
   }
 
   /** Closes the connection (close handshake, then drops the socket if the peer does not answer). */
   close(code = 1000, reason = ''): Promise<void> {
-    if (!this.#done && this.#closeTimer === undefined) {
-      clearInterval(this.#timer);
-      this.#closeTimer = setTimeout(() => this.#ws.terminate(), CLOSE_TIMEOUT_MS);
-      this.#closeTimer.unref();
-      this.#ws.close(code, reason);
-    }
-    return this.#closed;
-  }
-
-  #receive(data: Buffer): void {
-    if (this.#discarding) return;
-    this.#lastFrameAt = performance.now();
-    let event: ExecutorEvent;
-    try {
-      event = decodeEvent(data);
-    } catch (error) {
-      this.#discarding = true;
-      const protocolError = error instanceof ProtocolError ? error : new ProtocolError(String(error), { cause: error });
-      this.#failure ??= protocolError;
-      this.#handlers.malformed(protocolError);
-      void this.close(1008, 'invalid frame');
-      return;
-    }
-    this.#handlers.event(event);
-  }
-
-  /** A broken connection (missed heartbeats, handshake deadline): drop it at once. */
-  #fail(error: LifelineError): void {
-    if (this.#done) return;
-    this.#failure ??= error;
-    clearInterval(this.#timer);
-    this.#ws.terminate();
-  }
-
-  #finish(code: number, reason: string): void {
-    if (this.#done) return;
-    this.#done = true;
-    clearInterval(this.#timer);
-    clearTimeout(this.#closeTimer);
-    const error =
-      this.#failure ??
-      new ConnectionError(`the agent at ${this.#socketPath} closed the connection (code ${code}${reason ? `: ${reason}` : ''})`);
-    this.#markClosed();
-    this.#handlers.closed(error);
+    return this.#connection.close(code, reason);
   }
 }

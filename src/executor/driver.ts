@@ -9,99 +9,43 @@
 //
 // The connection has explicit states (NEW → CONNECTING → SUBSCRIBING → SUBSCRIBED; a failed attempt
 // or a broken connection → DISCONNECTED → CONNECTING again; STOPPED from anywhere).
-// The import graph stays small on purpose (DESIGN §10): one of these runs per task. Reconnection
-// (p-retry, the watcher), the exit hook (signal-exit) and process-group kills are loaded only by
-// the paths that need them.
-import { randomUUID } from 'node:crypto';
-import { makeDirDurable } from '../checkpoint/atomic-write.js';
-import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js';
+// The import graph stays small on purpose (DESIGN §10): one of these runs per task, so the
+// connection is a session connection over the light Unix transport, never `ws`. Every module is
+// imported statically: an upgrade replaces installed files under running executors, so nothing
+// may be loaded later from disk (the reconnector, p-retry, signal-exit, process-group kills).
+import { StateMachine } from '../lifecycle/state-machine.js';
 import { processIdentity } from '../process/proc-stat.js';
-import type { TaskInfo, TaskStatus } from '../protocol/common.js';
-import { IllegalStateError, InvalidOptionError, LifelineError, show, type ErrorCode } from '../protocol/errors.js';
-import type { ExecutorEvent } from '../protocol/executor.js';
+import type { Reason } from '../protocol/constants.js';
+import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../protocol/errors.js';
+import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
-import { EXECUTOR_PROTOCOL_VERSION, REASONS, TASK_STATES, type Reason, type TaskState } from '../protocol/constants.js';
+import { encode } from '../protocol/msgpack.js';
+import { SessionConnection } from '../session/connection.js';
+import { HandshakeRefused, type HandshakeStep } from '../session/handshake.js';
 import { Backlog } from './backlog.js';
-import { AgentConnection, HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS } from './connection.js';
-import { TOKEN_VARIABLE, readExecutorEnvironment, type ExecutorEnvironment } from './environment.js';
-import { Outbox } from './outbox.js';
-import type { AttemptTrigger, Reconnector, WatchFunction } from './reconnect.js';
-import { ShimFile } from './shim-file.js';
+import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS, agentPeer } from './connection.js';
+import {
+  Callbacks,
+  DRIVER_TRANSITIONS,
+  checkCallbacks,
+  makeStatus,
+  takeEnvironment,
+  type DriverInternals,
+  type DriverState,
+  type ExecutorDriverOptions,
+  type ExecutorUpdate,
+} from './driver-api.js';
+import { installExitHook, prepareFiles } from './driver-files.js';
+import type { ExecutorEnvironment } from './environment.js';
+import type { Outbox } from './outbox.js';
+import { RecoveryTimeout, startRecovery, type Recovery } from './reconnect.js';
+import type { ShimFile } from './shim-file.js';
+import { agentError, subscription } from './subscription.js';
 
 /** How many times a non-checkpointing executor tries its first subscription (see #retryFirstSubscription). */
 export const FIRST_SUBSCRIBE_ATTEMPTS = 3;
 
-type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
-
-export interface ExecutorDriverOptions {
-  /** The agent launched a task on this executor. */
-  onLaunch?: Callback<[task: TaskInfo]>;
-  /** Kill a task: SIGTERM, then SIGKILL after `gracePeriodMs`, then report a terminal update. */
-  onKill?: Callback<[taskId: string, gracePeriodMs: number]>;
-  /**
-   * Shut the executor down: kill its tasks within `gracePeriodMs`, report their terminal updates
-   * (`update()` records them durably in the outbox even when the agent is away; `flush()` tells
-   * when), call `stop()` and exit. Called once: on the agent's SHUTDOWN (also as the answer to a
-   * re-SUBSCRIBE: the agent does not know this executor), after an ERROR or a malformed event, when
-   * the connection breaks and the framework does not checkpoint, and when the agent has not come
-   * back within LIFELINE_RECOVERY_TIMEOUT: then `reason` is `REASON_EXECUTOR_RECOVERY_TIMEOUT`, and
-   * the tasks' terminal state should be TASK_FAILED with that reason (otherwise TASK_KILLED).
-   * Default: `stop()`, then `process.exit(0)`.
-   */
-  onShutdown?: Callback<[gracePeriodMs: number, reason: Reason | undefined]>;
-  /** A framework message from the scheduler. */
-  onMessage?: Callback<[data: Uint8Array]>;
-  /**
-   * The connection to the agent broke and this executor (its framework checkpoints) now waits for a
-   * restarted agent, at most LIFELINE_RECOVERY_TIMEOUT; its tasks keep running, updates wait in the
-   * outbox. Informational (Mesos: `disconnected`).
-   */
-  onDisconnected?: Callback<[error: Error]>;
-  /** Subscribed again after onDisconnected: everything unacknowledged has been resent. */
-  onResubscribed?: Callback<[]>;
-  /**
-   * An error: the agent's ERROR (a LifelineError with the agent's code), a malformed event
-   * (ERR_PROTOCOL), an outbox that cannot be written (the fs error's code), or an exception thrown
-   * by another callback. Without it, errors that end the driver are emitted as process warnings and
-   * a throwing callback is rethrown.
-   */
-  onError?: (error: Error) => void;
-}
-
-/** @internal Test seams, not part of the API: a failing fs.watch, no stat poll, short handshakes, attempt tracing. */
-export interface DriverInternals {
-  watch?: WatchFunction;
-  pollIntervalMs?: number;
-  handshakeTimeoutMs?: number;
-  reconnectHandshakeTimeoutMs?: number;
-  onAttempt?: (trigger: AttemptTrigger) => void;
-  /** Read the executor environment from this object instead of process.env (several drivers in one process, as the reconnect benchmark runs them); its token is deleted from it. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** A status update as an executor makes it; the driver fills in uuid, timestamp and source. */
-export interface ExecutorUpdate {
-  taskId: string;
-  state: TaskState;
-  message?: string;
-  reason?: Reason;
-  data?: Uint8Array;
-}
-
-/** Connection states. NEW: not started; DISCONNECTED: no connection (between attempts); STOPPED: stop() ran. */
-export type DriverState = 'NEW' | 'CONNECTING' | 'SUBSCRIBING' | 'SUBSCRIBED' | 'DISCONNECTED' | 'STOPPED';
-
-const TRANSITIONS: Readonly<Record<DriverState, readonly DriverState[]>> = {
-  NEW: ['CONNECTING', 'STOPPED'],
-  CONNECTING: ['SUBSCRIBING', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBING: ['SUBSCRIBED', 'DISCONNECTED', 'STOPPED'],
-  SUBSCRIBED: ['DISCONNECTED', 'STOPPED'],
-  DISCONNECTED: ['CONNECTING', 'STOPPED'],
-  STOPPED: [],
-};
-
-const CALLBACKS = ['onLaunch', 'onKill', 'onShutdown', 'onMessage', 'onDisconnected', 'onResubscribed', 'onError'] as const;
-const MAX_MESSAGE_LENGTH = 64 * 1024;
+export type { DriverInternals, DriverState, ExecutorDriverOptions, ExecutorUpdate } from './driver-api.js';
 
 interface Deferred {
   resolve(): void;
@@ -121,29 +65,15 @@ class Refusal extends Error {
   }
 }
 
-/** The recovery timer fired before the agent came back. */
-class RecoveryTimeout extends LifelineError {
-  constructor(timeoutMs: number, socketPath: string) {
-    super('ERR_TIMEOUT', `the agent did not come back at ${socketPath} within the recovery timeout of ${timeoutMs} ms (LIFELINE_RECOVERY_TIMEOUT)`);
-  }
-}
-
-interface Recovery {
-  /** Stops the reconnection: `done` rejects with `reason`. */
-  readonly cancel: (reason: Error) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly done: Promise<void>;
-}
-
 export class ExecutorDriver {
-  readonly #options: ExecutorDriverOptions;
+  readonly #callbacks: Callbacks;
   readonly #internals: DriverInternals;
   readonly #backlog = new Backlog();
   /** The promise of each unacknowledged update() call, by uuid. */
   readonly #pending = new Map<string, Deferred>();
-  #state: DriverState = 'NEW';
+  readonly #machine = new StateMachine<DriverState>('the executor driver', 'NEW', DRIVER_TRANSITIONS);
   #env: ExecutorEnvironment | undefined;
-  #connection: AgentConnection | undefined;
+  #connection: SessionConnection<ExecutorEvent, number> | undefined;
   /** Connections being closed, awaited by stop(). */
   readonly #closing = new Set<Promise<void>>();
   /** The attempt under way: settles on SUBSCRIBED, or when the attempt fails. */
@@ -162,25 +92,13 @@ export class ExecutorDriver {
   #stopped: Promise<void> | undefined;
 
   constructor(options: ExecutorDriverOptions = {}, /** @internal */ internals: DriverInternals = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError('options', options, 'an object of callbacks');
-    }
-    for (const key of Object.keys(options)) {
-      if (!(CALLBACKS as readonly string[]).includes(key)) {
-        throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `one of ${CALLBACKS.join(', ')} (unknown option)`);
-      }
-    }
-    for (const name of CALLBACKS) {
-      const value = options[name];
-      if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
-    }
-    this.#options = { ...options };
+    this.#callbacks = new Callbacks(checkCallbacks(options));
     this.#internals = { ...internals };
   }
 
   /** The connection's state: NEW, CONNECTING, SUBSCRIBING, SUBSCRIBED, DISCONNECTED or STOPPED. */
   get state(): DriverState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   /** @internal Counters for tests and benchmarks. */
@@ -201,7 +119,7 @@ export class ExecutorDriver {
    * A driver that failed to start is stopped.
    */
   async start(): Promise<void> {
-    if (this.#state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#state} state`);
+    if (this.#machine.state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#machine.state} state`);
     let env: ExecutorEnvironment;
     try {
       env = this.#env = takeEnvironment(this.#internals.env ?? process.env);
@@ -254,8 +172,8 @@ export class ExecutorDriver {
    * the updates still waiting.
    */
   async update(update: ExecutorUpdate): Promise<void> {
-    if (this.#state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
-    if (this.#state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
+    if (this.#machine.state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
+    if (this.#machine.state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
     const status = makeStatus(update);
     const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
     const entry = this.#backlog.addUpdate(status);
@@ -284,7 +202,7 @@ export class ExecutorDriver {
   async trackTaskGroup(taskId: string, pgid: number): Promise<void> {
     if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
     if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new InvalidOptionError('pgid', pgid, 'a process group ID greater than 1');
-    if (!this.#shimFile || this.#state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#state} state`);
+    if (!this.#shimFile || this.#machine.state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#machine.state} state`);
     const leader = processIdentity(pgid);
     if (!leader) return;
     await this.#installExitHook();
@@ -299,8 +217,8 @@ export class ExecutorDriver {
   /** Sends a framework message to the scheduler (fire and forget, like Mesos). */
   sendMessage(data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-    if (this.#state !== 'SUBSCRIBED' || !this.#connection?.send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
-      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#state} state: the executor is not subscribed`);
+    if (this.#machine.state !== 'SUBSCRIBED' || !this.#send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
+      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#machine.state} state: the executor is not subscribed`);
     }
   }
 
@@ -334,59 +252,24 @@ export class ExecutorDriver {
   }
 
   #transition(to: DriverState): void {
-    if (!TRANSITIONS[this.#state].includes(to)) {
-      throw new IllegalStateError(`cannot move the executor driver from ${this.#state} to ${to}`);
-    }
-    this.#state = to;
+    this.#machine.transition(to);
   }
 
   // ---- files ----
 
   /** `.lifeline/` made durably, then shim.json written and the outbox opened, side by side. */
   #prepareFiles(env: ExecutorEnvironment): Promise<void> {
-    const sandbox = env.directory;
-    const identity = processIdentity(process.pid);
-    if (!identity) throw new LifelineError('ERR_ENVIRONMENT', `cannot read /proc/${process.pid}/stat: the executor needs Linux procfs`);
-    const dirReady = makeDirDurable(shimStateDir(sandbox));
-    this.#shimFile = new ShimFile(shimInfoPath(sandbox), {
-      pid: identity.pid,
-      startTime: identity.startTime,
-      protocol: EXECUTOR_PROTOCOL_VERSION,
-      executorId: env.executorId,
-      containerId: env.containerId,
-    });
-    this.#outbox = new Outbox(outboxPath(sandbox), { after: dirReady, onFailure: (error) => this.#report(error) });
-    const shimFile = this.#shimFile;
-    const ready = Promise.all([dirReady.then(() => shimFile.write()), this.#outbox.opened]).then(
-      () => undefined,
-      (cause: unknown) => {
-        throw new LifelineError(
-          'ERR_ENVIRONMENT',
-          `cannot write the executor's state under ${shimStateDir(sandbox)} (LIFELINE_DIRECTORY): ${(cause as Error)?.message ?? show(cause)}`,
-          { cause },
-        );
-      },
-    );
-    // Awaited by the first SUBSCRIBE; a failure is reported there.
-    ready.catch(() => {});
-    return ready;
+    const files = prepareFiles(env, (error) => this.#callbacks.report(error));
+    this.#shimFile = files.shimFile;
+    this.#outbox = files.outbox;
+    return files.ready;
   }
 
   /** The last resort on every way out that runs JavaScript: SIGKILL the recorded task groups. */
   async #installExitHook(): Promise<void> {
     if (this.#exitHook) return;
     this.#exitHook = true;
-    const [{ onExit }, { killGroup }] = await Promise.all([import('signal-exit'), import('../process/kill-group.js')]);
-    onExit(() => {
-      for (const task of this.#shimFile?.tasks ?? []) {
-        try {
-          // Only if its leader is still the recorded process (synchronous: this runs on exit).
-          killGroup({ pgid: task.pgid, leaderStartTime: task.startTime }, 'SIGKILL');
-        } catch {
-          // Exiting anyway: nothing more to do.
-        }
-      }
-    });
+    installExitHook(() => this.#shimFile?.tasks ?? []);
   }
 
   // ---- connecting ----
@@ -398,74 +281,70 @@ export class ExecutorDriver {
     return new Promise<void>((resolve, reject) => {
       this.#transition('CONNECTING');
       this.#handshake = { resolve, reject };
-      const connection: AgentConnection = new AgentConnection(
-        env.agentEndpoint,
-        {
-          open: () => {
-            if (this.#connection === connection) void this.#subscribe(connection);
-          },
-          event: (event) => {
-            if (this.#connection === connection) this.#onEvent(event);
-          },
-          malformed: (error) => {
-            if (this.#connection === connection) this.#onFatal(error);
-          },
-          closed: (error) => {
-            if (this.#connection === connection) this.#onClosed(error);
-          },
+      const connection: SessionConnection<ExecutorEvent, number> = new SessionConnection<ExecutorEvent, number>({
+        ...agentPeer(env.agentEndpoint),
+        handshake: this.#subscription(() => this.#connection === connection),
+        handshakeTimeoutMs,
+        handshakeName: 'subscription',
+        onInvalid: (error) => {
+          if (this.#connection === connection) this.#onFatal(error);
+          return 'close';
         },
-        { handshakeTimeoutMs },
-      );
+        onAccepted: () => {
+          if (this.#connection === connection) this.#onSubscribed();
+        },
+        onFrame: (event) => {
+          if (this.#connection === connection) this.#onEvent(event);
+        },
+        onClosed: (error) => {
+          if (this.#connection === connection) this.#onClosed(error);
+        },
+      });
+      connection.ready.catch((error: unknown) => {
+        if (this.#connection === connection && error instanceof HandshakeRefused) this.#refuse(new Refusal(error.error, error.detail as number | undefined));
+      });
       this.#connection = connection;
     });
   }
 
-  /** The socket is open: once shim.json and the outbox are ready, SUBSCRIBE with what is unacknowledged. */
-  async #subscribe(connection: AgentConnection): Promise<void> {
-    const env = this.#env!;
-    try {
-      await this.#filesReady;
-    } catch (error) {
-      if (this.#connection === connection) this.#refuse(new Refusal(error as LifelineError));
-      return;
-    }
-    // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
-    await this.#outbox!.flush();
-    if (this.#connection !== connection || this.#state !== 'CONNECTING') return;
-    this.#transition('SUBSCRIBING');
-    // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
-    const carried = this.#backlog.durableUpdates();
-    this.#sentUpTo = carried.length > 0 ? carried[carried.length - 1]!.seq : 0;
-    connection.send({
-      type: 'SUBSCRIBE',
-      frameworkId: env.frameworkId,
-      executorId: env.executorId,
-      containerId: env.containerId,
-      token: env.token,
-      protocol: EXECUTOR_PROTOCOL_VERSION,
-      unacknowledgedTasks: this.#backlog.tasks(),
-      unacknowledgedUpdates: carried.map((entry) => entry.status),
+  /** The handshake (subscription.ts): SUBSCRIBE with what is unacknowledged, then SUBSCRIBED. */
+  #subscription(current: () => boolean): HandshakeStep<ExecutorEvent, number> {
+    return subscription({
+      env: this.#env!,
+      backlog: this.#backlog,
+      ready: async () => {
+        await this.#filesReady;
+        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
+        await this.#outbox!.flush();
+      },
+      begin: () => {
+        if (!current() || this.#machine.state !== 'CONNECTING') return false;
+        this.#transition('SUBSCRIBING');
+        return true;
+      },
+      sentUpTo: (seq) => (this.#sentUpTo = seq),
+      acknowledge: (uuid) => this.#acknowledge(uuid),
     });
   }
 
+  #send(call: ExecutorCall): boolean {
+    return this.#connection?.send(encode(call)) ?? false;
+  }
+
   #onEvent(event: ExecutorEvent): void {
-    if (this.#state === 'SUBSCRIBING') {
-      this.#onSubscribingEvent(event);
-      return;
-    }
     switch (event.type) {
       case 'LAUNCH':
         this.#backlog.addTask(event.task);
-        this.#call('onLaunch', event.task);
+        this.#callbacks.call('onLaunch', event.task);
         break;
       case 'KILL':
-        this.#call('onKill', event.taskId, event.gracePeriodMs ?? this.#env!.shutdownGracePeriodMs);
+        this.#callbacks.call('onKill', event.taskId, event.gracePeriodMs ?? this.#env!.shutdownGracePeriodMs);
         break;
       case 'ACKNOWLEDGED':
         this.#acknowledge(event.uuid);
         break;
       case 'MESSAGE':
-        this.#call('onMessage', event.data);
+        this.#callbacks.call('onMessage', event.data);
         break;
       case 'SHUTDOWN':
         this.#shutdown(event.gracePeriodMs, undefined);
@@ -481,40 +360,9 @@ export class ExecutorDriver {
     }
   }
 
-  /** Before SUBSCRIBED, anything that goes wrong fails the attempt (and start()) instead of calling back. */
-  #onSubscribingEvent(event: ExecutorEvent): void {
-    switch (event.type) {
-      case 'SUBSCRIBED':
-        this.#onSubscribed(event.heartbeatIntervalMs);
-        return;
-      case 'HEARTBEAT':
-        return;
-      case 'ACKNOWLEDGED':
-        this.#acknowledge(event.uuid);
-        return;
-      case 'ERROR':
-        this.#refuse(new Refusal(agentError(event.code, event.message)));
-        return;
-      case 'SHUTDOWN':
-        this.#refuse(
-          new Refusal(
-            new LifelineError(
-              'ERR_UNKNOWN_EXECUTOR',
-              `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${this.#env!.executorId} (or its framework is gone)`,
-            ),
-            event.gracePeriodMs,
-          ),
-        );
-        return;
-      default:
-        this.#refuse(new Refusal(new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`)));
-    }
-  }
-
-  #onSubscribed(heartbeatIntervalMs: number): void {
-    const connection = this.#connection!;
+  /** SUBSCRIBED: the session connection has started the heartbeats. */
+  #onSubscribed(): void {
     this.#transition('SUBSCRIBED');
-    connection.startHeartbeats(heartbeatIntervalMs);
     // Updates that became durable after the SUBSCRIBE was sent were not in it: send them now, in order.
     this.#pump();
     const handshake = this.#handshake;
@@ -524,12 +372,11 @@ export class ExecutorDriver {
 
   /** Sends, in order, every durable update not yet sent on this connection; stops at the first that is not durable. */
   #pump(): void {
-    if (this.#state !== 'SUBSCRIBED') return;
-    const connection = this.#connection!;
+    if (this.#machine.state !== 'SUBSCRIBED') return;
     for (const entry of this.#backlog.entries()) {
       if (entry.seq <= this.#sentUpTo) continue;
       if (!entry.durable) break;
-      connection.send({ type: 'UPDATE', status: entry.status });
+      this.#send({ type: 'UPDATE', status: entry.status });
       this.#sentUpTo = entry.seq;
     }
   }
@@ -557,12 +404,12 @@ export class ExecutorDriver {
       return;
     }
     this.#giveUp = true;
-    this.#report(error);
+    this.#callbacks.report(error);
     this.#shutdown(this.#env!.shutdownGracePeriodMs, undefined);
   }
 
   #onClosed(error: LifelineError): void {
-    if (this.#state === 'STOPPED') return;
+    if (this.#machine.state === 'STOPPED') return;
     this.#connection = undefined;
     this.#transition('DISCONNECTED');
     const handshake = this.#handshake;
@@ -579,7 +426,7 @@ export class ExecutorDriver {
     const connection = this.#connection;
     if (!connection) return;
     this.#connection = undefined;
-    if (this.#state !== 'STOPPED' && this.#state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
+    if (this.#machine.state !== 'STOPPED' && this.#machine.state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
     const closing = connection.close(code, reason);
     this.#closing.add(closing);
     void closing.then(() => this.#closing.delete(closing));
@@ -596,9 +443,9 @@ export class ExecutorDriver {
       return;
     }
     if (this.#giveUp) return;
-    this.#call('onDisconnected', error);
+    this.#callbacks.call('onDisconnected', error);
     this.#reconnect().then(
-      () => this.#call('onResubscribed'),
+      () => this.#callbacks.call('onResubscribed'),
       (failure: unknown) => this.#recoveryFailed(failure),
     );
   }
@@ -610,48 +457,31 @@ export class ExecutorDriver {
   #reconnect(): Promise<void> {
     if (this.#recovery) return this.#recovery.done;
     const env = this.#env!;
-    // The module is loaded only when an agent goes away; meanwhile the timer already runs.
-    let reconnector: Reconnector | undefined;
-    let cancelled: Error | undefined;
-    const cancel = (reason: Error) => {
-      cancelled ??= reason;
-      reconnector?.cancel(reason);
-    };
-    const timer = setTimeout(() => {
-      if (this.#state === 'SUBSCRIBED' || this.#state === 'STOPPED') return;
-      const timeout = new RecoveryTimeout(env.recoveryTimeoutMs, env.agentEndpoint);
-      cancel(timeout);
-      // An attempt under way fails now, so that the reconnector can settle.
-      const handshake = this.#handshake;
-      this.#handshake = undefined;
-      this.#closeConnection(1000, 'recovery timeout');
-      handshake?.reject(timeout);
-    }, env.recoveryTimeoutMs);
-    const done = import('./reconnect.js')
-      .then(({ Reconnector }) => {
-        reconnector = new Reconnector({
-          attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
-          isFatal: (error) => error instanceof Refusal,
-          socketPath: env.agentEndpoint,
-          backoffMaxMs: env.subscriptionBackoffMaxMs,
-          watch: this.#internals.watch,
-          pollIntervalMs: this.#internals.pollIntervalMs,
-          onAttempt: this.#internals.onAttempt,
-        });
-        if (cancelled) reconnector.cancel(cancelled);
-        return reconnector.run();
-      })
-      .finally(() => {
-        clearTimeout(timer);
-        this.#recovery = undefined;
-      });
     // One timer per disconnection, and it keeps the process alive while we wait (no unref).
-    this.#recovery = { cancel, timer, done };
-    return done;
+    this.#recovery = startRecovery({
+      attempt: () => this.#attempt(this.#internals.reconnectHandshakeTimeoutMs ?? RECONNECT_HANDSHAKE_TIMEOUT_MS),
+      isFatal: (error) => error instanceof Refusal,
+      socketPath: env.agentEndpoint,
+      backoffMaxMs: env.subscriptionBackoffMaxMs,
+      watch: this.#internals.watch,
+      pollIntervalMs: this.#internals.pollIntervalMs,
+      onAttempt: this.#internals.onAttempt,
+      recoveryTimeoutMs: env.recoveryTimeoutMs,
+      stillWaiting: () => !this.#machine.is('SUBSCRIBED', 'STOPPED'),
+      onTimeout: (timeout) => {
+        // An attempt under way fails now, so that the reconnector can settle.
+        const handshake = this.#handshake;
+        this.#handshake = undefined;
+        this.#closeConnection(1000, 'recovery timeout');
+        handshake?.reject(timeout);
+      },
+      onSettled: () => (this.#recovery = undefined),
+    });
+    return this.#recovery.done;
   }
 
   #recoveryFailed(error: unknown): void {
-    if (this.#state === 'STOPPED') return;
+    if (this.#machine.state === 'STOPPED') return;
     this.#giveUp = true;
     const grace = this.#env!.shutdownGracePeriodMs;
     if (error instanceof RecoveryTimeout) {
@@ -659,91 +489,22 @@ export class ExecutorDriver {
     } else if (error instanceof Refusal && error.shutdownGracePeriodMs !== undefined) {
       this.#shutdown(error.shutdownGracePeriodMs, undefined);
     } else {
-      this.#report(error instanceof Refusal ? error.error : error instanceof Error ? error : new Error(show(error)));
+      this.#callbacks.report(error instanceof Refusal ? error.error : error instanceof Error ? error : new Error(show(error)));
       this.#shutdown(grace, undefined);
     }
   }
 
   /** Calls onShutdown once; without one, stops the driver and exits the process. */
   #shutdown(gracePeriodMs: number, reason: Reason | undefined): void {
-    if (this.#shutdownRequested || this.#state === 'STOPPED') return;
+    if (this.#shutdownRequested || this.#machine.state === 'STOPPED') return;
     this.#shutdownRequested = true;
-    if (this.#options.onShutdown) {
-      this.#call('onShutdown', gracePeriodMs, reason);
+    if (this.#callbacks.has('onShutdown')) {
+      this.#callbacks.call('onShutdown', gracePeriodMs, reason);
       return;
     }
     void this.stop().then(() => process.exit(0));
   }
 
-  // ---- callbacks ----
-
-  #call<K extends Exclude<(typeof CALLBACKS)[number], 'onError'>>(name: K, ...args: Parameters<NonNullable<ExecutorDriverOptions[K]>>): void {
-    const callback = this.#options[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;
-    if (!callback) return;
-    try {
-      const result = callback(...args);
-      if (result && typeof result.then === 'function') result.then(undefined, (error: unknown) => this.#callbackFailed(error));
-    } catch (error) {
-      this.#callbackFailed(error);
-    }
-  }
-
-  /** A callback threw: onError gets it; without onError it is rethrown, like an unhandled 'error'. */
-  #callbackFailed(error: unknown): void {
-    const failure = error instanceof Error ? error : new Error(show(error));
-    if (!this.#options.onError) {
-      queueMicrotask(() => {
-        throw failure;
-      });
-      return;
-    }
-    this.#report(failure);
-  }
-
-  #report(error: Error): void {
-    const onError = this.#options.onError;
-    if (!onError) {
-      process.emitWarning(error);
-      return;
-    }
-    try {
-      onError(error);
-    } catch (thrown) {
-      queueMicrotask(() => {
-        throw thrown;
-      });
-    }
-  }
 }
 
-/** Reads the environment and deletes the token from it (process.env), valid or not: tasks never inherit it. */
-function takeEnvironment(source: NodeJS.ProcessEnv): ExecutorEnvironment {
-  try {
-    return readExecutorEnvironment(source);
-  } finally {
-    delete source[TOKEN_VARIABLE];
-  }
-}
 
-function agentError(code: string, message: string): LifelineError {
-  return new LifelineError(code as ErrorCode, `the agent reported ${code}: ${message}`);
-}
-
-function makeStatus(update: ExecutorUpdate): TaskStatus {
-  if (update === null || typeof update !== 'object') throw new InvalidOptionError('update', update, 'an object {taskId, state, ...}');
-  const { taskId, state, message, reason, data } = update;
-  if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
-  if (!(TASK_STATES as readonly unknown[]).includes(state)) throw new InvalidOptionError('state', state, `one of ${TASK_STATES.join(', ')}`);
-  if (reason !== undefined && !(REASONS as readonly unknown[]).includes(reason)) {
-    throw new InvalidOptionError('reason', reason, `one of ${REASONS.join(', ')}`);
-  }
-  if (message !== undefined && (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH)) {
-    throw new InvalidOptionError('message', message, `a string of at most ${MAX_MESSAGE_LENGTH} characters`);
-  }
-  if (data !== undefined && !(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-  const status: TaskStatus = { taskId, state, uuid: randomUUID(), timestamp: Date.now(), source: 'SOURCE_EXECUTOR' };
-  if (reason !== undefined) status.reason = reason;
-  if (message !== undefined) status.message = message;
-  if (data !== undefined) status.data = data as Uint8Array<ArrayBuffer>;
-  return status;
-}

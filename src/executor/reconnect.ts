@@ -13,7 +13,8 @@
 // The recovery timer (how long to keep trying) belongs to the driver, which cancels us.
 import fs from 'node:fs';
 import path from 'node:path';
-import { IllegalStateError, InvalidOptionError } from '../protocol/errors.js';
+import pRetry from 'p-retry';
+import { IllegalStateError, InvalidOptionError, LifelineError } from '../protocol/errors.js';
 
 /** fs.watch's shape, injectable so that tests can make it fail. */
 export type WatchFunction = (dir: string, options: { persistent: boolean }, listener: (event: string, filename: string | Buffer | null) => void) => fs.FSWatcher;
@@ -100,8 +101,6 @@ export class Reconnector {
     if (this.#cancel.signal.aborted) throw this.#cancel.signal.reason;
     this.#transition('RUNNING');
     try {
-      // Loaded here, not at start-up: only an executor whose agent went away needs it.
-      const { default: pRetry } = await import('p-retry');
       this.#startWatching();
       let trigger: AttemptTrigger = 'immediate';
       for (;;) {
@@ -231,4 +230,52 @@ export class Reconnector {
     if (!TRANSITIONS[this.#state].includes(to)) throw new IllegalStateError(`cannot move a reconnector from ${this.#state} to ${to}`);
     this.#state = to;
   }
+}
+
+/** The recovery timer fired before the agent came back. */
+export class RecoveryTimeout extends LifelineError {
+  constructor(timeoutMs: number, socketPath: string) {
+    super('ERR_TIMEOUT', `the agent did not come back at ${socketPath} within the recovery timeout of ${timeoutMs} ms (LIFELINE_RECOVERY_TIMEOUT)`);
+  }
+}
+
+/** A recovery under way: one reconnector under one recovery timer. */
+export interface Recovery {
+  /** Stops the reconnection: `done` rejects with `reason`. */
+  readonly cancel: (reason: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Resolves once subscribed again; rejects with the fatal error, a RecoveryTimeout, or the reason given to cancel(). */
+  readonly done: Promise<void>;
+}
+
+export interface RecoveryOptions extends ReconnectorOptions {
+  /** LIFELINE_RECOVERY_TIMEOUT. */
+  recoveryTimeoutMs: number;
+  /** Asked when the timer fires: false (subscribed, stopped) lets it pass. */
+  stillWaiting(): boolean;
+  /** The timer fired while still waiting: the reconnector is cancelled; fail the attempt under way. */
+  onTimeout(timeout: RecoveryTimeout): void;
+  /** `done` settled. */
+  onSettled(): void;
+}
+
+/** The executor's reconnect policy after a broken connection: the reconnector, bounded by the recovery timer. */
+export function startRecovery(options: RecoveryOptions): Recovery {
+  const reconnector = new Reconnector(options);
+  const cancel = (reason: Error) => reconnector.cancel(reason);
+  // Not unref: the executor stays alive while it waits for its agent.
+  const timer = setTimeout(() => {
+    if (!options.stillWaiting()) return;
+    const timeout = new RecoveryTimeout(options.recoveryTimeoutMs, options.socketPath);
+    cancel(timeout);
+    options.onTimeout(timeout);
+  }, options.recoveryTimeoutMs);
+  // Started in a microtask, after the caller has recorded the recovery.
+  const done = Promise.resolve()
+    .then(() => reconnector.run())
+    .finally(() => {
+      clearTimeout(timer);
+      options.onSettled();
+    });
+  return { cancel, timer, done };
 }

@@ -1,0 +1,87 @@
+// The ExecutorDriver's handshake step (src/session/handshake.ts): once the socket is open and the
+// sandbox files are ready, SUBSCRIBE with everything unacknowledged (what is durable; what was made
+// since follows as UPDATE); then SUBSCRIBED accepts with its heartbeat interval, and ERROR, SHUTDOWN
+// or any other event refuses: before SUBSCRIBED nothing is called back.
+import { EXECUTOR_PROTOCOL_VERSION } from '../protocol/constants.js';
+import { LifelineError } from '../protocol/errors.js';
+import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
+import { encode } from '../protocol/msgpack.js';
+import { peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
+import type { Backlog } from './backlog.js';
+import type { ExecutorEnvironment } from './environment.js';
+
+export interface SubscriptionHost {
+  env: ExecutorEnvironment;
+  backlog: Backlog;
+  /** Resolves once shim.json and the outbox are ready and every update made so far is durable. */
+  ready(): Promise<void>;
+  /** The attempt is still current: it moves to SUBSCRIBING (false: drop it, send nothing). */
+  begin(): boolean;
+  /** The last update (by seq) the SUBSCRIBE carries. */
+  sentUpTo(seq: number): void;
+  acknowledge(uuid: string): void;
+}
+
+/** An ERROR event of the agent as a LifelineError with its code. */
+export function agentError(code: string, message: string): LifelineError {
+  return peerError('agent', code, message);
+}
+
+/** The SUBSCRIBE → SUBSCRIBED step; its value is the heartbeat interval; a SHUTDOWN refusal carries its grace period. */
+export function subscription(host: SubscriptionHost): HandshakeStep<ExecutorEvent, number> {
+  const { env, backlog } = host;
+  return {
+    open: async (link): Promise<HandshakeVerdict<number>> => {
+      try {
+        await host.ready();
+      } catch (error) {
+        return { kind: 'refuse', error: error as LifelineError };
+      }
+      if (!host.begin()) return undefined;
+      // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
+      const carried = backlog.durableUpdates();
+      host.sentUpTo(carried.length > 0 ? carried[carried.length - 1]!.seq : 0);
+      link.send(
+        encode({
+          type: 'SUBSCRIBE',
+          frameworkId: env.frameworkId,
+          executorId: env.executorId,
+          containerId: env.containerId,
+          token: env.token,
+          protocol: EXECUTOR_PROTOCOL_VERSION,
+          unacknowledgedTasks: backlog.tasks(),
+          unacknowledgedUpdates: carried.map((entry) => entry.status),
+        } satisfies ExecutorCall),
+      );
+      return undefined;
+    },
+    answer: (event): HandshakeVerdict<number> => {
+      switch (event.type) {
+        case 'SUBSCRIBED':
+          return {
+            kind: 'accept',
+            value: event.heartbeatIntervalMs,
+            heartbeat: { intervalMs: event.heartbeatIntervalMs, beat: () => encode({ type: 'HEARTBEAT' } satisfies ExecutorCall) },
+          };
+        case 'HEARTBEAT':
+          return undefined;
+        case 'ACKNOWLEDGED':
+          host.acknowledge(event.uuid);
+          return undefined;
+        case 'ERROR':
+          return { kind: 'refuse', error: agentError(event.code, event.message) };
+        case 'SHUTDOWN':
+          return {
+            kind: 'refuse',
+            error: new LifelineError(
+              'ERR_UNKNOWN_EXECUTOR',
+              `the agent answered SUBSCRIBE with SHUTDOWN: it does not know executor ${env.executorId} (or its framework is gone)`,
+            ),
+            detail: event.gracePeriodMs,
+          };
+        default:
+          return { kind: 'refuse', error: new LifelineError('ERR_PROTOCOL', `the agent sent ${event.type} before SUBSCRIBED`) };
+      }
+    },
+  };
+}

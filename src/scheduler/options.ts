@@ -1,0 +1,81 @@
+// The SchedulerDriver's options and their validation: every bad value is refused at construction
+// with an error naming the option and the value.
+import type { Logger } from '../log.js';
+import { InvalidOptionError, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { parseAddress } from './address.js';
+
+export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
+
+export interface SchedulerFrameworkInfo {
+  /** Shown in the master's /state. */
+  name: string;
+  /** The ID of an existing framework to fail over to (a restarted scheduler taking over its tasks). */
+  id?: string;
+  /** Ask for checkpointing agents only; the framework's tasks survive an agent restart. Default false. */
+  checkpoint?: boolean;
+  /** How long the master keeps the framework (and its tasks) after the scheduler disconnects. Default 0. */
+  failoverTimeoutMs?: number;
+}
+
+type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
+
+export interface SchedulerDriverOptions {
+  /** The master's scheduler endpoint, `HOST:PORT`. */
+  master: string;
+  frameworkInfo: SchedulerFrameworkInfo;
+  /** Acknowledge every UPDATE that carries a uuid once onUpdate has returned (or resolved). Default true. */
+  autoAcknowledge?: boolean;
+  /** Subscribed (first time, and again after every reconnection) with this framework ID. */
+  onSubscribed?: Callback<[frameworkId: string]>;
+  onOffers?: Callback<[offers: Offer[]]>;
+  onRescind?: Callback<[offerId: string]>;
+  onUpdate?: Callback<[status: RoutedTaskStatus]>;
+  onMessage?: Callback<[agentId: string, executorId: string, data: Uint8Array]>;
+  onFailure?: Callback<[event: FailureEvent]>;
+  /**
+   * An error. When `driver.state` is `'STOPPED'` it is the error that stopped the driver (the
+   * master's ERROR); otherwise the driver carries on by itself (a failed connection attempt, a
+   * malformed frame from the master, a callback that threw).
+   */
+  onError?: (error: Error) => void;
+  /** The subscription was lost; the driver is reconnecting. */
+  onDisconnected?: () => void;
+  /** Reconnection backoff: first delay (default 250 ms) and cap (default 10 s). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** A connection attempt that is not subscribed after this long fails (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Largest frame accepted from the master (default 16 MiB: offers from many agents add up). */
+  maxFrameBytes?: number;
+  logger?: Logger;
+}
+
+export function checkOptions(options: SchedulerDriverOptions): void {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
+  if (!parseAddress(options.master)) throw new InvalidOptionError('master', options.master, 'a HOST:PORT string such as "127.0.0.1:5050"');
+  const info = options.frameworkInfo;
+  if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
+  if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
+  if (info.id !== undefined && typeof info.id !== 'string') throw new InvalidOptionError('frameworkInfo.id', info.id, 'a framework ID string');
+  if (info.id !== undefined) assertId('frameworkInfo.id', info.id);
+  if (info.checkpoint !== undefined && typeof info.checkpoint !== 'boolean') throw new InvalidOptionError('frameworkInfo.checkpoint', info.checkpoint, 'a boolean');
+  if (info.failoverTimeoutMs !== undefined && !(Number.isSafeInteger(info.failoverTimeoutMs) && info.failoverTimeoutMs >= 0)) {
+    throw new InvalidOptionError('frameworkInfo.failoverTimeoutMs', info.failoverTimeoutMs, 'a non-negative integer number of milliseconds');
+  }
+  if (options.autoAcknowledge !== undefined && typeof options.autoAcknowledge !== 'boolean') {
+    throw new InvalidOptionError('autoAcknowledge', options.autoAcknowledge, 'a boolean');
+  }
+  for (const name of ['onSubscribed', 'onOffers', 'onRescind', 'onUpdate', 'onMessage', 'onFailure', 'onError', 'onDisconnected'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
+  }
+  for (const name of ['backoffMinMs', 'backoffMaxMs', 'connectTimeoutMs', 'maxFrameBytes'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new InvalidOptionError(name, value, 'a positive number');
+    }
+  }
+  if ((options.backoffMinMs ?? 250) > (options.backoffMaxMs ?? Math.max(10_000, options.backoffMinMs ?? 0))) {
+    throw new InvalidOptionError('backoffMaxMs', options.backoffMaxMs, `at least backoffMinMs (${show(options.backoffMinMs)})`);
+  }
+}

@@ -1,0 +1,58 @@
+// The handshake of a client session as a pluggable step: what to send once the connection is open
+// (SUBSCRIBE, REGISTER, a REREGISTER in parts) and how to judge each frame until the answer comes.
+// A version negotiation or an HMAC challenge becomes a step of its own (or wraps a link's step)
+// without the session changing.
+import { LifelineError, type ErrorCode } from '../protocol/errors.js';
+
+/** Heartbeats once accepted: watch the peer for `missed` intervals of silence, and optionally beat. */
+export interface HeartbeatPlan {
+  intervalMs: number;
+  /** Default: MISSED_HEARTBEATS. */
+  missed?: number;
+  /** Our heartbeat frame, sent every interval (links where only the peer beats leave it out). */
+  beat?: () => Uint8Array;
+}
+
+/**
+ * The verdict on one frame during the handshake:
+ * - accept: the handshake is done with `value` (heartbeats start as planned);
+ * - refuse: the peer refused us: fatal, do not try again;
+ * - fail: this attempt failed, another may succeed;
+ * - undefined: not the answer yet (the step handled the frame itself): keep waiting.
+ */
+export type HandshakeVerdict<A> =
+  | { kind: 'accept'; value: A; heartbeat?: HeartbeatPlan }
+  | { kind: 'refuse'; error: LifelineError; detail?: unknown }
+  | { kind: 'fail'; error: LifelineError }
+  | undefined;
+
+export interface HandshakeLink {
+  /** Sends one frame; false when the connection is not open. */
+  send(frame: Uint8Array): boolean;
+}
+
+export interface HandshakeStep<F, A> {
+  /**
+   * The connection is open: send the first frame(s). May wait (an executor makes its outbox
+   * durable first); a verdict returned here ends the handshake at once (a call that cannot be built).
+   */
+  open(link: HandshakeLink): HandshakeVerdict<A> | void | Promise<HandshakeVerdict<A> | void>;
+  /** One decoded frame before the handshake is done. */
+  answer(frame: F): HandshakeVerdict<A>;
+}
+
+/** The peer refused the handshake: trying again is pointless. `detail` is what the step attached. */
+export class HandshakeRefused extends Error {
+  constructor(
+    readonly error: LifelineError,
+    readonly detail?: unknown,
+  ) {
+    super(error.message, { cause: error });
+    this.name = 'HandshakeRefused';
+  }
+}
+
+/** A peer's ERROR event as a LifelineError with the peer's code ("the agent reported ERR_X: ..."). */
+export function peerError(peer: string, code: string, message: string): LifelineError {
+  return new LifelineError(code as ErrorCode, `the ${peer} reported ${code}: ${message}`);
+}

@@ -1,0 +1,69 @@
+// The Transport of the executor side: the light RFC 6455 client over a Unix socket
+// (executor/websocket.ts), so that an executor never loads `ws` (DESIGN §10). It adds what the
+// Transport contract asks and the light client leaves out: a close timeout of its own, so that a
+// peer that never answers our close frame still ends in exactly one `close`.
+// It imports no other session module that would pull in `ws`: keep it so.
+import { UnixWebSocket } from '../executor/websocket.js';
+import { closeReason, type Transport, type TransportEvents } from './transport.js';
+
+/** How long close() waits for the peer's close frame before it drops the socket. */
+export const UNIX_CLOSE_TIMEOUT_MS = 1_000;
+
+export interface UnixTransportOptions {
+  /** Largest message accepted; a larger one closes the connection with 1009. */
+  maxPayload: number;
+  /** Default: UNIX_CLOSE_TIMEOUT_MS. */
+  closeTimeoutMs?: number;
+}
+
+/** Connects to the Unix socket at `socketPath` and upgrades `requestPath` (`/api/v1/executor`). */
+export function connectUnix(socketPath: string, requestPath: string, options: UnixTransportOptions, events: TransportEvents): Transport {
+  let closeTimer: NodeJS.Timeout | undefined;
+  let done = false;
+  const ws = new UnixWebSocket(
+    socketPath,
+    requestPath,
+    {
+      open: () => events.open(),
+      // The light client hands over whole messages as bytes; it does not say which opcode carried them.
+      message: (data) => events.message(data, true),
+      error: (error) => events.error(error),
+      close: (code, reason) => {
+        if (done) return;
+        done = true;
+        clearTimeout(closeTimer);
+        events.close(code, reason);
+      },
+    },
+    { maxPayload: options.maxPayload },
+  );
+  return {
+    get isOpen() {
+      return ws.state === 'OPEN';
+    },
+    // The light client writes straight to its socket and keeps no count of its own.
+    get bufferedAmount() {
+      return 0;
+    },
+    send(data, onWritten) {
+      if (!ws.send(data)) return false;
+      // Handed to the socket (the light client has no per-message write callback).
+      if (onWritten) queueMicrotask(() => onWritten());
+      return true;
+    },
+    close(code = 1000, reason = '') {
+      if (done || closeTimer !== undefined) return;
+      closeTimer = setTimeout(() => ws.terminate(), options.closeTimeoutMs ?? UNIX_CLOSE_TIMEOUT_MS);
+      closeTimer.unref();
+      ws.close(code, closeReason(reason));
+    },
+    terminate() {
+      ws.terminate();
+    },
+  };
+}
+
+/** A Connector-shaped factory for one endpoint: every call makes a new connection. */
+export function unixConnector(socketPath: string, requestPath: string, options: UnixTransportOptions): (events: TransportEvents) => Transport {
+  return (events) => connectUnix(socketPath, requestPath, options, events);
+}
