@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { validate } from '../protocol/codec.js';
 import { TaskStatus, Uuid } from '../protocol/common.js';
 import { REASONS, SOURCES, TASK_STATES } from '../protocol/constants.js';
-import { boolean, bytes, id, literal, MAX_TEXT, millis, Mismatch, object, optional, picklist, required, string, uuid, type Check } from '../protocol/light-check.js';
+import { boolean, bytes, id, literal, MAX_TEXT, millis, Mismatch, object, optional, picklist, required, string, uuid, type Output, type Same } from '../protocol/light-check.js';
 
 export const UpdateRecord = v.object({ kind: v.literal('UPDATE'), status: TaskStatus });
 export type UpdateRecord = v.InferOutput<typeof UpdateRecord>;
@@ -19,8 +19,10 @@ export type LogRecord = v.InferOutput<typeof LogRecord>;
 
 // The same two records in the light check (protocol/light-check.ts): every record written and
 // every record read back is checked, tens of thousands at a recovery, and valibot costs several
-// microseconds each. test/checkpoint/records.test.ts holds the two to the same verdicts.
-const taskStatus = object<TaskStatus>({
+// microseconds each. The light check's output types are inferred from its shapes and must be
+// identical to valibot's (the `Same` assertions below: drift does not compile);
+// test/checkpoint/records.test.ts holds the two to the same verdicts.
+const taskStatus = object({
   taskId: required(id),
   state: required(picklist(TASK_STATES)),
   uuid: required(uuid),
@@ -33,10 +35,16 @@ const taskStatus = object<TaskStatus>({
   agentId: optional(id),
   executorId: optional(id),
 });
-const CHECKS: Record<LogRecord['kind'], Check<LogRecord>> = {
+const CHECKS = {
   UPDATE: object({ kind: required(literal('UPDATE')), status: required(taskStatus) }),
   ACK: object({ kind: required(literal('ACK')), uuid: required(uuid) }),
 };
+
+// Compile-time only: each light check returns exactly its valibot schema's output type.
+true satisfies Same<Output<typeof taskStatus>, TaskStatus>;
+true satisfies Same<Output<typeof CHECKS.UPDATE>, UpdateRecord>;
+true satisfies Same<Output<typeof CHECKS.ACK>, AckRecord>;
+true satisfies Same<keyof typeof CHECKS, LogRecord['kind']>;
 
 /**
  * Validates one record (read back, or about to be written): the light check, and when it fails,

@@ -1,9 +1,8 @@
-// A light validator for the hot and the small paths (DESIGN §1: "the executor side, which must stay
-// small, may check the few events it receives with a lighter one"). valibot is the protocol's
-// schema language; these few combinators check exactly what a valibot schema built from the same
-// pieces checks, and return the same output (unknown keys dropped, defaults filled), at a fraction
-// of the cost and without loading valibot. Each use is held to its valibot schema's verdict by a
-// test on valid and mutated values (test/executor/events.test.ts, test/checkpoint/records.test.ts).
+// A light validator for the hot path of records (DESIGN §5, §10): a recovery checks every record
+// of every log read back, tens of thousands, and valibot costs several µs each. valibot stays the
+// protocol's one schema language: these combinators infer their output types from their shapes, so
+// a check built from them is held to its valibot schema by the compiler (records.ts asserts that
+// the two output types are identical), and to its verdicts by test/checkpoint/records.test.ts.
 import { ID_PATTERN } from './ids.js';
 
 /** A field that does not hold what it should: its path and what was expected. */
@@ -18,9 +17,10 @@ export class Mismatch extends Error {
 }
 
 export type Check<T> = (value: unknown, path: string) => T;
+/** What a check returns. */
+export type Output<C> = C extends Check<infer T> ? T : never;
 
 export const MAX_TEXT = 64 * 1024;
-export const MAX_NAME = 1024;
 const MAX_MILLIS = 2 ** 47;
 const UUID_PATTERN = /^[0-9a-fA-F-]{8,64}$/;
 
@@ -46,45 +46,61 @@ export const integer = (min: number, max = Number.POSITIVE_INFINITY): Check<numb
 
 export const millis = integer(0, MAX_MILLIS);
 
-export const nonNegative: Check<number> = (value, path) =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fail(path, 'must be a finite number >= 0', value);
-
 export const boolean: Check<boolean> = (value, path) => (typeof value === 'boolean' ? value : fail(path, 'must be a boolean', value));
 
-export const bytes: Check<Uint8Array> = (value, path) => (value instanceof Uint8Array ? value : fail(path, 'must be bytes (a msgpack bin)', value));
+/** Typed as valibot's `v.instance(Uint8Array)` infers it (what `new Uint8Array` returns). */
+export const bytes: Check<InstanceType<typeof Uint8Array>> = (value, path) => (value instanceof Uint8Array ? (value as InstanceType<typeof Uint8Array>) : fail(path, 'must be bytes (a msgpack bin)', value));
 
-/** Optional like valibot's: a missing key stays missing, a present undefined stays undefined, else checked. */
-type Shape = Record<string, { check: Check<unknown>; optional?: boolean; fallback?: unknown }>;
+/** A key of an object shape: required, or optional like valibot's (a missing key stays missing, a present undefined stays undefined). */
+interface Required<T> {
+  readonly check: Check<T>;
+  readonly optional?: false;
+}
+interface Optional<T> {
+  readonly check: Check<T>;
+  readonly optional: true;
+}
+type Shape = Record<string, Required<unknown> | Optional<unknown>>;
 
-export const required = (check: Check<unknown>) => ({ check });
-export const optional = (check: Check<unknown>, fallback?: unknown) => ({ check, optional: true, fallback });
+export const required = <T>(check: Check<T>): Required<T> => ({ check });
+export const optional = <T>(check: Check<T>): Optional<T> => ({ check, optional: true });
+
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+type RequiredKeys<S extends Shape> = { [K in keyof S]: S[K] extends Optional<unknown> ? never : K }[keyof S];
+type OptionalKeys<S extends Shape> = Exclude<keyof S, RequiredKeys<S>>;
+/** The output of `object(shape)`, written as valibot's `InferOutput` of the matching `v.object` is. */
+export type ObjectOutput<S extends Shape> = Flat<
+  { -readonly [K in RequiredKeys<S>]: Output<S[K]['check']> } & { -readonly [K in OptionalKeys<S>]?: Output<S[K]['check']> | undefined }
+>;
 
 /** An object with the shape's keys only (others are dropped, as valibot's `object` does). */
-export const object = <T>(shape: Shape): Check<T> => (value, path) => {
+export const object = <S extends Shape>(shape: S): Check<ObjectOutput<S>> => (value, path) => {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(path, 'must be an object', value);
   const input = value as Record<string, unknown>;
   const output: Record<string, unknown> = {};
   for (const key in shape) {
-    const { check, optional: isOptional, fallback } = shape[key]!;
+    const { check, optional: isOptional } = shape[key]!;
     const field = path ? `${path}.${key}` : key;
     const item = input[key];
     if (item === undefined) {
       if (!isOptional) fail(field, 'is missing', item);
-      if (fallback !== undefined) output[key] = fallback;
-      else if (key in input) output[key] = undefined;
+      if (key in input) output[key] = undefined;
       continue;
     }
     output[key] = check(item, field);
   }
-  return output as T;
+  return output as ObjectOutput<S>;
 };
 
-export function literal(expected: string): Check<string> {
+export function literal<const T extends string>(expected: T): Check<T> {
   return (value, path) => (value === expected ? expected : fail(path, `must be ${JSON.stringify(expected)}`, value));
 }
 
 /** One of a fixed list of strings (valibot's `picklist`). */
-export function picklist(options: readonly string[]): Check<string> {
-  const allowed = new Set(options);
-  return (value, path) => (typeof value === 'string' && allowed.has(value) ? value : fail(path, `must be one of ${options.join(', ')}`, value));
+export function picklist<const T extends string>(options: readonly T[]): Check<T> {
+  const allowed = new Set<string>(options);
+  return (value, path) => (typeof value === 'string' && allowed.has(value) ? (value as T) : fail(path, `must be one of ${options.join(', ')}`, value));
 }
+
+/** Whether two types are identical (not merely assignable either way): the compiler's drift check. */
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
