@@ -1,9 +1,9 @@
 // The Transport of the executor side: the light RFC 6455 client over a Unix socket
-// (executor/websocket.ts), so that an executor never loads `ws` (DESIGN §10). It adds what the
+// (unix-websocket.ts), so that an executor never loads `ws` (DESIGN §10). It adds what the
 // Transport contract asks and the light client leaves out: a close timeout of its own, so that a
 // peer that never answers our close frame still ends in exactly one `close`.
 // It imports no other session module that would pull in `ws`: keep it so.
-import { UnixWebSocket } from '../executor/websocket.js';
+import { UnixWebSocket } from './unix-websocket.js';
 import { closeReason, type Transport, type TransportEvents } from './transport.js';
 
 /** How long close() waits for the peer's close frame before it drops the socket. */

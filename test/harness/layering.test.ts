@@ -1,5 +1,6 @@
-// The layering of the non-product code (issue 10 point 8): scripts/ and test/ both build on
-// harness/ and src/, never on each other, and harness/ builds on src/ only.
+// The layering of docs/architecture.md, checked on the sources: scripts/ and test/ both build on
+// harness/ and src/, never on each other; harness/ builds on src/ only; and inside src/ the
+// arrows point down (cli → components → checkpoint | process | session → protocol | lifecycle).
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -61,6 +62,23 @@ Layering('no file under test/ imports scripts/', () => {
 
 Layering('no file under harness/ imports test/ or scripts/', () => {
   assert.equal(offenders('harness', ['test', 'scripts']), []);
+});
+
+Layering('the product imports none of harness/, test/ or scripts/', () => {
+  assert.equal(offenders('src', ['harness', 'test', 'scripts']), []);
+});
+
+Layering('the executor side never imports the agent, the master, the scheduler or the CLI', () => {
+  assert.equal(offenders('src/executor', ['src/agent', 'src/master', 'src/scheduler', 'src/cli']), []);
+});
+
+Layering('the protocol and the lifecycle primitive import nothing above them', () => {
+  const above = ['src/agent', 'src/master', 'src/scheduler', 'src/executor', 'src/checkpoint', 'src/process', 'src/session', 'src/cli'];
+  assert.equal([...offenders('src/protocol', above), ...offenders('src/lifecycle', above)], []);
+});
+
+Layering('the session layer serves the components and imports none of them', () => {
+  assert.equal(offenders('src/session', ['src/agent', 'src/master', 'src/scheduler', 'src/executor', 'src/cli']), []);
 });
 
 Layering.run();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { UnixWebSocket, type WebSocketHandlers } from '../../src/executor/websocket.js';
+import { UnixWebSocket, type WebSocketHandlers } from '../../src/session/unix-websocket.js';
 import { removeDir, tempDir, waitFor } from '../helpers.js';
 import { type ClientFrame, closePayload, RawFrameServer, type RawPeer, type RawServerOptions, serverFrame, upgradeAnswer } from './raw-frame-server.js';
 
