@@ -5,20 +5,10 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  ExecutorCall,
-  ProtocolError,
-  decodeFrame,
-  encode,
-  toBuffer,
-  type ExecutorEvent,
-  type ExecutorSubscribe,
-  type TaskStatus,
-} from '../protocol/index.js';
+import { ExecutorCall, LifelineError, type ErrorCode, type ExecutorEvent, type ExecutorSubscribe, type TaskStatus } from '../protocol/index.js';
+import { Endpoint, type EndpointSession } from '../session/endpoint.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkSocketPath, prepareSocketDir, removeStaleSocket } from './socket-path.js';
-import { StateMachine } from '../lifecycle/state-machine.js';
 
 export const EXECUTOR_API_PATH = '/api/v1/executor';
 
@@ -51,33 +41,33 @@ export interface ExecutorEndpointOptions {
 
 export type ConnectionState = 'AWAITING_SUBSCRIBE' | 'SUBSCRIBED' | 'CLOSED';
 
-const CONNECTION_TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
-  AWAITING_SUBSCRIBE: ['SUBSCRIBED', 'CLOSED'],
-  SUBSCRIBED: ['CLOSED'],
-  CLOSED: [],
-};
+type Identity = { frameworkId: string; executorId: string; containerId: string };
 
-const MISSED_HEARTBEATS = 3;
-
-/** One executor's WebSocket. Its identity is known once its SUBSCRIBE has been accepted. */
+/** One executor's WebSocket (an endpoint session). Its identity is known once its SUBSCRIBE has been accepted. */
 export class ExecutorConnection {
-  readonly #ws: WebSocket;
-  readonly #machine: StateMachine<ConnectionState>;
-  readonly #logger: Logger;
-  #identity: { frameworkId: string; executorId: string; containerId: string } | undefined;
+  readonly #session: EndpointSession<ExecutorEvent>;
+  readonly #heartbeatIntervalMs: number;
+  #identity: Identity | undefined;
   #resolveClosed!: () => void;
   /** Settles when the connection is closed (by either side). */
   readonly closed: Promise<void>;
 
-  constructor(ws: WebSocket, id: number, logger: Logger) {
-    this.#ws = ws;
+  constructor(session: EndpointSession<ExecutorEvent>, heartbeatIntervalMs: number) {
+    this.#session = session;
+    this.#heartbeatIntervalMs = heartbeatIntervalMs;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#machine = new StateMachine(`executor connection ${id}`, 'AWAITING_SUBSCRIBE', CONNECTION_TRANSITIONS);
-    this.#logger = logger;
   }
 
+  /** The session's state as the agent sees it: closing counts as closed (nothing more is read from it). */
   get state(): ConnectionState {
-    return this.#machine.state;
+    switch (this.#session.state) {
+      case 'CONNECTED':
+        return 'AWAITING_SUBSCRIBE';
+      case 'REGISTERED':
+        return 'SUBSCRIBED';
+      default:
+        return 'CLOSED';
+    }
   }
 
   get frameworkId(): string | undefined {
@@ -93,63 +83,49 @@ export class ExecutorConnection {
   }
 
   get isSubscribed(): boolean {
-    return this.#machine.is('SUBSCRIBED');
+    return this.#session.state === 'REGISTERED';
   }
 
   get isOpen(): boolean {
-    return !this.#machine.is('CLOSED') && this.#ws.readyState === this.#ws.OPEN;
+    return this.#session.isOpen;
   }
 
-  /** The agent accepted the SUBSCRIBE: the connection now speaks for this executor run. */
-  accept(identity: { frameworkId: string; executorId: string; containerId: string }): void {
-    this.#machine.transition('SUBSCRIBED');
+  /** The agent accepted the SUBSCRIBE: the connection now speaks for this executor run, and heartbeats start. */
+  accept(identity: Identity): void {
+    this.#session.registered(identity.executorId);
     this.#identity = identity;
+    this.#session.heartbeat(this.#heartbeatIntervalMs, () => this.#session.send({ type: 'HEARTBEAT' }));
   }
 
   send(event: ExecutorEvent): boolean {
-    if (!this.isOpen) return false;
-    this.#ws.send(encode(event));
-    return true;
+    return this.#session.send(event);
   }
 
   /** ERROR {code, message}, then close 1008 (policy violation). */
   fail(code: string, message: string): void {
-    if (this.isOpen) {
-      this.#logger.warn({ code, message, executorId: this.executorId }, 'executor connection rejected');
-      this.#ws.send(encode({ type: 'ERROR', code, message }));
-      this.#ws.close(1008, code);
-    }
-    this.markClosed();
+    if (this.isOpen) this.#session.log.warn({ code, message, executorId: this.executorId }, 'executor connection rejected');
+    this.#session.reject(new LifelineError(code as ErrorCode, message));
   }
 
   /** SHUTDOWN {gracePeriodMs}, then close: for an executor the agent does not (or no longer) run. */
   shutdownAndClose(gracePeriodMs: number, reason: string): void {
     if (this.isOpen) {
-      this.#logger.info({ reason }, 'telling an executor to shut down');
-      this.#ws.send(encode({ type: 'SHUTDOWN', gracePeriodMs }));
-      this.#ws.close(1000, 'shutdown');
+      this.#session.log.info({ reason }, 'telling an executor to shut down');
+      this.#session.send({ type: 'SHUTDOWN', gracePeriodMs });
     }
-    this.markClosed();
+    this.#session.close(1000, 'shutdown');
   }
 
   close(code = 1000, reason = ''): void {
-    if (this.isOpen) this.#ws.close(code, reason);
-    this.markClosed();
+    this.#session.close(code, reason);
   }
 
   terminate(): void {
-    this.#ws.terminate();
-    this.markClosed();
-  }
-
-  /** @internal */
-  markClosed(): void {
-    if (!this.#machine.is('CLOSED')) this.#machine.transition('CLOSED');
+    this.#session.terminate();
   }
 
   /** @internal the socket itself is closed */
   socketClosed(): void {
-    this.markClosed();
     this.#resolveClosed();
   }
 }
@@ -158,9 +134,8 @@ export class ExecutorEndpoint {
   readonly #options: ExecutorEndpointOptions;
   readonly #logger: Logger;
   readonly #server: http.Server;
-  readonly #wss: WebSocketServer;
-  readonly #connections = new Map<WebSocket, ExecutorConnection>();
-  #nextId = 1;
+  readonly #endpoint: Endpoint<typeof ExecutorCall, ExecutorEvent>;
+  readonly #connections = new Map<EndpointSession<ExecutorEvent>, ExecutorConnection>();
   #listening = false;
 
   constructor(options: ExecutorEndpointOptions) {
@@ -171,8 +146,26 @@ export class ExecutorEndpoint {
       response.writeHead(404, { 'content-type': 'text/plain' }).end(`use a WebSocket on ${EXECUTOR_API_PATH}\n`);
     });
     this.#server.on('error', (error) => this.#logger.error({ err: error.message }, 'executor endpoint error'));
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
-    this.#wss.on('error', (error) => this.#logger.error({ err: error.message }, 'executor WebSocket server error'));
+    this.#endpoint = new Endpoint({
+      path: EXECUTOR_API_PATH,
+      schema: ExecutorCall,
+      maxFrameBytes: options.maxFrameBytes,
+      registrationCalls: ['SUBSCRIBE'],
+      registeredWord: 'subscribed',
+      registrationTimeoutMs: options.subscribeTimeoutMs ?? 5_000,
+      registrationTimeoutCode: 'ERR_PROTOCOL',
+      logger: this.#logger,
+      onConnect: (session) => this.#connections.set(session, new ExecutorConnection(session, options.heartbeatIntervalMs)),
+      onCall: (session, call) => this.#onCall(this.#connections.get(session)!, call),
+      onClose: (session, wasRegistered) => {
+        const connection = this.#connections.get(session);
+        this.#connections.delete(session);
+        if (!connection) return;
+        connection.socketClosed();
+        if (wasRegistered) options.handler.closed(connection);
+      },
+      onRejected: (error) => options.onRejected?.(error.code),
+    });
     this.#server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(request, socket, head));
   }
 
@@ -208,8 +201,7 @@ export class ExecutorEndpoint {
 
   /** Stops listening (Node removes the socket file) and terminates every connection. */
   async close(): Promise<void> {
-    for (const ws of this.#connections.keys()) ws.terminate();
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await this.#endpoint.close();
     if (this.#listening) {
       this.#listening = false;
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -223,83 +215,24 @@ export class ExecutorEndpoint {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#connected(ws));
+    this.#endpoint.handleUpgrade(request, socket, head);
   }
 
-  #connected(ws: WebSocket): void {
-    const id = this.#nextId++;
-    const logger = this.#logger.child({ connection: id });
-    const connection = new ExecutorConnection(ws, id, logger);
-    this.#connections.set(ws, connection);
-    const { heartbeatIntervalMs, handler } = this.#options;
-    let lastFrameAt = Date.now();
-    let heartbeat: NodeJS.Timeout | undefined;
-    const subscribeTimer = setTimeout(() => {
-      this.#reject(connection, 'ERR_PROTOCOL', `no SUBSCRIBE within ${this.#options.subscribeTimeoutMs ?? 5_000} ms of connecting`);
-    }, this.#options.subscribeTimeoutMs ?? 5_000);
-
-    ws.on('error', (error) => {
-      // Oversize frames land here too: ws has already closed the connection with 1009.
-      logger.warn({ err: error.message, executorId: connection.executorId }, 'executor connection error');
-      if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#options.onRejected?.('ERR_FRAME_TOO_LARGE');
-    });
-    ws.on('close', () => {
-      clearTimeout(subscribeTimer);
-      clearInterval(heartbeat);
-      this.#connections.delete(ws);
-      const wasSubscribed = connection.executorId !== undefined;
-      connection.socketClosed();
-      if (wasSubscribed) handler.closed(connection);
-    });
-    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      lastFrameAt = Date.now();
-      if (connection.state === 'CLOSED') return;
-      let call: ExecutorCall;
-      try {
-        if (!isBinary) throw new ProtocolError('frames must be binary (msgpack), got a text frame');
-        call = decodeFrame(ExecutorCall, toBuffer(data));
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        this.#reject(connection, error.code, error.message);
-        return;
-      }
-      if (connection.state === 'AWAITING_SUBSCRIBE') {
-        if (call.type !== 'SUBSCRIBE') {
-          this.#reject(connection, 'ERR_PROTOCOL', `the first frame must be SUBSCRIBE, got ${call.type}`);
-          return;
-        }
-        clearTimeout(subscribeTimer);
+  /** A validated call, in arrival order; the first is SUBSCRIBE (the endpoint made sure of it). */
+  #onCall(connection: ExecutorConnection, call: ExecutorCall): void {
+    const { handler } = this.#options;
+    switch (call.type) {
+      case 'SUBSCRIBE':
         handler.subscribe(connection, call);
-        if (connection.isSubscribed) {
-          heartbeat = setInterval(() => {
-            if (Date.now() - lastFrameAt > heartbeatIntervalMs * MISSED_HEARTBEATS) {
-              logger.warn({ executorId: connection.executorId }, `no frame from the executor for ${MISSED_HEARTBEATS} heartbeat intervals: closing`);
-              connection.terminate();
-              return;
-            }
-            connection.send({ type: 'HEARTBEAT' });
-          }, heartbeatIntervalMs);
-        }
         return;
-      }
-      switch (call.type) {
-        case 'SUBSCRIBE':
-          this.#reject(connection, 'ERR_PROTOCOL', 'SUBSCRIBE on a connection that is already subscribed');
-          return;
-        case 'UPDATE':
-          handler.update(connection, call.status);
-          return;
-        case 'MESSAGE':
-          handler.message(connection, call.data);
-          return;
-        case 'HEARTBEAT':
-          return;
-      }
-    });
-  }
-
-  #reject(connection: ExecutorConnection, code: string, message: string): void {
-    this.#options.onRejected?.(code);
-    connection.fail(code, message);
+      case 'UPDATE':
+        handler.update(connection, call.status);
+        return;
+      case 'MESSAGE':
+        handler.message(connection, call.data);
+        return;
+      case 'HEARTBEAT':
+        return;
+    }
   }
 }

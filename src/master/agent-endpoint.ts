@@ -10,7 +10,7 @@ import {
   ProtocolError,
   type AgentEvent,
 } from '../protocol/index.js';
-import { Endpoint, type Session } from './connection.js';
+import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
@@ -50,13 +50,16 @@ export class AgentEndpoint {
     this.#options = options;
     this.#endpoint = new Endpoint({
       path: '/api/v1/agent',
+      label: ' on /api/v1/agent',
       schema: AgentCall,
       maxFrameBytes: options.maxFrameBytes,
       registrationCalls: ['REGISTER', 'REREGISTER'],
       registrationTimeoutMs: options.registrationTimeoutMs,
       logger: ctx.logger,
       onCall: (session, call) => this.#onCall(session, call),
-      onClose: (session) => this.#onClose(session),
+      onClose: (session, wasRegistered) => {
+        if (wasRegistered) this.#onClose(session);
+      },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
     });
   }
@@ -77,7 +80,7 @@ export class AgentEndpoint {
     for (const timer of this.#removalTimers.values()) clearTimeout(timer);
     this.#removalTimers.clear();
     this.#sessions.clear();
-    this.#endpoint.close();
+    void this.#endpoint.close();
   }
 
   #onCall(session: AgentSession, call: Call): void {

@@ -14,7 +14,7 @@ import {
 } from '../protocol/index.js';
 import { planAccept } from './accept.js';
 import { DEFAULT_REFUSE_SECONDS } from './allocator.js';
-import { Endpoint, type Session } from './connection.js';
+import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
 import type { MasterContext } from './context.js';
 import { masterStatus, rememberMasterUuid, type FrameworkRecord, type TaskRecord } from './registry.js';
 
@@ -41,13 +41,16 @@ export class SchedulerEndpoint {
     this.#options = options;
     this.#endpoint = new Endpoint({
       path: '/api/v1/scheduler',
+      label: ' on /api/v1/scheduler',
       schema: SchedulerCall,
       maxFrameBytes: options.maxFrameBytes,
       registrationCalls: ['SUBSCRIBE'],
       registrationTimeoutMs: options.registrationTimeoutMs,
       logger: ctx.logger,
       onCall: (session, call) => this.#onCall(session, call),
-      onClose: (session) => this.#onClose(session),
+      onClose: (session, wasRegistered) => {
+        if (wasRegistered) this.#onClose(session);
+      },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'scheduler', code: error.code }),
     });
   }
@@ -64,7 +67,7 @@ export class SchedulerEndpoint {
     for (const timer of this.#failoverTimers.values()) clearTimeout(timer);
     this.#failoverTimers.clear();
     this.#sessions.clear();
-    this.#endpoint.close();
+    void this.#endpoint.close();
   }
 
   #onCall(session: SchedulerSession, call: Call): void {

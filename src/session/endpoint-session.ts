@@ -1,0 +1,145 @@
+// One peer connection on an endpoint (an agent, a scheduler or an executor), before and after it
+// registers: its lifecycle, its timers (cleared when it closes), its heartbeat and its way out
+// (ERROR + close for a refusal). Frames are encoded here, so callers send events, not bytes.
+import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
+import { encode } from '../protocol/msgpack.js';
+import type { LifelineError } from '../protocol/errors.js';
+import type { Logger } from '../log.js';
+import type { Transport } from './transport.js';
+import { MISSED_HEARTBEATS, Watchdog } from './watchdog.js';
+
+export type SessionState = 'CONNECTED' | 'REGISTERED' | 'CLOSING' | 'CLOSED';
+
+const SESSION_MOVES: Transitions<SessionState> = {
+  CONNECTED: ['REGISTERED', 'CLOSING', 'CLOSED'],
+  REGISTERED: ['CLOSING', 'CLOSED'],
+  CLOSING: ['CLOSED'],
+  CLOSED: [],
+};
+
+/** Largest ERROR message sent (it must fit any receiver's schema). */
+const MAX_ERROR_MESSAGE = 60_000;
+
+export class EndpointSession<Event extends object> {
+  static #next = 1;
+  readonly id = EndpointSession.#next++;
+  readonly remote: string;
+  readonly log: Logger;
+  readonly #transport: Transport;
+  readonly #machine: StateMachine<SessionState>;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #watchdog: Watchdog | undefined;
+  #peerId: string | undefined;
+
+  constructor(transport: Transport, remote: string, logger: (id: number) => Logger) {
+    this.#transport = transport;
+    this.remote = remote;
+    this.log = logger(this.id);
+    this.#machine = new StateMachine(`connection ${this.id} from ${remote}`, 'CONNECTED', SESSION_MOVES, (_from, to) => {
+      if (to === 'CLOSING' || to === 'CLOSED') this.#clearTimers();
+    });
+  }
+
+  get state(): SessionState {
+    return this.#machine.state;
+  }
+
+  /** The agent, framework or executor ID this connection registered as. */
+  get peerId(): string | undefined {
+    return this.#peerId;
+  }
+
+  get isOpen(): boolean {
+    return this.#machine.is('CONNECTED', 'REGISTERED') && this.#transport.isOpen;
+  }
+
+  /** Bytes queued for this peer and not yet written. */
+  get bufferedAmount(): number {
+    return this.#transport.bufferedAmount;
+  }
+
+  /** The peer registered (REGISTER, REREGISTER, SUBSCRIBE accepted) as `peerId`. */
+  registered(peerId: string): void {
+    this.#machine.transition('REGISTERED');
+    this.#peerId = peerId;
+  }
+
+  /** Sends one event; false when the connection is no longer open. */
+  send(event: Event): boolean {
+    if (!this.isOpen) return false;
+    return this.#transport.send(encode(event));
+  }
+
+  /** Answers a bad frame or a refused call: ERROR {code, message}, then close (1008 by default). */
+  reject(error: LifelineError, closeCode = 1008): void {
+    if (!this.isOpen) return;
+    this.#transport.send(encode({ type: 'ERROR', code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE) }));
+    this.close(closeCode, error.message);
+  }
+
+  /** Closes with a handshake (frames already queued are sent first). */
+  close(code = 1000, reason = ''): void {
+    if (!this.#machine.is('CONNECTED', 'REGISTERED')) return;
+    this.#machine.transition('CLOSING');
+    this.#transport.close(code, reason);
+  }
+
+  /** Drops the connection at once (stop(), a peer that stopped answering). */
+  terminate(): void {
+    this.#machine.tryTransition('CLOSING');
+    this.#transport.terminate();
+  }
+
+  /** A frame arrived from the peer (the endpoint calls it): the heartbeat watchdog hears it. */
+  touch(): void {
+    this.#watchdog?.touch();
+  }
+
+  /**
+   * Sends `beat()` every `intervalMs` and drops the connection after `missed` intervals with no
+   * frame at all from the peer (a hung or SIGSTOPped peer keeps its socket open).
+   */
+  heartbeat(intervalMs: number, beat: () => void, missed = MISSED_HEARTBEATS): void {
+    this.#watchdog?.stop();
+    this.#watchdog = new Watchdog({
+      intervalMs,
+      missed,
+      ref: true,
+      onBeat: beat,
+      onSilent: (silentMs) => {
+        this.log.warn({ peer: this.#peerId, silentMs: Math.round(silentMs) }, `no frame from the peer for ${missed} heartbeat intervals: closing`);
+        this.terminate();
+      },
+    });
+    this.#watchdog.start();
+  }
+
+  /** Runs `fn` every `ms` while the connection is open. */
+  every(ms: number, fn: () => void): void {
+    this.#timers.add(setInterval(fn, ms));
+  }
+
+  /** Runs `fn` once after `ms` unless the connection closes first; returns a canceller. */
+  after(ms: number, fn: () => void): () => void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+    return () => {
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+    };
+  }
+
+  /** Called by the endpoint when the socket has closed. */
+  closed(): void {
+    this.#machine.ensure('CLOSED');
+  }
+
+  #clearTimers(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#watchdog?.stop();
+  }
+}

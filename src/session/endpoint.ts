@@ -1,0 +1,159 @@
+// The one validating server side of every link (the master's agent and scheduler endpoints, the
+// agent's executor endpoint): the first frame within a deadline and it must be a registration
+// call (and only the first), binary frames only, a frame budget (ws closes an oversize frame with
+// 1009), every frame checked against the link's schema, a bad frame answered with ERROR and close
+// 1008, and a throwing handler contained — while every other peer goes on being served.
+// Registration is where the upgrade issue negotiates versions and the trust issue authenticates:
+// `onCall` sees the first call while the connection is still CONNECTED and may refuse it by
+// throwing a LifelineError, or accept it with `registered()`.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type * as v from 'valibot';
+import { decodeFrame } from '../protocol/codec.js';
+import { LifelineError, ProtocolError } from '../protocol/errors.js';
+import type { Logger } from '../log.js';
+import { EndpointSession } from './endpoint-session.js';
+import { wsTransport } from './ws-transport.js';
+
+export { EndpointSession, type SessionState } from './endpoint-session.js';
+
+type CallSchema = v.GenericSchema<unknown, { type: string }>;
+
+export interface EndpointOptions<S extends CallSchema, Event extends object> {
+  /** `/api/v1/agent`, `/api/v1/scheduler` or `/api/v1/executor`, for logs. */
+  path: string;
+  /** Where the link is, as messages name it (" on /api/v1/scheduler"); default: "" (not named). */
+  label?: string;
+  schema: S;
+  maxFrameBytes: number;
+  /** The calls that register a connection; the first frame must be one of them, and only the first. */
+  registrationCalls: readonly string[];
+  /** A connection that has not registered after this long is refused. */
+  registrationTimeoutMs: number;
+  /** How a registered connection is described ("registered", "subscribed"). Default: registered. */
+  registeredWord?: string;
+  /** The code of that refusal. Default: ERR_TIMEOUT. */
+  registrationTimeoutCode?: 'ERR_TIMEOUT' | 'ERR_PROTOCOL';
+  logger: Logger;
+  /** A new connection, before any frame. */
+  onConnect?(session: EndpointSession<Event>): void;
+  onCall(session: EndpointSession<Event>, call: v.InferOutput<S>): void;
+  /** A connection closed; `wasRegistered` says whether it had registered. */
+  onClose(session: EndpointSession<Event>, wasRegistered: boolean): void;
+  /** Counts a rejected frame (metrics). */
+  onRejected(error: LifelineError): void;
+}
+
+/** A WebSocket server (noServer: the HTTP server is the caller's), routing validated calls. */
+export class Endpoint<S extends CallSchema, Event extends object> {
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Set<EndpointSession<Event>>();
+  readonly #options: EndpointOptions<S, Event>;
+
+  constructor(options: EndpointOptions<S, Event>) {
+    this.#options = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+    this.#wss.on('error', (error) => options.logger.warn({ err: error, endpoint: options.path }, 'websocket server error'));
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get sessions(): EndpointSession<Event>[] {
+    return [...this.#sessions];
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+  }
+
+  /** Drops every connection at once and closes the server (wss.close() alone leaves them open). */
+  close(): Promise<void> {
+    for (const session of this.#sessions) session.terminate();
+    return new Promise((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #accept(ws: WebSocket, request: IncomingMessage): void {
+    const { logger, path, registrationTimeoutMs, registrationCalls, maxFrameBytes } = this.#options;
+    const label = this.#options.label ?? '';
+    const remote = request.socket.remoteAddress ? `${request.socket.remoteAddress}:${request.socket.remotePort}` : 'local';
+    let session!: EndpointSession<Event>;
+    const log = (): Logger => session.log;
+    const transport = wsTransport(ws, {
+      open: () => {},
+      message: (data, binary) => this.#receive(session, data, binary),
+      error: (error) => {
+        // ws has already closed the connection (1009 for an oversize frame, 1002 for bad framing).
+        if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          log().info({ peer: session.peerId, maxFrameBytes }, 'frame too large: connection closed with 1009');
+          this.#options.onRejected(new LifelineError('ERR_FRAME_TOO_LARGE', `frame over ${maxFrameBytes} bytes`));
+        } else if (error.code?.startsWith('WS_ERR_')) {
+          log().info({ peer: session.peerId, err: { code: error.code, message: error.message } }, 'bad websocket framing: connection closed');
+          this.#options.onRejected(new ProtocolError(error.message));
+        } else {
+          log().debug({ err: error }, 'connection error');
+        }
+      },
+      close: (code, reason) => {
+        this.#sessions.delete(session);
+        const wasRegistered = session.peerId !== undefined;
+        session.closed();
+        log().debug({ code, reason, peer: session.peerId }, 'closed');
+        this.#options.onClose(session, wasRegistered);
+      },
+    });
+    session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }));
+    this.#sessions.add(session);
+    log().debug('connected');
+    this.#options.onConnect?.(session);
+    session.after(registrationTimeoutMs, () => {
+      if (session.state === 'CONNECTED') {
+        const code = this.#options.registrationTimeoutCode ?? 'ERR_TIMEOUT';
+        this.#refuse(session, new LifelineError(code, `no ${registrationCalls.join(' or ')} within ${registrationTimeoutMs} ms of connecting${label ? ` to${label.replace(/^ on/, '')}` : ''}`));
+      }
+    });
+  }
+
+  #receive(session: EndpointSession<Event>, bytes: Buffer, binary: boolean): void {
+    if (session.state !== 'CONNECTED' && session.state !== 'REGISTERED') return;
+    session.touch();
+    const { schema, registrationCalls } = this.#options;
+    const label = this.#options.label ?? '';
+    let call: v.InferOutput<S>;
+    try {
+      if (!binary) throw new ProtocolError(`frames${label} must be binary msgpack, got a text frame`);
+      call = decodeFrame(schema, bytes);
+      const registering = registrationCalls.includes(call.type);
+      if (session.state === 'CONNECTED' && !registering) {
+        throw new ProtocolError(`the first frame${label} must be ${registrationCalls.join(' or ')}, got ${call.type}`);
+      }
+      if (session.state === 'REGISTERED' && registering) {
+        throw new ProtocolError(`${call.type} on a connection already ${this.#options.registeredWord ?? 'registered'} as ${session.peerId}; open a new connection instead`);
+      }
+    } catch (error) {
+      const refusal = error instanceof LifelineError ? error : new ProtocolError(`frame could not be decoded: ${(error as Error)?.message ?? error}`, { cause: error });
+      session.log.info({ err: { code: refusal.code, message: refusal.message }, peer: session.peerId }, 'rejected frame');
+      this.#refuse(session, refusal);
+      return;
+    }
+    try {
+      this.#options.onCall(session, call);
+    } catch (error) {
+      // A failing handler must not take the process down; the connection it served is closed.
+      if (error instanceof LifelineError) {
+        session.log.info({ err: { code: error.code, message: error.message }, peer: session.peerId, call: call.type }, 'refused call');
+        this.#refuse(session, error);
+      } else {
+        session.log.error({ err: error, peer: session.peerId, call: call.type }, 'handler failed');
+        session.reject(new LifelineError('ERR_ILLEGAL_STATE', `failed to handle ${call.type}: ${(error as Error)?.message ?? error}`), 1011);
+      }
+    }
+  }
+
+  #refuse(session: EndpointSession<Event>, error: LifelineError): void {
+    this.#options.onRejected(error);
+    session.reject(error);
+  }
+}
