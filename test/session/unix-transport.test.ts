@@ -9,30 +9,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { connectUnix } from '../../src/session/unix-transport.js';
-import type { TransportEvents } from '../../src/session/transport.js';
 import { removeDir, tempDir, waitFor } from '../helpers.js';
+import { recorder } from './transport-recorder.js';
 
 const test = suite('unix transport');
 
-interface Seen {
-  opened: boolean;
-  messages: { data: string; binary: boolean }[];
-  errors: Error[];
-  closes: { code: number; reason: string }[];
-}
-
-function recorder(): { seen: Seen; events: TransportEvents } {
-  const seen: Seen = { opened: false, messages: [], errors: [], closes: [] };
-  return {
-    seen,
-    events: {
-      open: () => (seen.opened = true),
-      message: (data, binary) => seen.messages.push({ data: data.toString(), binary }),
-      error: (error) => seen.errors.push(error),
-      close: (code, reason) => seen.closes.push({ code, reason }),
-    },
-  };
-}
 
 let dir: string | undefined;
 let cleanup: (() => Promise<void>) | undefined;

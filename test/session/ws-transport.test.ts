@@ -2,31 +2,13 @@ import { once } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { closeReason, type TransportEvents } from '../../src/session/transport.js';
+import { closeReason } from '../../src/session/transport.js';
 import { connectWs, wsTransport } from '../../src/session/ws-transport.js';
 import { waitFor } from '../helpers.js';
+import { recorder } from './transport-recorder.js';
 
 const test = suite('ws transport');
 
-interface Seen {
-  opened: boolean;
-  messages: { data: string; binary: boolean }[];
-  errors: Error[];
-  closes: { code: number; reason: string }[];
-}
-
-function recorder(): { seen: Seen; events: TransportEvents } {
-  const seen: Seen = { opened: false, messages: [], errors: [], closes: [] };
-  return {
-    seen,
-    events: {
-      open: () => (seen.opened = true),
-      message: (data, binary) => seen.messages.push({ data: data.toString(), binary }),
-      error: (error) => seen.errors.push(error),
-      close: (code, reason) => seen.closes.push({ code, reason }),
-    },
-  };
-}
 
 let wss: WebSocketServer | undefined;
 test.after.each(async () => {
