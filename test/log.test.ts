@@ -1,40 +1,95 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/log.js';
 
-const LOG_MODULE = fileURLToPath(new URL('../src/log.js', import.meta.url));
-const test = suite('log');
+const LOG = new URL('../src/log.js', import.meta.url).href;
 
-/** Runs `body` in a child with `logger` made by createLogger, and returns its stderr lines. */
-function logLines(body: string, env: NodeJS.ProcessEnv = {}): string[] {
-  const script = `const { createLogger } = await import(${JSON.stringify(LOG_MODULE)}); const logger = await createLogger('agent'); ${body}`;
-  const { stderr, status } = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LIFELINE_LOG_LEVEL: '', ...env }, timeout: 30_000 });
-  assert.is(status, 0, stderr);
-  return stderr.split('\n').filter(Boolean);
+/** Runs `script` in a child process with log.js imported as `log`, and returns its output. */
+function runWithLog(script: string, env: NodeJS.ProcessEnv = {}) {
+  const source = `const log = await import(${JSON.stringify(LOG)});\n${script}`;
+  const { LIFELINE_LOG_LEVEL: _level, ...parent } = process.env;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], { env: { ...parent, ...env }, encoding: 'utf8', timeout: 30_000 });
+  assert.is(result.status, 0, result.stderr);
+  return { stdout: result.stdout, lines: result.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
-test('writes JSON lines on stderr with the name, the pid, the fields and the message', () => {
-  const lines = logLines(`logger.child({ component: 'endpoint' }).info({ executorId: 'e1' }, 'executor subscribed');`, { LIFELINE_LOG_LEVEL: 'info' });
-  assert.is(lines.length, 1);
-  const line = JSON.parse(lines[0]!);
-  assert.is(line.msg, 'executor subscribed');
-  assert.is(line.name, 'agent');
-  assert.is(line.executorId, 'e1');
-  assert.is(line.component, 'endpoint');
-  assert.type(line.pid, 'number');
+const log = suite('log');
+
+log('the silent logger accepts every call and its children are silent too', () => {
+  const child = silentLogger.child({ component: 'x' });
+  assert.is(child, silentLogger);
+  for (const logger of [silentLogger, child]) {
+    logger.debug('d');
+    logger.info({ a: 1 }, 'i');
+    logger.warn('w');
+    logger.error({ err: new Error('e') }, 'e');
+  }
 });
 
-test('takes its level from LIFELINE_LOG_LEVEL: debug lines appear only at debug', () => {
-  const body = `logger.debug('a debug line'); logger.warn('a warning');`;
-  assert.equal(logLines(body, { LIFELINE_LOG_LEVEL: 'info' }).map((text) => JSON.parse(text).msg), ['a warning']);
-  assert.equal(logLines(body, { LIFELINE_LOG_LEVEL: 'debug' }).map((text) => JSON.parse(text).msg), ['a debug line', 'a warning']);
+log('writes one JSON line per record on stderr, with the name, the pid and the bindings of a child', () => {
+  const { stdout, lines } = runWithLog(`
+    const logger = await log.createLogger('agent');
+    logger.info({ taskId: 't1' }, 'launched');
+    logger.child({ executorId: 'e1' }).warn('slow');
+    process.stdout.write(String(process.pid));
+  `);
+  const pid = Number(stdout.trim());
+  assert.is(lines.length, 2);
+  assert.is(lines[0]!.name, 'agent');
+  assert.is(lines[0]!.pid, pid);
+  assert.is(lines[0]!.msg, 'launched');
+  assert.is(lines[0]!.taskId, 't1');
+  assert.is(lines[0]!.level, 30);
+  assert.is(lines[1]!.executorId, 'e1');
+  assert.is(lines[1]!.level, 40);
 });
 
-test('the silent logger accepts everything and its children are silent too', () => {
-  silentLogger.info({ a: 1 }, 'nothing');
-  assert.is(silentLogger.child({ component: 'x' }), silentLogger);
+log('logs at info and above by default', () => {
+  const { lines } = runWithLog(`
+    const logger = await log.createLogger('master');
+    logger.debug('hidden');
+    logger.info('shown');
+  `);
+  assert.equal(lines.map((line) => line.msg), ['shown']);
 });
 
-test.run();
+log('takes its level from LIFELINE_LOG_LEVEL', () => {
+  const { lines } = runWithLog(`
+    const logger = await log.createLogger('master');
+    logger.info('hidden');
+    logger.warn('shown');
+  `, { LIFELINE_LOG_LEVEL: 'warn' });
+  assert.equal(lines.map((line) => line.msg), ['shown']);
+  const debug = runWithLog(`(await log.createLogger('agent')).debug('details');`, { LIFELINE_LOG_LEVEL: 'debug' });
+  assert.equal(debug.lines.map((line) => line.msg), ['details']);
+});
+
+log('an explicit level wins over the environment', () => {
+  const { lines } = runWithLog(`
+    const logger = await log.createLogger('agent', 'error');
+    logger.warn('hidden');
+    logger.error('shown');
+  `, { LIFELINE_LOG_LEVEL: 'debug' });
+  assert.equal(lines.map((line) => line.msg), ['shown']);
+});
+
+log('keeps records written right before the process exits (synchronous writes)', () => {
+  const { lines } = runWithLog(`
+    const logger = await log.createLogger('agent');
+    logger.error('last words');
+    process.exit(0);
+  `);
+  assert.equal(lines.map((line) => line.msg), ['last words']);
+});
+
+log('refuses an unknown level', async () => {
+  try {
+    await createLogger('agent', 'chatty');
+    assert.unreachable('expected an unknown level to be refused');
+  } catch (error) {
+    assert.match((error as Error).message, /chatty/);
+  }
+});
+
+log.run();

@@ -1,42 +1,61 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentAlreadyRunningError, AgentInfoChangedError, AgentOptionError, RuntimeDirError } from '../../src/agent/errors.js';
-import { InvalidOptionError, LifelineError } from '../../src/protocol/errors.js';
+import { InvalidOptionError, LifelineError } from '../../src/protocol/index.js';
 
-const test = suite('agent errors');
+const resources = { cpus: 2, mem: 1024, disk: 4096 };
 
-test('a second agent on the same runtime dir is told what to do, naming the socket and the flag', () => {
-  const error = new AgentAlreadyRunningError('/run/ll/executors/agent.sock', '--runtime_dir');
-  assert.is(error.code, 'ERR_AGENT_ALREADY_RUNNING');
-  assert.match(error.message, /already listening on \/run\/ll\/executors\/agent\.sock; stop it first, or give this agent another --runtime_dir/);
-});
+const errors = suite('agent/errors');
 
-test('a bad option keeps its name, so that the CLI can name the flag', () => {
-  const error = new AgentOptionError('recoveryTimeoutMs', -5, 'a positive number of milliseconds');
-  assert.instance(error, InvalidOptionError);
-  assert.is(error.option, 'recoveryTimeoutMs');
-  assert.is(error.code, 'ERR_INVALID_OPTION');
-  assert.match(error.message, /recoveryTimeoutMs must be a positive number of milliseconds, got -5/);
-});
-
-test('a changed agent names each difference with both values and both ways out', () => {
-  const recorded = { hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 100 } };
-  const error = new AgentInfoChangedError('/w/meta/agents/a1/agent.json', recorded, { hostname: 'node-2', resources: { cpus: 4, mem: 1024, disk: 100 } }, '/w/meta/agents/latest');
-  assert.is(error.code, 'ERR_RECOVERY');
-  assert.match(error.message, /hostname "node-1" \(recorded\) vs "node-2" \(now\)/);
-  assert.match(error.message, /resources cpus:2;mem:1024;disk:100 \(recorded\) vs cpus:4;mem:1024;disk:100 \(now\)/);
-  assert.match(error.message, /remove \/w\/meta\/agents\/latest to register as a new agent/);
-  assert.equal(error.recorded, recorded);
-  const onlyHost = new AgentInfoChangedError('f', recorded, { ...recorded, hostname: 'other' }, 'l');
-  assert.not.match(onlyHost.message, /resources cpus/);
-});
-
-test('a runtime dir that cannot hold the socket safely is an environment error with its cause', () => {
-  const cause = new Error('EACCES');
-  const error = new RuntimeDirError('/tmp/x is owned by uid 1001', { cause });
+errors('says another agent holds the socket, and which flag to change', () => {
+  const error = new AgentAlreadyRunningError('/w/run/executors/agent.sock', '--runtime_dir');
   assert.instance(error, LifelineError);
+  assert.is(error.code, 'ERR_AGENT_ALREADY_RUNNING');
+  assert.is(error.name, 'AgentAlreadyRunningError');
+  assert.is(error.message, 'another agent is already listening on /w/run/executors/agent.sock; stop it first, or give this agent another --runtime_dir');
+});
+
+errors('reports an unsafe runtime dir as an environment error with its cause', () => {
+  const cause = new Error('EACCES');
+  const error = new RuntimeDirError('/w/run belongs to uid 0', { cause });
   assert.is(error.code, 'ERR_ENVIRONMENT');
+  assert.is(error.message, '/w/run belongs to uid 0');
   assert.is(error.cause, cause);
 });
 
-test.run();
+errors('an option error is an InvalidOptionError that keeps the option name for the CLI', () => {
+  const error = new AgentOptionError('gcDelayMs', -1, 'a number of milliseconds ≥ 1');
+  assert.instance(error, InvalidOptionError);
+  assert.is(error.code, 'ERR_INVALID_OPTION');
+  assert.is(error.name, 'AgentOptionError');
+  assert.is(error.option, 'gcDelayMs');
+  assert.is(error.message, 'option gcDelayMs must be a number of milliseconds ≥ 1, got -1');
+});
+
+errors('lists a changed hostname with both values, and what to do', () => {
+  const error = new AgentInfoChangedError('/w/meta/slaves/a1/slave.info', { hostname: 'old', resources }, { hostname: 'new', resources }, '/w/meta/slaves/latest');
+  assert.is(error.code, 'ERR_RECOVERY');
+  assert.match(error.message, /^refusing to recover the agent: \/w\/meta\/slaves\/a1\/slave\.info records other values/);
+  assert.match(error.message, /hostname "old" \(recorded\) vs "new" \(now\)/);
+  assert.not.match(error.message, /resources cpus/);
+  assert.match(error.message, /Restart with the recorded --hostname\/--resources, or remove \/w\/meta\/slaves\/latest to register as a new agent$/);
+});
+
+errors('lists changed resources, and both differences when both changed', () => {
+  const more = { ...resources, mem: 2048 };
+  const onlyResources = new AgentInfoChangedError('f', { hostname: 'h', resources }, { hostname: 'h', resources: more }, 'l');
+  assert.match(onlyResources.message, /resources cpus:2;mem:1024;disk:4096 \(recorded\) vs cpus:2;mem:2048;disk:4096 \(now\)/);
+  assert.not.match(onlyResources.message, /hostname "/);
+  const both = new AgentInfoChangedError('f', { hostname: 'a', resources }, { hostname: 'b', resources: more }, 'l');
+  assert.match(both.message, /hostname "a" \(recorded\) vs "b" \(now\); resources /);
+});
+
+errors('keeps the recorded and the current values for programs', () => {
+  const recorded = { hostname: 'a', resources };
+  const current = { hostname: 'b', resources };
+  const error = new AgentInfoChangedError('f', recorded, current, 'l');
+  assert.equal(error.recorded, recorded);
+  assert.equal(error.current, current);
+});
+
+errors.run();

@@ -1,24 +1,37 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CheckpointCorruptError } from '../../src/checkpoint/errors.js';
+import { LifelineError } from '../../src/protocol/errors.js';
 
-const test = suite('checkpoint errors');
+const errors = suite('checkpoint/errors');
 
-test('names the file, the offset in a record log, and what is wrong', () => {
-  const error = new CheckpointCorruptError('/w/meta/x/task.updates', 4096, 'payload CRC mismatch');
+errors('is a LifelineError with code ERR_CHECKPOINT_CORRUPT and its own name', () => {
+  const error = new CheckpointCorruptError('/w/meta/agent.json', undefined, 'the file is empty');
+  assert.instance(error, LifelineError);
   assert.is(error.code, 'ERR_CHECKPOINT_CORRUPT');
-  assert.is(error.message, 'corrupt checkpoint /w/meta/x/task.updates at offset 4096: payload CRC mismatch');
-  assert.is(error.file, '/w/meta/x/task.updates');
-  assert.is(error.offset, 4096);
-  assert.is(error.detail, 'payload CRC mismatch');
+  assert.is(error.name, 'CheckpointCorruptError');
 });
 
-test('a JSON file has no offset, and the cause is kept', () => {
+errors('names the file, and the offset in a record log when there is one', () => {
+  const json = new CheckpointCorruptError('/w/meta/agent.json', undefined, 'the file is empty');
+  assert.is(json.message, 'corrupt checkpoint /w/meta/agent.json: the file is empty');
+  assert.is(json.offset, undefined);
+  const log = new CheckpointCorruptError('/w/tasks/t1/task.updates', 4096, 'bad checksum');
+  assert.is(log.message, 'corrupt checkpoint /w/tasks/t1/task.updates at offset 4096: bad checksum');
+  assert.is(log.offset, 4096);
+});
+
+errors('keeps the file, offset 0 and the detail apart from the message, for tools to show', () => {
+  const error = new CheckpointCorruptError('/w/log', 0, 'torn record');
+  assert.is(error.file, '/w/log');
+  assert.is(error.offset, 0);
+  assert.is(error.detail, 'torn record');
+  assert.match(error.message, / at offset 0: /);
+});
+
+errors('keeps its cause', () => {
   const cause = new SyntaxError('Unexpected end of JSON input');
-  const error = new CheckpointCorruptError('/w/meta/agent.json', undefined, 'not JSON', { cause });
-  assert.is(error.message, 'corrupt checkpoint /w/meta/agent.json: not JSON');
-  assert.is(error.offset, undefined);
-  assert.is(error.cause, cause);
+  assert.is(new CheckpointCorruptError('/w/f.json', undefined, 'not valid JSON', { cause }).cause, cause);
 });
 
-test.run();
+errors.run();

@@ -1,29 +1,47 @@
+import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EXECUTOR_PROTOCOL_VERSION, REASONS, SOURCES, TASK_STATES, isTerminal } from '../../src/protocol/constants.js';
+import { EXECUTOR_PROTOCOL_VERSION, isTerminal, REASONS, SOURCES, TASK_STATES } from '../../src/protocol/constants.js';
+import * as common from '../../src/protocol/common.js';
 
-const test = suite('protocol constants');
+const constants = suite('protocol/constants');
 
-test('terminal states are exactly the seven of DESIGN §2', () => {
+constants('lists the eleven task states once each', () => {
+  assert.is(TASK_STATES.length, 11);
+  assert.is(new Set(TASK_STATES).size, TASK_STATES.length);
+  for (const state of TASK_STATES) assert.match(state, /^TASK_[A-Z]+$/);
+});
+
+constants('calls exactly the end states terminal', () => {
   const terminal = TASK_STATES.filter((state) => isTerminal(state));
   assert.equal(terminal, ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST', 'TASK_DROPPED', 'TASK_GONE', 'TASK_ERROR']);
-  assert.equal(
-    TASK_STATES.filter((state) => !isTerminal(state)),
-    ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING'],
-  );
+  for (const state of ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING'] as const) assert.not.ok(isTerminal(state), state);
 });
 
-test('sources and the reasons DESIGN names are all there, once each', () => {
+constants('names the three sources and distinct reasons', () => {
   assert.equal([...SOURCES], ['SOURCE_EXECUTOR', 'SOURCE_AGENT', 'SOURCE_MASTER']);
-  for (const reason of ['REASON_AGENT_DISCONNECTED', 'REASON_AGENT_REMOVED', 'REASON_AGENT_RESTARTED', 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT', 'REASON_EXECUTOR_TERMINATED', 'REASON_EXECUTOR_RECOVERY_TIMEOUT', 'REASON_COMMAND_EXECUTOR_FAILED', 'REASON_RECONCILIATION', 'REASON_TASK_KILLED_DURING_LAUNCH', 'REASON_FRAMEWORK_REMOVED'] as const) {
+  assert.is(new Set(REASONS).size, REASONS.length);
+  for (const reason of REASONS) assert.match(reason, /^REASON_[A-Z_]+$/);
+  for (const reason of ['REASON_AGENT_RESTARTED', 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT', 'REASON_RECONCILIATION'] as const) {
     assert.ok(REASONS.includes(reason), reason);
   }
-  assert.is(new Set(REASONS).size, REASONS.length);
-  assert.is(new Set(TASK_STATES).size, TASK_STATES.length);
 });
 
-test("the executor protocol is release 0.1.0's: 1", () => {
+constants('speaks executor protocol version 1', () => {
   assert.is(EXECUTOR_PROTOCOL_VERSION, 1);
 });
 
-test.run();
+constants('are the same values that the schemas of common.ts re-export', () => {
+  assert.is(common.TASK_STATES, TASK_STATES);
+  assert.is(common.SOURCES, SOURCES);
+  assert.is(common.REASONS, REASONS);
+  assert.is(common.isTerminal, isTerminal);
+});
+
+constants('imports nothing, so the executor side can use them without loading the schemas', () => {
+  const compiled = fs.readFileSync(new URL('../../src/protocol/constants.js', import.meta.url), 'utf8');
+  assert.not.match(compiled, /^\s*import\b/m);
+  assert.not.match(compiled, /\bimport\(/);
+});
+
+constants.run();
