@@ -18,21 +18,14 @@ import {
   Uuid,
   validate,
 } from '../../src/protocol/index.js';
+import { refusal as refusalOf } from './refusal.js';
 
 const task = { taskId: 't1', name: 'sleep', agentId: 'a1', resources: { cpus: 0.5, mem: 32 }, command: { value: 'sleep 1' } };
 const status = { taskId: 't1', state: 'TASK_RUNNING', uuid: '0b6a1e7c-3f4d-4a49-9f1c-2d7f0c2e1a55', timestamp: 1_700_000_000_000 };
 
 /** Validates `value` and returns the ProtocolError's message (fails the test when it is accepted). */
-function refusal(schema: v.GenericSchema, value: unknown, what = 'record'): string {
-  try {
-    validate(schema, value, what);
-  } catch (error) {
-    assert.instance(error, ProtocolError);
-    return (error as Error).message;
-  }
-  assert.unreachable(`expected ${JSON.stringify(value)} to be refused`);
-  return '';
-}
+/** Values refused here are records unless said otherwise. */
+const refusal = (schema: v.GenericSchema, value: unknown, what = 'record'): string => refusalOf(schema, value, what);
 
 const common = suite('protocol/common');
 

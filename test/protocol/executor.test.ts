@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v from 'valibot';
-import { EXECUTOR_PROTOCOL_VERSION, ExecutorCall, ExecutorEvent, ProtocolError, validate } from '../../src/protocol/index.js';
+import { EXECUTOR_PROTOCOL_VERSION, ExecutorCall, ExecutorEvent, validate } from '../../src/protocol/index.js';
+import { refusal } from './refusal.js';
 
 const uuid = '0b6a1e7c-3f4d-4a49-9f1c-2d7f0c2e1a55';
 const task = { taskId: 't1', name: 'sleep', agentId: 'a1', resources: { cpus: 0.5, mem: 32 }, command: { value: 'sleep 1' } };
@@ -25,17 +26,6 @@ const subscribed = {
   heartbeatIntervalMs: 5000,
 };
 
-/** The ProtocolError message for a frame that must be refused. */
-function refusal(schema: v.GenericSchema, frame: unknown): string {
-  try {
-    validate(schema, frame, 'frame');
-  } catch (error) {
-    assert.instance(error, ProtocolError);
-    return (error as Error).message;
-  }
-  assert.unreachable(`expected ${JSON.stringify(frame)} to be refused`);
-  return '';
-}
 
 const calls = suite('protocol/executor: calls');
 

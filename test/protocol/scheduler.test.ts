@@ -1,22 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v from 'valibot';
-import { Offer, ProtocolError, SchedulerCall, SchedulerEvent, Uuid, validate } from '../../src/protocol/index.js';
+import { Offer, SchedulerCall, SchedulerEvent, Uuid, validate } from '../../src/protocol/index.js';
+import { refusal } from './refusal.js';
 
 const uuid = '0b6a1e7c-3f4d-4a49-9f1c-2d7f0c2e1a55';
 const newTask = { taskId: 't1', name: 'sleep', resources: { cpus: 0.5, mem: 32 }, command: { value: 'sleep 1' } };
 const offer = { id: 'o1', agentId: 'a1', hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 10 } };
 
-function refusal(schema: v.GenericSchema, frame: unknown): string {
-  try {
-    validate(schema, frame, 'frame');
-  } catch (error) {
-    assert.instance(error, ProtocolError);
-    return (error as Error).message;
-  }
-  assert.unreachable(`expected ${JSON.stringify(frame)} to be refused`);
-  return '';
-}
 
 const calls = suite('protocol/scheduler: calls');
 
