@@ -1,7 +1,7 @@
 // The Transport of the executor side: the light RFC 6455 client over a Unix socket
-// (unix-websocket.ts), so that an executor never loads `ws` (DESIGN §10). It adds what the
-// Transport contract asks and the light client leaves out: a close timeout of its own, so that a
-// peer that never answers our close frame still ends in exactly one `close`.
+// (unix-websocket.ts), so that an executor never loads `ws` (DESIGN §10). The client already keeps
+// the contract (exactly one `close`, a close timeout for a peer that never answers our close
+// frame), so this only adapts its surface.
 // It imports no other session module that would pull in `ws`: keep it so.
 import { UnixWebSocket } from './unix-websocket.js';
 import { closeReason, type Transport, type TransportEvents } from './transport.js';
@@ -18,8 +18,6 @@ export interface UnixTransportOptions {
 
 /** Connects to the Unix socket at `socketPath` and upgrades `requestPath` (`/api/v1/executor`). */
 export function connectUnix(socketPath: string, requestPath: string, options: UnixTransportOptions, events: TransportEvents): Transport {
-  let closeTimer: NodeJS.Timeout | undefined;
-  let done = false;
   const ws = new UnixWebSocket(
     socketPath,
     requestPath,
@@ -28,14 +26,9 @@ export function connectUnix(socketPath: string, requestPath: string, options: Un
       // The light client hands over whole messages as bytes; it does not say which opcode carried them.
       message: (data) => events.message(data, true),
       error: (error) => events.error(error),
-      close: (code, reason) => {
-        if (done) return;
-        done = true;
-        clearTimeout(closeTimer);
-        events.close(code, reason);
-      },
+      close: (code, reason) => events.close(code, reason),
     },
-    { maxPayload: options.maxPayload },
+    { maxPayload: options.maxPayload, closeTimeoutMs: options.closeTimeoutMs ?? UNIX_CLOSE_TIMEOUT_MS },
   );
   return {
     get isOpen() {
@@ -52,9 +45,6 @@ export function connectUnix(socketPath: string, requestPath: string, options: Un
       return true;
     },
     close(code = 1000, reason = '') {
-      if (done || closeTimer !== undefined) return;
-      closeTimer = setTimeout(() => ws.terminate(), options.closeTimeoutMs ?? UNIX_CLOSE_TIMEOUT_MS);
-      closeTimer.unref();
       ws.close(code, closeReason(reason));
     },
     terminate() {
