@@ -44,6 +44,17 @@ function sleeper(): ChildProcess {
   return child;
 }
 
+/** A live executor (a real `sleep`) in a first agent's checkpoint, recovered by a second agent. */
+async function recoveredLive(executorReregistrationTimeoutMs: number) {
+  const child = sleeper();
+  const first = harness();
+  await recordRun(first, { pid: child.pid! });
+  const h = harness({ workDir: first.workDir, executorReregistrationTimeoutMs });
+  const flow = flowOf(h);
+  const live = await flow.recover();
+  return { child, h, flow, live };
+}
+
 test('finds nothing to recover in an empty work dir: the agent registers as new', async () => {
   const h = harness();
   assert.equal(await flowOf(h).recover(), []);
@@ -68,12 +79,7 @@ test('ends a run that was never started once the dead runs are ended: TASK_FAILE
 });
 
 test('kills a live executor that does not re-subscribe in time and reports its task TASK_LOST', async () => {
-  const child = sleeper();
-  const first = harness();
-  await recordRun(first, { pid: child.pid! });
-  const h = harness({ workDir: first.workDir, executorReregistrationTimeoutMs: 200 });
-  const flow = flowOf(h);
-  const live = await flow.recover();
+  const { child, h, flow, live } = await recoveredLive(200);
   assert.is(live.length, 1);
   assert.is(live[0]!.state, 'RECOVERING');
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -85,12 +91,7 @@ test('kills a live executor that does not re-subscribe in time and reports its t
 });
 
 test('stops waiting as soon as every live executor is back', async () => {
-  const child = sleeper();
-  const first = harness();
-  await recordRun(first, { pid: child.pid! });
-  const h = harness({ workDir: first.workDir, executorReregistrationTimeoutMs: 60_000 });
-  const flow = flowOf(h);
-  const live = await flow.recover();
+  const { child, h, flow, live } = await recoveredLive(60_000);
   const waiting = flow.awaitReregistration(live);
   live[0]!.transition('RUNNING'); // as a re-SUBSCRIBE does
   live[0]!.settle();
@@ -100,12 +101,7 @@ test('stops waiting as soon as every live executor is back', async () => {
 });
 
 test('stopWaiting() ends the wait of a stopping agent without killing anyone', async () => {
-  const child = sleeper();
-  const first = harness();
-  await recordRun(first, { pid: child.pid! });
-  const h = harness({ workDir: first.workDir, executorReregistrationTimeoutMs: 60_000 });
-  const flow = flowOf(h);
-  const live = await flow.recover();
+  const { h, flow, live } = await recoveredLive(60_000);
   const waiting = flow.awaitReregistration(live);
   h.model.lifecycle.transition('TERMINATING');
   flow.stopWaiting();
