@@ -106,6 +106,11 @@ export class ExecutorRun {
   checkpointed: Promise<void> | undefined;
   /** When it completed (executor.sentinel), for --gc_delay. */
   completedAt: number | undefined;
+  /** The protocol agreed at its last SUBSCRIBE, and the release it said it is (undefined: 0.1.0, or not yet subscribed). */
+  protocol: number | undefined;
+  release: string | undefined;
+  /** Its SUBSCRIBE was refused for its protocol version: logged once; not killed for not coming back (it keeps its tasks). */
+  versionRefused = false;
   readonly #machine: StateMachine<ExecutorState>;
   #resolveTerminated!: () => void;
   #resolveSettled!: () => void;

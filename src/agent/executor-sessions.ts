@@ -2,7 +2,8 @@
 // the node model (run, container, token, protocol) and answered, with the replayed tasks and updates
 // of a re-subscribing executor reconciled; UPDATEs recorded and ACKNOWLEDGED once durable; MESSAGEs
 // relayed to the master; a closed connection of a recovered executor makes the agent look at it.
-import { EXECUTOR_PROTOCOL_VERSION, isTerminal, type ExecutorSubscribe, type TaskStatus } from '../protocol/index.js';
+import { answerVersion, isTerminal, ProtocolVersionError, type ExecutorSubscribe, type TaskStatus } from '../protocol/index.js';
+import { negotiateFirstFrame } from '../session/handshake.js';
 import type { ExecutorConnection, ExecutorHandler } from './executor-endpoint.js';
 import type { MasterSession } from './master-session.js';
 import type { NodeModel } from './node-model.js';
@@ -46,11 +47,22 @@ export class ExecutorSessions implements ExecutorHandler {
       connection.fail('ERR_UNAUTHORIZED', `wrong token for executor ${call.executorId} (container ${call.containerId})`);
       return;
     }
-    if (call.protocol !== EXECUTOR_PROTOCOL_VERSION) {
-      metrics.frameErrors.inc({ code: 'ERR_PROTOCOL' });
-      connection.fail('ERR_PROTOCOL', `executor protocol ${call.protocol} is not supported (this agent speaks ${EXECUTOR_PROTOCOL_VERSION})`);
+    let agreed: ReturnType<typeof negotiateFirstFrame>;
+    try {
+      agreed = negotiateFirstFrame(call, `executor ${call.executorId}`);
+    } catch (error) {
+      if (!(error instanceof ProtocolVersionError)) throw error;
+      metrics.frameErrors.inc({ code: error.code });
+      // Refused, never killed: the executor keeps its tasks and retries until its recovery timeout
+      // (an agent rolled back serves it again). Logged once per run, not once per retry.
+      if (!run.versionRefused) log.error({ protocol: call.protocol, protocolMax: call.protocolMax, release: call.release }, `${error.message}: SUBSCRIBE refused; the executor keeps its tasks and retries`);
+      run.versionRefused = true;
+      connection.fail(error.code, error.message);
       return;
     }
+    run.protocol = agreed.protocol;
+    run.release = agreed.peer.release;
+    run.versionRefused = false;
     const previous = run.connection;
     if (previous && previous !== connection) {
       log.info('executor subscribed again: closing its previous connection');
@@ -68,6 +80,7 @@ export class ExecutorSessions implements ExecutorHandler {
       executorInfo: run.info,
       frameworkInfo: framework.info,
       heartbeatIntervalMs: config.executorHeartbeatIntervalMs,
+      ...answerVersion(agreed.protocol),
     });
     // Tasks the executor already has (its LAUNCH arrived before a broken connection) are not sent again.
     for (const task of call.unacknowledgedTasks) {

@@ -1,7 +1,7 @@
 // What the agent does with its master (DESIGN §8): it builds REGISTER or REREGISTER from the node
 // model, takes REGISTERED, routes RUN_TASK and KILL_TASK to runs, records acknowledgements, relays
 // messages, shuts frameworks down, and forwards status updates. The connection itself is MasterLink.
-import { isTerminal, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { answeredVersion, firstFrameVersion, isTerminal, shapeStatus, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { FrameworkRecord } from './executor-run.js';
 import { commandExecutorInfo, type ExecutorLauncher } from './launcher.js';
 import { MasterLink, type MasterLinkOptions } from './master-link.js';
@@ -26,6 +26,8 @@ export class MasterSession {
   readonly #launcher: ExecutorLauncher;
   readonly #ending: RunEnding;
   readonly #onShutdown: (message: string) => void;
+  /** What the master answered at the last registration: the protocol agreed and its release (0.1.0 says neither: protocol 1). */
+  master: { protocol: number; release: string | undefined } | undefined;
 
   constructor(options: MasterSessionOptions) {
     this.#model = options.model;
@@ -53,7 +55,8 @@ export class MasterSession {
 
   /** The status update manager's way to the master. */
   forward(update: StatusUpdate, resend: boolean): boolean {
-    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: update.status });
+    // Shaped for the version the master agreed (a 0.1.0 master refuses a name it does not know).
+    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: shapeStatus(update.status, this.master?.protocol ?? 1) });
     if (sent) this.#model.metrics.statusUpdatesForwarded.inc({ resend: String(resend) });
     return sent;
   }
@@ -65,7 +68,7 @@ export class MasterSession {
     const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint };
     if (model.id === undefined) {
       model.metrics.registrations.inc({ type: 'REGISTER' });
-      return { type: 'REGISTER', agentInfo };
+      return { type: 'REGISTER', agentInfo, ...firstFrameVersion() };
     }
     const frameworks: FrameworkRecord[] = [];
     const executors: ExecutorInfo[] = [];
@@ -87,7 +90,7 @@ export class MasterSession {
       }
     }
     model.metrics.registrations.inc({ type: 'REREGISTER' });
-    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks };
+    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks, ...firstFrameVersion() };
   }
 
   #onRegistered(event: RegisteredEvent): void {
@@ -95,7 +98,8 @@ export class MasterSession {
     if (model.id !== undefined && event.agentId !== model.id) {
       model.logger.warn({ previous: model.id, agentId: event.agentId }, 'the master gave this agent a new ID');
     }
-    model.logger.info({ agentId: event.agentId, type: event.type }, 'registered with the master');
+    this.master = answeredVersion(event);
+    model.logger.info({ agentId: event.agentId, type: event.type, protocol: this.master.protocol, masterRelease: this.master.release ?? '0.1.0 or older' }, 'registered with the master');
     // First registration: agent.json, then meta/agents/latest. Launches wait for it.
     model.registeredAs(event.agentId);
     if (model.lifecycle.is('DISCONNECTED')) model.lifecycle.transition('RUNNING');

@@ -226,7 +226,9 @@ export class RecoveryFlow {
       void Promise.all([...pending].map((run) => run.settled)).then(done);
     });
     if (this.#model.terminating) return;
-    const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined);
+    // A run refused for its protocol version is alive and retrying: it keeps its tasks (issue 11);
+    // it ends when its own recovery timeout makes it exit, which the liveness checks notice.
+    const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined && !run.versionRefused);
     await Promise.all(
       late.map((run) =>
         this.#ending.finish(run, {

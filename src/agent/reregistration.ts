@@ -2,7 +2,7 @@
 // over its --max_frame_bytes (1 MiB by default): an agent with a few thousand tasks could never
 // re-register. A call too large for one frame is split into parts, each under a size the master
 // accepts on defaults; every part repeats agentInfo, and the lists are cut between items.
-import { encode, LifelineError, MAX_REREGISTER_PARTS, REREGISTER_LISTS, type ReregisterCall as Reregister } from '../protocol/index.js';
+import { encode, LifelineError, MAX_REREGISTER_PARTS, REREGISTER_LISTS, versionFields, type ReregisterCall as Reregister } from '../protocol/index.js';
 
 type Lists = Pick<Reregister, (typeof REREGISTER_LISTS)[number]>;
 
@@ -41,5 +41,5 @@ export function reregisterFrames(call: Reregister, partBytes: number): Uint8Arra
       `REREGISTER of ${call.tasks.length} tasks and ${call.executors.length} executors needs ${parts.length} parts of ${partBytes} bytes; a master accepts at most ${MAX_REREGISTER_PARTS}`,
     );
   }
-  return parts.map((lists, index) => encode({ type: 'REREGISTER', agentInfo: call.agentInfo, ...lists, part: { index, count: parts.length } }));
+  return parts.map((lists, index) => encode({ type: 'REREGISTER', agentInfo: call.agentInfo, ...versionFields(call), ...lists, part: { index, count: parts.length } }));
 }

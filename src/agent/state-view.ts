@@ -11,7 +11,16 @@ export interface AgentState {
   frameworks: Array<{
     id: string;
     checkpoint: boolean;
-    executors: Array<{ id: string; containerId: string; pid: number | null; state: string; tasks: Array<{ id: string; state: TaskState }> }>;
+    executors: Array<{
+      id: string;
+      containerId: string;
+      pid: number | null;
+      state: string;
+      tasks: Array<{ id: string; state: TaskState }>;
+      /** The protocol agreed at its last SUBSCRIBE and the release it said it is (null: not subscribed since this agent started; release null: 0.1.0). */
+      protocol: number | null;
+      release: string | null;
+    }>;
   }>;
 }
 
@@ -29,6 +38,8 @@ export function agentState(model: NodeModel): AgentState {
         pid: run.pid ?? null,
         state: run.state,
         tasks: [...run.tasks.values()].map((entry) => ({ id: entry.info.taskId, state: entry.state })),
+        protocol: run.protocol ?? null,
+        release: run.release ?? (run.protocol === undefined ? null : '0.1.0'),
       })),
     })),
   };

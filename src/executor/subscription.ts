@@ -2,11 +2,11 @@
 // sandbox files are ready, SUBSCRIBE with everything unacknowledged (what is durable; what was made
 // since follows as UPDATE); then SUBSCRIBED accepts with its heartbeat interval, and ERROR, SHUTDOWN
 // or any other event refuses: before SUBSCRIBED nothing is called back.
-import { EXECUTOR_PROTOCOL_VERSION } from '../protocol/constants.js';
 import { LifelineError } from '../protocol/errors.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { encode } from '../protocol/msgpack.js';
-import { peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
+import { firstFrameVersion } from '../protocol/version.js';
+import { errorVerdict, peerError, type HandshakeStep, type HandshakeVerdict } from '../session/handshake.js';
 import type { Backlog } from './backlog.js';
 import type { ExecutorEnvironment } from './environment.js';
 
@@ -48,7 +48,8 @@ export function subscription(host: SubscriptionHost): HandshakeStep<ExecutorEven
           executorId: env.executorId,
           containerId: env.containerId,
           token: env.token,
-          protocol: EXECUTOR_PROTOCOL_VERSION,
+          // `protocol` is the oldest version we speak: a 0.1.0 agent demands exactly 1 there.
+          ...firstFrameVersion(),
           unacknowledgedTasks: backlog.tasks(),
           unacknowledgedUpdates: carried.map((entry) => entry.status),
         } satisfies ExecutorCall),
@@ -69,7 +70,9 @@ export function subscription(host: SubscriptionHost): HandshakeStep<ExecutorEven
           host.acknowledge(event.uuid);
           return undefined;
         case 'ERROR':
-          return { kind: 'refuse', error: agentError(event.code, event.message) };
+          // A refusal of our protocol version is retried (an agent rolled back or forward may serve
+          // us) until the recovery timeout; the tasks keep running meanwhile. Any other ERROR is final.
+          return errorVerdict('agent', event.code, event.message);
         case 'SHUTDOWN':
           return {
             kind: 'refuse',

@@ -5,12 +5,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   AgentCall,
+  answerVersion,
   formatDuration,
   isTerminal,
   ProtocolError,
   type AgentEvent,
 } from '../protocol/index.js';
 import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
+import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
@@ -114,14 +116,18 @@ export class AgentEndpoint {
 
   #register(session: AgentSession, call: Extract<Call, { type: 'REGISTER' }>): void {
     const { registry, logger } = this.#ctx;
+    // Throws ProtocolVersionError naming both ranges: the endpoint answers ERROR and closes; the agent retries.
+    const agreed = negotiateFirstFrame(call, `agent ${call.agentInfo.hostname}`);
     const previousId = call.agentInfo.id;
     if (previousId !== undefined && registry.agent(previousId)?.status === 'REMOVED') {
       this.#shutdownRemoved(session, previousId);
       return;
     }
     const agent = registry.addAgent(call.agentInfo);
+    agent.protocol = agreed.protocol;
+    agent.release = agreed.peer.release;
     this.#activate(session, agent.id);
-    session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs });
+    session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol) });
     logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
     this.#ctx.allocateSoon();
   }
@@ -129,6 +135,7 @@ export class AgentEndpoint {
   #reregister(session: AgentSession, call: Extract<Call, { type: 'REREGISTER' }>): void {
     const { registry, logger } = this.#ctx;
     const agentId = call.agentInfo.id;
+    const agreed = negotiateFirstFrame(call, `agent ${agentId}`);
     const known = registry.agent(agentId);
     if (known?.status === 'REMOVED') {
       this.#shutdownRemoved(session, agentId);
@@ -147,8 +154,11 @@ export class AgentEndpoint {
       // An agent this master has never seen (the master restarted): accept it with its own ID.
       registry.addAgent(call.agentInfo, agentId);
     }
+    const record = registry.agent(agentId)!;
+    record.protocol = agreed.protocol;
+    record.release = agreed.peer.release;
     this.#activate(session, agentId);
-    session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs });
+    session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol) });
 
     const shutdown = new Set<string>();
     for (const framework of call.frameworks) {

@@ -18,6 +18,9 @@ export class AgentRecord {
   readonly #status: StateMachine<AgentStatus>;
   /** Kills asked for while the agent was disconnected, sent when it re-registers: taskId → frameworkId. */
   readonly pendingKills = new Map<string, string>();
+  /** The protocol agreed at its last (re)registration, and its release (undefined: 0.1.0, which does not say). */
+  protocol: number | undefined;
+  release: string | undefined;
 
   constructor(id: string, info: AgentInfo) {
     this.id = id;

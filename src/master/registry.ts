@@ -13,7 +13,7 @@ export { FrameworkRecord, rememberMasterUuid, type FrameworkStatus, type Registe
 export { executorIdOf, masterStatus, type GeneratedUpdate, type TaskRecord } from './registry-tasks.js';
 
 export interface MasterState {
-  agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts }>;
+  agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts; protocol: number | null; release: string | null }>;
   frameworks: FrameworkState[];
   completedFrameworks: FrameworkState[];
 }
@@ -254,6 +254,8 @@ export class Registry {
         checkpoint: agent.checkpoint,
         status: agent.status,
         resources: agent.total,
+        protocol: agent.protocol ?? null,
+        release: agent.release ?? (agent.protocol === undefined ? null : '0.1.0'),
       })),
       frameworks: this.frameworks().map(frameworkState),
       completedFrameworks: this.#completed.map(frameworkState),

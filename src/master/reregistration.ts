@@ -2,7 +2,7 @@
 // call arrive in order on one connection, each repeating agentInfo, and are joined into the whole
 // call, which is acted on once the last part is in. Anything out of order is a protocol error that
 // closes that connection only.
-import { MAX_REREGISTER_ITEMS, ProtocolError, REREGISTER_LISTS, type ReregisterCall as Reregister } from '../protocol/index.js';
+import { MAX_REREGISTER_ITEMS, ProtocolError, REREGISTER_LISTS, versionFields, type ReregisterCall as Reregister } from '../protocol/index.js';
 
 export class ReregisterParts {
   #pending: Reregister | undefined;
@@ -20,7 +20,7 @@ export class ReregisterParts {
       throw this.#error(`REREGISTER part ${part.index} of ${part.count} arrived, but part ${this.#next} was expected`);
     }
     if (part.index === 0) {
-      this.#pending = { type: 'REREGISTER', agentInfo: call.agentInfo, frameworks: [], executors: [], tasks: [] };
+      this.#pending = { type: 'REREGISTER', agentInfo: call.agentInfo, ...versionFields(call), frameworks: [], executors: [], tasks: [] };
       this.#count = part.count;
     } else if (part.count !== this.#count) {
       throw this.#error(`REREGISTER part ${part.index} says count ${part.count}, but part 0 said ${this.#count}`);

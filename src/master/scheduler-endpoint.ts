@@ -4,6 +4,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  answerVersion,
+  shapeStatus,
   formatDuration,
   IllegalStateError,
   isTerminal,
@@ -15,6 +17,7 @@ import {
 import { planAccept } from './accept.js';
 import { DEFAULT_REFUSE_SECONDS } from './allocator.js';
 import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
+import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
 import { masterStatus, rememberMasterUuid, type FrameworkRecord, type TaskRecord } from './registry.js';
 
@@ -100,6 +103,8 @@ export class SchedulerEndpoint {
   #subscribe(session: SchedulerSession, call: Extract<Call, { type: 'SUBSCRIBE' }>): void {
     const { registry, allocator, logger } = this.#ctx;
     const info = call.frameworkInfo;
+    // Throws ProtocolVersionError naming both ranges: the endpoint answers ERROR and closes.
+    const agreed = negotiateFirstFrame(call, `framework ${info.id ?? info.name}`);
     let framework: FrameworkRecord;
     const known = info.id === undefined ? undefined : registry.framework(info.id);
     if (info.id !== undefined && registry.isCompleted(info.id)) {
@@ -122,9 +127,10 @@ export class SchedulerEndpoint {
     }
     session.registered(framework.id);
     this.#sessions.set(framework.id, session);
-    session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs });
+    if (agreed.protocol < 2) session.shapeWith((event) => (event.type === 'UPDATE' ? { ...event, status: shapeStatus(event.status, agreed.protocol) } : event));
+    session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...answerVersion(agreed.protocol) });
     session.every(this.#options.heartbeatIntervalMs, () => session.send({ type: 'HEARTBEAT' }));
-    logger.info({ frameworkId: framework.id, name: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known) }, 'framework subscribed');
+    logger.info({ frameworkId: framework.id, name: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known), protocol: agreed.protocol, release: agreed.peer.release }, 'framework subscribed');
     this.#ctx.allocateSoon();
   }
 

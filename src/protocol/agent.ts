@@ -1,6 +1,7 @@
 // The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
 import * as v from 'valibot';
 import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
+import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 const MAX_LIST = 100_000;
 
@@ -34,7 +35,7 @@ export const ReportedTask = v.object({
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;
 
 export const AgentCall = v.variant('type', [
-  v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo }),
+  v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo, ...FirstFrameVersion }),
   v.object({
     type: v.literal('REREGISTER'),
     agentInfo: v.object({ ...AgentInfo.entries, id: Id }),
@@ -43,6 +44,7 @@ export const AgentCall = v.variant('type', [
     tasks: v.pipe(v.array(ReportedTask), v.maxLength(MAX_LIST)),
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
+    ...FirstFrameVersion,
   }),
   v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
@@ -55,8 +57,8 @@ export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
 export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
 export const AgentEvent = v.variant('type', [
-  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
-  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
   v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
   v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
   v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),

@@ -2,6 +2,7 @@
 // and the events the agent answers with.
 import * as v from 'valibot';
 import { Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStatus, Uuid } from './common.js';
+import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 export { EXECUTOR_PROTOCOL_VERSION } from './constants.js';
 
@@ -15,6 +16,8 @@ export const ExecutorCall = v.variant('type', [
     containerId: Id,
     token: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
     protocol: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    protocolMax: FirstFrameVersion.protocolMax,
+    release: FirstFrameVersion.release,
     unacknowledgedTasks: v.pipe(v.array(TaskInfo), v.maxLength(MAX_BACKLOG)),
     unacknowledgedUpdates: v.pipe(v.array(TaskStatus), v.maxLength(MAX_BACKLOG)),
   }),
@@ -33,6 +36,7 @@ export const ExecutorEvent = v.variant('type', [
     executorInfo: ExecutorInfo,
     frameworkInfo: FrameworkInfo,
     heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    ...AnswerVersion,
   }),
   v.object({ type: v.literal('LAUNCH'), task: TaskInfo }),
   v.object({ type: v.literal('KILL'), taskId: Id, gracePeriodMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) }),

@@ -1,6 +1,7 @@
 // The scheduler protocol (DESIGN §8): calls a framework sends to the master, and its events.
 import * as v from 'valibot';
 import { Bytes, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
+import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 const MAX_LIST = 10_000;
 
@@ -13,7 +14,7 @@ export const Offer = v.object({
 export type Offer = v.InferOutput<typeof Offer>;
 
 export const SchedulerCall = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBE'), frameworkInfo: FrameworkInfo }),
+  v.object({ type: v.literal('SUBSCRIBE'), frameworkInfo: FrameworkInfo, ...FirstFrameVersion }),
   v.object({ type: v.literal('ACCEPT'), offerIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(MAX_LIST)), tasks: v.pipe(v.array(NewTaskInfo), v.maxLength(MAX_LIST)) }),
   v.object({ type: v.literal('DECLINE'), offerIds: v.pipe(v.array(Id), v.maxLength(MAX_LIST)), refuseSeconds: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))) }),
   v.object({ type: v.literal('KILL'), taskId: Id }),
@@ -25,7 +26,7 @@ export const SchedulerCall = v.variant('type', [
 export type SchedulerCall = v.InferOutput<typeof SchedulerCall>;
 
 export const SchedulerEvent = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
   v.object({ type: v.literal('OFFERS'), offers: v.array(Offer) }),
   v.object({ type: v.literal('RESCIND'), offerId: Id }),
   v.object({ type: v.literal('UPDATE'), status: RoutedTaskStatus }),

@@ -19,6 +19,7 @@ import {
   SchedulerCall,
   SchedulerEvent,
 } from '../protocol/index.js';
+import { firstFrameVersion, isVersionRefusal } from '../protocol/version.js';
 import { formatAddress, parseAddress } from './address.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
@@ -51,6 +52,7 @@ const ENDPOINT = '/api/v1/scheduler';
 const CLOSE_GRACE_MS = 1_000;
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_INVALID_ID', 'ERR_PROTOCOL', 'ERR_FRAME_TOO_LARGE', 'ERR_UNAUTHORIZED', 'ERR_ILLEGAL_STATE', 'ERR_NOT_SUBSCRIBED',
+  'ERR_PROTOCOL_VERSION',
 ]);
 
 /** The master answered with `ERROR {code, message}` (and closed the connection). */
@@ -248,7 +250,7 @@ export class SchedulerDriver {
       open: (link) => {
         const frameworkInfo: SchedulerFrameworkInfo = { ...this.#frameworkInfo };
         if (this.#frameworkId !== undefined) frameworkInfo.id = this.#frameworkId;
-        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo }));
+        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo, ...firstFrameVersion() }));
       },
       answer: (event) => {
         switch (event.type) {
@@ -260,6 +262,11 @@ export class SchedulerDriver {
               heartbeat: event.heartbeatIntervalMs > 0 ? { intervalMs: event.heartbeatIntervalMs, missed: MISSED_HEARTBEATS } : undefined,
             };
           case 'ERROR':
+            // A master that does not serve our protocol version may be upgraded or rolled back: retry.
+            if (isVersionRefusal(event.code, event.message)) {
+              this.#log.error({ code: event.code, message: event.message }, 'the master refused this scheduler\'s protocol version: retrying');
+              return { kind: 'fail', error: new MasterError(this.#master, event.code, event.message) };
+            }
             return { kind: 'refuse', error: new MasterError(this.#master, event.code, event.message) };
           case 'HEARTBEAT':
             return undefined;

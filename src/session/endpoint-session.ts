@@ -30,6 +30,8 @@ export class EndpointSession<Event extends object> {
   readonly #timers = new Set<NodeJS.Timeout>();
   #watchdog: Watchdog | undefined;
   #peerId: string | undefined;
+  /** Shapes each event for the protocol version agreed with this peer (issue 11); default: as is. */
+  #shape: (event: Event) => Event = (event) => event;
 
   constructor(transport: Transport, remote: string, logger: (id: number) => Logger) {
     this.#transport = transport;
@@ -64,10 +66,15 @@ export class EndpointSession<Event extends object> {
     this.#peerId = peerId;
   }
 
+  /** From now on, every event sent goes through `shape` (the version agreed at registration). */
+  shapeWith(shape: (event: Event) => Event): void {
+    this.#shape = shape;
+  }
+
   /** Sends one event; false when the connection is no longer open. */
   send(event: Event): boolean {
     if (!this.isOpen) return false;
-    return this.#transport.send(encode(event));
+    return this.#transport.send(encode(this.#shape(event)));
   }
 
   /** Answers a bad frame or a refused call: ERROR {code, message}, then close (1008 by default). */

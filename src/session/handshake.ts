@@ -3,6 +3,7 @@
 // A version negotiation or an HMAC challenge becomes a step of its own (or wraps a link's step)
 // without the session changing.
 import { LifelineError, type ErrorCode } from '../protocol/errors.js';
+import { isVersionRefusal, negotiate, peerVersion, SERVED, type PeerVersion, type ProtocolRange, type VersionFields } from '../protocol/version.js';
 
 /** Heartbeats once accepted: watch the peer for `missed` intervals of silence, and optionally beat. */
 export interface HeartbeatPlan {
@@ -55,4 +56,24 @@ export class HandshakeRefused extends Error {
 /** A peer's ERROR event as a LifelineError with the peer's code ("the agent reported ERR_X: ..."). */
 export function peerError(peer: string, code: string, message: string): LifelineError {
   return new LifelineError(code as ErrorCode, `the ${peer} reported ${code}: ${message}`);
+}
+
+/**
+ * The verdict on a peer's ERROR answer to a first frame: a refusal of our protocol version fails
+ * this attempt only (a peer upgraded or rolled back may serve the next one, and a refused executor
+ * must keep its tasks), any other ERROR refuses for good.
+ */
+export function errorVerdict(peer: string, code: string, message: string): HandshakeVerdict<never> {
+  const error = peerError(peer, code, message);
+  return isVersionRefusal(code, message) ? { kind: 'fail', error } : { kind: 'refuse', error };
+}
+
+/**
+ * The receiving side of the negotiation: the peer's range read off its first frame, met with the
+ * range this release serves. Throws a ProtocolVersionError naming both (an endpoint handler that
+ * lets it through answers ERROR ERR_PROTOCOL_VERSION and closes); returns the version to speak.
+ */
+export function negotiateFirstFrame(fields: VersionFields, who: string, range: ProtocolRange = SERVED): { protocol: number; peer: PeerVersion } {
+  const peer = peerVersion(fields);
+  return { protocol: negotiate(peer, who, range), peer };
 }

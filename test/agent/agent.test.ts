@@ -291,7 +291,7 @@ test('subscribes an executor, launches its tasks, acknowledges updates and forwa
   assert.is((subscribed.frameworkInfo as { id: string }).id, 'f1');
   assert.is(subscribed.heartbeatIntervalMs, 5_000);
   let state = await agentState(agent);
-  assert.equal(state.frameworks, [{ id: 'f1', checkpoint: false, executors: [{ id: 'e1', containerId: record.env.LIFELINE_CONTAINER_ID!, pid: record.pid, state: 'RUNNING', tasks: [{ id: 't1', state: 'TASK_STAGING' }] }] }]);
+  assert.equal(state.frameworks, [{ id: 'f1', checkpoint: false, executors: [{ id: 'e1', containerId: record.env.LIFELINE_CONTAINER_ID!, pid: record.pid, state: 'RUNNING', tasks: [{ id: 't1', state: 'TASK_STAGING' }], protocol: 1, release: '0.1.0' }] }]);
 
   const first = update('t1', 'TASK_RUNNING');
   executor.send(first);

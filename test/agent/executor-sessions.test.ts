@@ -53,15 +53,44 @@ test('tells an executor of an unknown framework or run to SHUTDOWN', () => {
   assert.is(wrongRun.shutdown?.reason, 'unknown executor run');
 });
 
-test('refuses a wrong token with ERR_UNAUTHORIZED and another protocol with ERR_PROTOCOL', () => {
+test('refuses a wrong token with ERR_UNAUTHORIZED and a protocol range it does not serve with ERR_PROTOCOL_VERSION, naming both', () => {
   const sessions = start();
   h.run(h.framework());
   const badToken = new FakeConnection();
   sessions.subscribe(badToken.asConnection, subscribe({ token: 'not-the-token' }));
   assert.is(badToken.failed?.code, 'ERR_UNAUTHORIZED');
   const badProtocol = new FakeConnection();
-  sessions.subscribe(badProtocol.asConnection, subscribe({ protocol: EXECUTOR_PROTOCOL_VERSION + 1 }));
-  assert.is(badProtocol.failed?.code, 'ERR_PROTOCOL');
+  sessions.subscribe(badProtocol.asConnection, subscribe({ protocol: 7, protocolMax: 9, release: '3.0.0' }));
+  assert.is(badProtocol.failed?.code, 'ERR_PROTOCOL_VERSION');
+  assert.match(badProtocol.failed?.message ?? '', /executor ex-1 speaks protocols 7\.\.9 \(lifeline 3\.0\.0\) and this peer speaks protocols 1\.\.2 \(lifeline 0\.2\.0\)/);
+});
+
+test('serves a 0.1.0 executor (protocol 1 exactly) and a newer one at the highest common version, and shows both in /state', () => {
+  const sessions = start();
+  const run = h.run(h.framework());
+  const old = new FakeConnection();
+  sessions.subscribe(old.asConnection, subscribe({ protocol: 1 }));
+  assert.ok(old.accepted, 'a protocol 1 executor is served');
+  const subscribed = old.sent.find((event) => event.type === 'SUBSCRIBED') as { protocol?: number; release?: string } | undefined;
+  assert.is(subscribed?.protocol, 1);
+  assert.equal([run.protocol, run.release], [1, undefined]);
+  const newer = new FakeConnection();
+  sessions.subscribe(newer.asConnection, subscribe({ protocol: 1, protocolMax: 5, release: '0.4.0' }));
+  assert.ok(newer.accepted);
+  assert.is((newer.sent.find((event) => event.type === 'SUBSCRIBED') as { protocol?: number }).protocol, 2);
+  assert.equal([run.protocol, run.release], [2, '0.4.0']);
+});
+
+test('logs a version refusal once per executor at error level, and does not count it as a reason to kill', () => {
+  const sessions = start();
+  const run = h.run(h.framework());
+  for (let i = 0; i < 3; i++) {
+    const connection = new FakeConnection();
+    sessions.subscribe(connection.asConnection, subscribe({ protocol: 3, protocolMax: 3 }));
+    assert.is(connection.failed?.code, 'ERR_PROTOCOL_VERSION');
+  }
+  assert.ok(run.versionRefused);
+  assert.is(h.logLines().filter((line) => line.level === 50 && /SUBSCRIBE refused/.test(String(line.msg))).length, 1);
 });
 
 test('accepts its executor: SUBSCRIBED, then LAUNCH for every queued task; the run is RUNNING', () => {

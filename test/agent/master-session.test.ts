@@ -30,7 +30,7 @@ const FRAMEWORK = { id: 'fw-1', name: 'fw-1', checkpoint: false };
 
 test('registers a new agent with REGISTER and its agent info', () => {
   const call = start().registration();
-  assert.equal(call, { type: 'REGISTER', agentInfo: { hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 1000 }, checkpoint: false } });
+  assert.equal(call, { type: 'REGISTER', agentInfo: { hostname: 'node-1', resources: { cpus: 2, mem: 1024, disk: 1000 }, checkpoint: false }, protocol: 1, protocolMax: 2, release: '0.2.0' });
 });
 
 test('re-registers with its frameworks, live executors and tasks, each with its stream\'s head', async () => {

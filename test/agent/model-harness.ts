@@ -10,7 +10,7 @@ import { hashToken } from '../../src/agent/token.js';
 import { NodeModel } from '../../src/agent/node-model.js';
 import { validateOptions, type AgentOptions } from '../../src/agent/options.js';
 import type { StatusUpdate } from '../../src/agent/status-update-manager.js';
-import { silentLogger } from '../../src/log.js';
+import type { Logger } from '../../src/log.js';
 import type { ExecutorEvent, TaskInfo } from '../../src/protocol/index.js';
 import { removeDir, tempDir } from '../helpers.js';
 
@@ -25,6 +25,8 @@ export class ModelHarness {
   readonly checkpointer: Checkpointer | undefined;
   /** Whether the "master" takes forwarded updates (false: the link is down). */
   connected = true;
+  /** What the model logged at warn and error (pino's levels: 40, 50), as {level, msg}. */
+  readonly #logged: Array<{ level: number; msg: string }> = [];
 
   constructor(options: Partial<AgentOptions> = {}) {
     const config = validateOptions({ master: '127.0.0.1:1', workDir: path.join(this.dir, 'work'), runtimeDir: path.join(this.dir, 'rt'), resources: RESOURCES, hostname: 'node-1', ...options });
@@ -33,7 +35,7 @@ export class ModelHarness {
     this.model = new NodeModel({
       config,
       checkpointer: this.checkpointer,
-      logger: silentLogger,
+      logger: recordingLogger(this.#logged),
       metrics,
       forward: (update) => {
         if (!this.connected) return false;
@@ -41,6 +43,11 @@ export class ModelHarness {
         return true;
       },
     });
+  }
+
+  /** Lines logged at warn (40) or error (50). */
+  logLines(): ReadonlyArray<{ level: number; msg: string }> {
+    return this.#logged;
   }
 
   get workDir(): string {
@@ -142,4 +149,13 @@ export class FakeConnection {
   get asConnection(): ExecutorConnection {
     return this as unknown as ExecutorConnection;
   }
+}
+
+/** A Logger that keeps warn and error lines (the rest is dropped), for tests that check what is logged. */
+function recordingLogger(into: Array<{ level: number; msg: string }>): Logger {
+  const keep = (level: number) => (obj: object | string, msg?: string) => {
+    into.push({ level, msg: typeof obj === 'string' ? obj : (msg ?? '') });
+  };
+  const logger: Logger = { debug: () => {}, info: () => {}, warn: keep(40), error: keep(50), child: () => logger };
+  return logger;
 }

@@ -448,6 +448,33 @@ Recovery("a restarted agent that answers the re-SUBSCRIBE with ERROR: onError wi
   assert.is(driver.diagnostics.recovering, false);
 });
 
+Recovery('a restarted agent that refuses the re-SUBSCRIBE for its protocol version: no shutdown, the driver retries until an agent serves it (issue 11)', async (context) => {
+  await startAgent(context);
+  const { driver, seen } = recordingDriver(context);
+  await driver.start();
+  const first = context.agents[0]!.calls.find((call) => call.type === 'SUBSCRIBE');
+  assert.equal(first && [first.protocol, first.protocolMax, first.release], [1, 2, '0.2.0'], 'SUBSCRIBE says the range and the release');
+  await context.agents[0]!.close();
+  let refusals = 0;
+  const refusing = await restartAgent(context, {
+    subscribe: false,
+    onCall: (call, agent) => {
+      if (call.type !== 'SUBSCRIBE') return;
+      refusals++;
+      // 0.1.0's own wording once, then this release's code: both are version refusals.
+      if (refusals === 1) agent.send({ type: 'ERROR', code: 'ERR_PROTOCOL', message: 'executor protocol 1 is not supported (this agent speaks 3)' });
+      else agent.send({ type: 'ERROR', code: 'ERR_PROTOCOL_VERSION', message: 'executor e speaks protocols 1..2 and this peer speaks protocol 3' });
+    },
+  });
+  await waitFor(() => refusals >= 3, { message: 'three refused attempts', timeoutMs: 15_000 });
+  assert.equal(seen.shutdowns, [], 'a version refusal does not shut the executor down');
+  assert.is(driver.diagnostics.recovering, true, 'still trying');
+  await refusing.close();
+  await restartAgent(context);
+  await waitFor(() => driver.state === 'SUBSCRIBED', { message: 'subscribed to an agent that serves it', timeoutMs: 15_000 });
+  assert.equal(seen.shutdowns, []);
+});
+
 // ---- start() while the agent is away ----
 
 Recovery('start() of a checkpointing executor waits for an agent that is not listening yet', async (context) => {

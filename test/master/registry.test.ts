@@ -146,7 +146,7 @@ Frameworks('keeps a terminal state when a later update says otherwise', () => {
 Frameworks('renders /state as DESIGN §9 says', () => {
   const { registry, agent, durable } = setup();
   const state = registry.toJSON();
-  assert.equal(state.agents, [{ id: agent.id, hostname: 'node-1', checkpoint: true, status: 'ACTIVE', resources: { cpus: 4, mem: 4096, disk: 10_000 } }]);
+  assert.equal(state.agents, [{ id: agent.id, hostname: 'node-1', checkpoint: true, status: 'ACTIVE', resources: { cpus: 4, mem: 4096, disk: 10_000 }, protocol: null, release: null }]);
   const framework = state.frameworks.find((f) => f.id === durable.id)!;
   assert.equal(framework, {
     id: durable.id,
