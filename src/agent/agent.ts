@@ -99,6 +99,7 @@ export class Agent {
       heartbeatIntervalMs: this.#config.executorHeartbeatIntervalMs,
       logger: this.#logger.child({ component: 'executor-endpoint' }),
       onRejected: (code) => this.#metrics.frameErrors.inc({ code }),
+      onUnknown: () => this.#metrics.unknownMessages.inc({ link: 'executor' }),
       handler: new ExecutorSessions(this.#model, this.#recovery, this.#ending, this.#master),
     });
   }

@@ -34,6 +34,8 @@ export interface ExecutorEndpointOptions {
   handler: ExecutorHandler;
   /** Called with the error code of every rejected frame (for metrics). */
   onRejected?(code: string): void;
+  /** Counts a call of a type this release does not know (a newer executor's), ignored. */
+  onUnknown?(type: string): void;
   logger?: Logger;
   /** The flag named in socket path errors. Default: --runtime_dir. */
   flag?: string;
@@ -165,6 +167,7 @@ export class ExecutorEndpoint {
         if (wasRegistered) options.handler.closed(connection);
       },
       onRejected: (error) => options.onRejected?.(error.code),
+      onUnknown: (type) => options.onUnknown?.(type),
     });
     this.#server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(request, socket, head));
   }

@@ -3,7 +3,7 @@
 // validated event to the agent; when the connection breaks or cannot be made, try again with a
 // doubling backoff (--registration_backoff_factor, capped), as a Mesos agent does. Nothing is
 // sent before the master has registered the agent.
-import { AgentEvent, ConnectionError, REREGISTER_PART_BYTES, decodeFrame, encode, type AgentCall } from '../protocol/index.js';
+import { AgentEvent, ConnectionError, REREGISTER_PART_BYTES, UnknownTypeError, UnknownTypes, decodeFrame, encode, type AgentCall } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { reregisterFrames } from './reregistration.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
@@ -43,6 +43,8 @@ export interface MasterLinkOptions {
   onEvent(event: AgentEvent): void;
   /** The registered connection broke (not called for failed attempts before registration). */
   onDisconnected(reason: string): void;
+  /** An event of a type this release does not know (a newer master's): ignored; counted here. */
+  onUnknown?(type: string): void;
   logger?: Logger;
 }
 
@@ -56,6 +58,7 @@ export class MasterLink {
   /** The registration call sent on the current connection (its largest frame, for a refusal as too large). */
   #registrationFrame: { type: string; bytes: number; parts: number } | undefined;
   readonly #options: MasterLinkOptions;
+  readonly #unknown = new UnknownTypes();
   readonly #logger: Logger;
   readonly #session: ClientSession<AgentEvent, RegisteredEvent>;
 
@@ -80,6 +83,11 @@ export class MasterLink {
       backoff: { minMs: Math.min(options.backoffFactorMs / 2, maxMs), maxMs, factor: 2, afterBreak: 'backoff' },
       // The agent protocol has no ERROR call to answer with: log it and drop the frame.
       onInvalid: (error) => {
+        if (error instanceof UnknownTypeError) {
+          this.#options.onUnknown?.(error.type);
+          if (this.#unknown.firstTime('master', error.type)) this.#logger.warn({ type: error.type }, `an event of type ${error.type}, unknown to this release, was ignored (logged once)`);
+          return 'drop';
+        }
         this.#logger.error({ err: error.message }, 'invalid frame from the master: dropped');
         return 'drop';
       },

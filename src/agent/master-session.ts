@@ -45,6 +45,7 @@ export class MasterSession {
       onDisconnected: () => {
         if (this.#model.lifecycle.is('RUNNING')) this.#model.lifecycle.transition('DISCONNECTED');
       },
+      onUnknown: () => this.#model.metrics.unknownMessages.inc({ link: 'master' }),
     });
   }
 
@@ -83,8 +84,10 @@ export class MasterSession {
             frameworkId: framework.info.id,
             executorId: run.id,
             task: entry.info,
-            state: entry.state,
-            ...(head && { unacknowledgedState: head.state, unacknowledgedUuid: head.uuid }),
+            // The first frame goes before the master says its version: shaped for the last one it
+            // agreed, or for protocol 1 (a 0.1.0 master refuses a state it does not know).
+            state: shapeStatus({ state: entry.state }, this.master?.protocol ?? 1).state,
+            ...(head && { unacknowledgedState: shapeStatus({ state: head.state }, this.master?.protocol ?? 1).state, unacknowledgedUuid: head.uuid }),
           });
         }
       }

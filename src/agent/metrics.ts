@@ -21,6 +21,7 @@ export class AgentMetrics {
   readonly statusUpdatesAcknowledged: Counter;
   readonly frameErrors: Counter<'code'>;
   readonly recoveryErrors: Counter;
+  readonly unknownMessages: Counter<'link'>;
 
   constructor(sources: AgentGaugeSources) {
     const registers = [this.registry];
@@ -33,6 +34,7 @@ export class AgentMetrics {
     this.statusUpdatesForwarded = new Counter({ name: 'lifeline_agent_status_updates_forwarded_total', help: 'Status updates sent to the master, first sends and resends', labelNames: ['resend'], registers });
     this.statusUpdatesAcknowledged = new Counter({ name: 'lifeline_agent_status_updates_acknowledged_total', help: 'Status updates acknowledged by their framework', registers });
     this.frameErrors = new Counter({ name: 'lifeline_agent_executor_frames_rejected_total', help: 'Executor connections closed for a bad frame, by error code', labelNames: ['code'], registers });
+    this.unknownMessages = new Counter({ name: 'lifeline_agent_unknown_messages_total', help: 'Frames of a type this release does not know (a newer peer\'s), ignored, by link (executor, master)', labelNames: ['link'], registers });
     this.recoveryErrors = new Counter({ name: 'lifeline_agent_recovery_errors_total', help: 'Damaged checkpoint records skipped by a non-strict recovery', registers });
     new Gauge({
       name: 'lifeline_agent_registered',

@@ -4,8 +4,8 @@
 import * as v from 'valibot';
 import { validate } from '../protocol/codec.js';
 import { TaskStatus, Uuid } from '../protocol/common.js';
-import { REASONS, SOURCES, TASK_STATES } from '../protocol/constants.js';
-import { boolean, bytes, id, literal, MAX_TEXT, millis, Mismatch, object, optional, picklist, required, string, uuid, type Output, type Same } from '../protocol/light-check.js';
+import { REASONS, SOURCES, TASK_STATES, type Reason, type Source, type TaskState } from '../protocol/constants.js';
+import { boolean, bytes, id, literal, MAX_TEXT, millis, Mismatch, object, openName, optional, required, string, uuid, type Output, type Same } from '../protocol/light-check.js';
 
 export const UpdateRecord = v.object({ kind: v.literal('UPDATE'), status: TaskStatus });
 export type UpdateRecord = v.InferOutput<typeof UpdateRecord>;
@@ -24,11 +24,11 @@ export type LogRecord = v.InferOutput<typeof LogRecord>;
 // test/checkpoint/records.test.ts holds the two to the same verdicts.
 const taskStatus = object({
   taskId: required(id),
-  state: required(picklist(TASK_STATES)),
+  state: required(openName<TaskState>(TASK_STATES, 'TASK_')),
   uuid: required(uuid),
   timestamp: required(millis),
-  source: optional(picklist(SOURCES)),
-  reason: optional(picklist(REASONS)),
+  source: optional(openName<Source>(SOURCES, 'SOURCE_')),
+  reason: optional(openName<Reason>(REASONS, 'REASON_')),
   message: optional(string(0, MAX_TEXT)),
   data: optional(bytes),
   healthy: optional(boolean),

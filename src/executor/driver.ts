@@ -20,6 +20,7 @@ import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../p
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
 import { encode } from '../protocol/msgpack.js';
+import { UnknownTypeError } from '../protocol/tolerant.js';
 import { SessionConnection } from '../session/connection.js';
 import { HandshakeRefused, type HandshakeStep } from '../session/handshake.js';
 import { Backlog } from './backlog.js';
@@ -287,6 +288,8 @@ export class ExecutorDriver {
         handshakeTimeoutMs,
         handshakeName: 'subscription',
         onInvalid: (error) => {
+          // An event type a newer agent added: ignored (issue 11); any other bad frame is fatal.
+          if (error instanceof UnknownTypeError) return 'drop';
           if (this.#connection === connection) this.#onFatal(error);
           return 'close';
         },

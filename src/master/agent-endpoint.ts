@@ -63,6 +63,7 @@ export class AgentEndpoint {
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
+      onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'agent' }),
     });
   }
 

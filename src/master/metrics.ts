@@ -9,9 +9,11 @@ export class MasterMetrics {
   readonly registry = new PromRegistry();
   readonly framesRejected: Counter<'endpoint' | 'code'>;
   readonly statusUpdates: Counter<'source'>;
+  readonly unknownMessages: Counter<'endpoint'>;
 
   constructor(state: Registry, allocator: Allocator) {
     const registers = [this.registry];
+    this.unknownMessages = new Counter({ name: 'lifeline_master_unknown_messages_total', help: 'Frames of a type this release does not know (a newer peer\'s), ignored, by endpoint (agent, scheduler)', labelNames: ['endpoint'], registers });
     new Gauge({
       name: 'lifeline_master_agents',
       help: 'Agents known to the master, by status',

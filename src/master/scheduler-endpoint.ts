@@ -55,6 +55,7 @@ export class SchedulerEndpoint {
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'scheduler', code: error.code }),
+      onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'scheduler' }),
     });
   }
 

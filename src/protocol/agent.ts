@@ -1,6 +1,6 @@
 // The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
 import * as v from 'valibot';
-import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
+import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 const MAX_LIST = 100_000;
@@ -28,8 +28,8 @@ export const ReportedTask = v.object({
   frameworkId: Id,
   executorId: Id,
   task: TaskInfo,
-  state: v.picklist(TASK_STATES),
-  unacknowledgedState: v.optional(v.picklist(TASK_STATES)),
+  state: TaskStateName,
+  unacknowledgedState: v.optional(TaskStateName),
   unacknowledgedUuid: v.optional(Uuid),
 });
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;

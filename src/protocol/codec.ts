@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
 import { checkFrameBudget } from './frame-budget.js';
 import { decode } from './msgpack.js';
+import { rejectUnknownType } from './tolerant.js';
 
 export { decode, encode, toBuffer } from './msgpack.js';
 
@@ -15,7 +16,10 @@ type AnySchema = v.GenericSchema<unknown, { type: string }>;
  */
 export function decodeFrame<S extends AnySchema>(schema: S, bytes: Uint8Array): v.InferOutput<S> {
   checkFrameBudget(bytes);
-  return validate(schema, decode(bytes), 'frame');
+  const value = decode(bytes);
+  // A type a newer release added: UnknownTypeError, which receivers ignore (issue 11).
+  rejectUnknownType(schema, value);
+  return validate(schema, value, 'frame');
 }
 
 /**

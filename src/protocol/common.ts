@@ -2,7 +2,7 @@
 // states and reasons. Types are inferred from the schemas so the two can never disagree.
 import * as v from 'valibot';
 import { ID_PATTERN } from './ids.js';
-import { REASONS, SOURCES, TASK_STATES } from './constants.js';
+import { isOpenName, REASONS, SOURCES, TASK_STATES, type Reason, type Source, type TaskState } from './constants.js';
 
 export { TASK_STATES, SOURCES, REASONS, isTerminal, type TaskState, type Source, type Reason } from './constants.js';
 
@@ -67,13 +67,18 @@ export const AgentInfo = v.object({
 });
 export type AgentInfo = v.InferOutput<typeof AgentInfo>;
 
+// Open picklists (issue 11): a known name, or a well-formed one a newer peer added, kept as it is.
+export const TaskStateName = v.custom<TaskState>((value) => isOpenName(value, TASK_STATES, 'TASK_'), `must be one of ${TASK_STATES.join(', ')} (or TASK_ and capitals, from a newer release)`);
+const SourceName = v.custom<Source>((value) => isOpenName(value, SOURCES, 'SOURCE_'), `must be one of ${SOURCES.join(', ')} (or SOURCE_ and capitals, from a newer release)`);
+const ReasonName = v.custom<Reason>((value) => isOpenName(value, REASONS, 'REASON_'), `must be one of ${REASONS.join(', ')} (or REASON_ and capitals, from a newer release)`);
+
 export const TaskStatus = v.object({
   taskId: Id,
-  state: v.picklist(TASK_STATES),
+  state: TaskStateName,
   uuid: Uuid,
   timestamp: Millis,
-  source: v.optional(v.picklist(SOURCES)),
-  reason: v.optional(v.picklist(REASONS)),
+  source: v.optional(SourceName),
+  reason: v.optional(ReasonName),
   message: v.optional(Text),
   data: v.optional(Bytes),
   healthy: v.optional(v.boolean()),

@@ -8,3 +8,4 @@ export * from './executor.js';
 export * from './agent.js';
 export * from './scheduler.js';
 export * from './version.js';
+export * from './tolerant.js';

@@ -3,6 +3,7 @@
 // protocol's one schema language: these combinators infer their output types from their shapes, so
 // a check built from them is held to its valibot schema by the compiler (records.ts asserts that
 // the two output types are identical), and to its verdicts by test/checkpoint/records.test.ts.
+import { isOpenName } from './constants.js';
 import { ID_PATTERN } from './ids.js';
 
 /** A field that does not hold what it should: its path and what was expected. */
@@ -104,3 +105,8 @@ export function picklist<const T extends string>(options: readonly T[]): Check<T
 
 /** Whether two types are identical (not merely assignable either way): the compiler's drift check. */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/** An open picklist (issue 11): one of `known`, or `<prefix><NAME>` from a newer release; as common.ts's. */
+export function openName<T extends string>(known: readonly string[], prefix: string): Check<T> {
+  return (value, path) => (isOpenName(value, known, prefix) ? (value as T) : fail(path, `must be one of ${known.join(', ')} (or ${prefix} and capitals, from a newer release)`, value));
+}

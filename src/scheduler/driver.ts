@@ -20,6 +20,7 @@ import {
   SchedulerEvent,
 } from '../protocol/index.js';
 import { firstFrameVersion, isVersionRefusal } from '../protocol/version.js';
+import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import { formatAddress, parseAddress } from './address.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
@@ -82,6 +83,7 @@ export class SchedulerDriver {
   readonly #log: Logger;
   /** The connection; calls made while not subscribed wait in its queue, in order. */
   readonly #session: ClientSession<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>>;
+  readonly #unknown = new UnknownTypes();
 
   #frameworkId: string | undefined;
   /** Event callbacks run one after another on this chain. */
@@ -114,6 +116,10 @@ export class SchedulerDriver {
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
       queue: true,
       onInvalid: (error) => {
+        if (error instanceof UnknownTypeError) {
+          if (this.#unknown.firstTime('master', error.type)) this.#log.warn({ type: error.type }, `an event of type ${error.type}, unknown to this release, was ignored (logged once)`);
+          return 'drop';
+        }
         this.#log.warn({ err: error.message }, 'malformed frame from master');
         this.#report(error);
         // ERROR is not a scheduler call: the master would only answer it with its own ERROR.

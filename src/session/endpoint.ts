@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type * as v from 'valibot';
 import { decodeFrame } from '../protocol/codec.js';
 import { LifelineError, ProtocolError } from '../protocol/errors.js';
+import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import type { Logger } from '../log.js';
 import { EndpointSession } from './endpoint-session.js';
 import { wsTransport } from './ws-transport.js';
@@ -43,6 +44,8 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   onClose(session: EndpointSession<Event>, wasRegistered: boolean): void;
   /** Counts a rejected frame (metrics). */
   onRejected(error: LifelineError): void;
+  /** Counts a frame of a type this release does not know, ignored (a newer peer's; issue 11). */
+  onUnknown?(type: string): void;
 }
 
 /** A WebSocket server (noServer: the HTTP server is the caller's), routing validated calls. */
@@ -50,6 +53,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Set<EndpointSession<Event>>();
   readonly #options: EndpointOptions<S, Event>;
+  readonly #unknown = new UnknownTypes();
 
   constructor(options: EndpointOptions<S, Event>) {
     this.#options = options;
@@ -133,7 +137,15 @@ export class Endpoint<S extends CallSchema, Event extends object> {
         throw new ProtocolError(`${call.type} on a connection already ${this.#options.registeredWord ?? 'registered'} as ${session.peerId}; open a new connection instead`);
       }
     } catch (error) {
-      const refusal = error instanceof LifelineError ? error : new ProtocolError(`frame could not be decoded: ${(error as Error)?.message ?? error}`, { cause: error });
+      if (error instanceof UnknownTypeError && session.state === 'REGISTERED') {
+        // A newer peer's call this release cannot act on: ignored, counted, logged once per type.
+        this.#options.onUnknown?.(error.type);
+        if (this.#unknown.firstTime('', error.type)) session.log.warn({ peer: session.peerId, type: error.type }, `a call of type ${error.type}, unknown to this release, was ignored (logged once)`);
+        return;
+      }
+      const refusal = error instanceof UnknownTypeError
+        ? new ProtocolError(`the first frame${label} must be ${registrationCalls.join(' or ')}, got ${error.type}`)
+        : error instanceof LifelineError ? error : new ProtocolError(`frame could not be decoded: ${(error as Error)?.message ?? error}`, { cause: error });
       session.log.info({ err: { code: refusal.code, message: refusal.message }, peer: session.peerId }, 'rejected frame');
       this.#refuse(session, refusal);
       return;

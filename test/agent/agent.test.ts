@@ -445,14 +445,15 @@ test('rejects malformed frames, invalid IDs and oversize frames while a good exe
   };
   await expectError((bad) => bad.sendRaw(Buffer.from([0x92, 0x01])), /not valid msgpack/);
   await expectError((bad) => bad.sendRaw('{"type":"SUBSCRIBE"}', false), /binary/);
-  await expectError((bad) => bad.send({ type: 'NOPE' }), /unknown or missing type "NOPE"/);
+  await expectError((bad) => bad.send({ type: 'NOPE' }), /first frame must be SUBSCRIBE, got NOPE/);
+  await expectError((bad) => bad.send({ type: 'no pe' }), /unknown or missing type "no pe"/);
   await expectError((bad) => bad.send(['SUBSCRIBE']), /must be an object/);
   await expectError((bad) => bad.send(subscribeCall(record, { executorId: '../x' })), /executorId.*"\.\.\/x"/);
   await expectError((bad) => bad.send(subscribeCall(record, { executorId: 'a/b' })), /executorId.*"a\/b"/);
   await expectError((bad) => bad.send(subscribeCall(record, { frameworkId: '' })), /frameworkId/);
   await expectError((bad) => bad.send(subscribeCall(record, { containerId: 'a\u0001b' })), /containerId/);
   await expectError((bad) => bad.send(update('t1', 'TASK_RUNNING')), /first frame must be SUBSCRIBE, got UPDATE/);
-  await expectError((bad) => bad.send({ ...update('t1', 'TASK_RUNNING'), status: { taskId: 't1', state: 'TASK_BOGUS' } }), /first frame|state/);
+  await expectError((bad) => bad.send({ ...update('t1', 'TASK_RUNNING'), status: { taskId: 't1', state: 'TASK_BOGUS' } }), /first frame|status\.uuid/);
 
   // Oversize: ws closes with 1009 before any reply.
   const big = await connect(agent);
@@ -471,7 +472,7 @@ test('rejects malformed frames, invalid IDs and oversize frames while a good exe
   again.send(subscribeCall(record));
   await again.waitForEvent('SUBSCRIBED');
   const metrics = await (await fetch(stateUrl(agent, 'metrics'))).text();
-  assert.match(metrics, /lifeline_agent_executor_frames_rejected_total\{code="ERR_PROTOCOL"\} 11/);
+  assert.match(metrics, /lifeline_agent_executor_frames_rejected_total\{code="ERR_PROTOCOL"\} 12/);
   assert.match(metrics, /lifeline_agent_executor_frames_rejected_total\{code="ERR_FRAME_TOO_LARGE"\} 1/);
 });
 

@@ -20,6 +20,7 @@ async function listen(options: { subscribeTimeoutMs?: number; heartbeatIntervalM
     maxFrameBytes: 64 * 1024,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000,
     subscribeTimeoutMs: options.subscribeTimeoutMs,
+    onUnknown: (type) => calls.push(`unknown ${type}`),
     handler: {
       subscribe(connection: ExecutorConnection, call) {
         calls.push(`SUBSCRIBE ${call.executorId}`);
@@ -74,6 +75,20 @@ test('refuses a second SUBSCRIBE on one connection, and hands calls over in orde
   assert.match(String(error.message), /already subscribed/);
   await executor.waitForClose();
   assert.equal(calls, ['SUBSCRIBE e1', 'UPDATE a', 'MESSAGE', 'closed e1']);
+});
+
+test('ignores a call of a type a newer executor added and counts it, but refuses one as the first frame (issue 11)', async () => {
+  await listen();
+  const executor = await client();
+  executor.send(SUBSCRIBE);
+  executor.send({ type: 'FUTURE_CALL', x: 1 });
+  executor.send({ type: 'UPDATE', status: { taskId: 'a', state: 'TASK_RUNNING', uuid: '11111111-1111-1111-1111-111111111111', timestamp: 1 } });
+  executor.send(SUBSCRIBE);
+  await executor.waitForEvent('ERROR');
+  assert.equal(calls, ['SUBSCRIBE e1', 'unknown FUTURE_CALL', 'UPDATE a', 'closed e1']);
+  const early = await client();
+  early.send({ type: 'FUTURE_CALL' });
+  assert.match(String((await early.waitForEvent('ERROR')).message), /first frame must be SUBSCRIBE, got FUTURE_CALL/);
 });
 
 test('sends heartbeats and drops an executor that stays silent for three intervals', async () => {

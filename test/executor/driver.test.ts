@@ -234,6 +234,19 @@ Driver('bytes that are not msgpack are a protocol error too', async (context) =>
   assert.is(await agent.waitForClose(), 1008);
 });
 
+Driver('an event of a type a newer agent added is ignored: no error, no shutdown, the next LAUNCH goes through (issue 11)', async (context) => {
+  const agent = await startAgent(context);
+  const { driver, seen } = recordingDriver(context);
+  await driver.start();
+  agent.sendRaw(encode({ type: 'FUTURE_EVENT', anything: [1, 2] }));
+  agent.send({ type: 'LAUNCH', task: commandTask('task-after', 'true') });
+  await waitFor(() => seen.launched.length === 1, { message: 'onLaunch after the unknown event' });
+  assert.equal(seen.launched, ['task-after']);
+  assert.equal(seen.errors, []);
+  assert.equal(seen.shutdowns, []);
+  assert.is(driver.state, 'SUBSCRIBED');
+});
+
 Driver("the agent's ERROR reaches onError with its code, then the driver shuts down", async (context) => {
   const agent = await startAgent(context);
   const { driver, seen } = recordingDriver(context);

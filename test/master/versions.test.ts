@@ -4,7 +4,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { firstFrameVersion } from '../../src/protocol/index.js';
-import { AGENT_INFO, Harness } from './harness.js';
+import { getJson } from '../helpers.js';
+import { AGENT_INFO, agentStatus, Harness, launchOne } from './harness.js';
 
 const test = suite<{ h: Harness }>('Master: protocol versions', { h: undefined as unknown as Harness });
 test.before.each(async (context) => {
@@ -42,6 +43,41 @@ test('refuses an agent and a scheduler too new for it with ERR_PROTOCOL_VERSION 
   const served = await h.schedulerPeer();
   served.send({ type: 'SUBSCRIBE', frameworkInfo: { name: 'g' } });
   assert.is((await served.next('SUBSCRIBED')).protocol, 1);
+});
+
+test('keeps a newer release\'s state and reason and shapes them for a 0.1.0 scheduler (protocol 1)', async ({ h }) => {
+  const { peer: agent, agentId } = await h.agent();
+  const old = await h.scheduler({ name: 'old' });
+  await launchOne(old.peer, agent, agentId, 't-old');
+  agent.send({ type: 'STATUS_UPDATE', frameworkId: old.frameworkId, status: { ...agentStatus(agentId, 't-old', 'TASK_PAUSED'), reason: 'REASON_NAPPING', message: 'zzz' } });
+  const shaped = (await old.peer.next('UPDATE')).status;
+  assert.equal([shaped.state, shaped.reason, shaped.message], ['TASK_RUNNING', undefined, 'TASK_PAUSED: zzz']);
+  const state = await h.state();
+  assert.is(state.frameworks.find((f) => f.id === old.frameworkId)!.tasks[0]!.state, 'TASK_PAUSED', 'the master keeps the state as it came');
+});
+
+test('passes a newer release\'s state and reason on, as they are, to a protocol 2 scheduler', async ({ h }) => {
+  const { peer: agent, agentId } = await h.agent();
+  const current = await h.schedulerPeer();
+  current.send({ type: 'SUBSCRIBE', frameworkInfo: { name: 'new', checkpoint: false }, ...firstFrameVersion() });
+  const { frameworkId } = await current.next('SUBSCRIBED');
+  await launchOne(current, agent, agentId, 't-new');
+  agent.send({ type: 'STATUS_UPDATE', frameworkId, status: { ...agentStatus(agentId, 't-new', 'TASK_PAUSED'), reason: 'REASON_NAPPING' } });
+  const passed = (await current.next('UPDATE')).status;
+  assert.equal([passed.state, passed.reason], ['TASK_PAUSED', 'REASON_NAPPING']);
+});
+
+test('ignores a call of a type it does not know from a registered agent, counts it in /metrics, and goes on serving it', async ({ h }) => {
+  const { peer: agent, agentId } = await h.agent();
+  const { peer: scheduler, frameworkId } = await h.scheduler();
+  agent.send({ type: 'FUTURE_CALL', payload: 1 });
+  agent.send({ type: 'FUTURE_CALL', payload: 2 });
+  await launchOne(scheduler, agent, agentId);
+  agent.send({ type: 'STATUS_UPDATE', frameworkId, status: agentStatus(agentId, 't1', 'TASK_RUNNING') });
+  assert.is((await scheduler.next('UPDATE')).status.state, 'TASK_RUNNING', 'the agent is still served');
+  assert.equal(agent.pending('ERROR'), []);
+  const body = String((await getJson(h.url('/metrics'))).body);
+  assert.match(body, /lifeline_master_unknown_messages_total\{endpoint="agent"\} 2/);
 });
 
 test.run();

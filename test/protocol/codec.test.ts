@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AgentCall, decode, decodeFrame, encode, ExecutorCall, ExecutorEvent, ProtocolError, SchedulerCall, validate } from '../../src/protocol/index.js';
+import { AgentCall, decode, decodeFrame, encode, ExecutorCall, ExecutorEvent, ProtocolError, SchedulerCall, UnknownTypeError, validate } from '../../src/protocol/index.js';
 
 const status = () => ({ taskId: 't1', state: 'TASK_RUNNING', uuid: randomUUID(), timestamp: Date.now() });
 const task = { taskId: 't1', name: 'sleep', agentId: 'a1', resources: { cpus: 0.1, mem: 32 }, command: { value: 'sleep 1' } };
@@ -51,8 +51,10 @@ codec('rejects a frame that is not an object with a type', () => {
   rejects(() => decodeFrame(ExecutorCall, encode({ nope: 1 })), /missing type/);
 });
 
-codec('names an unknown message type', () => {
-  rejects(() => decodeFrame(AgentCall, encode({ type: 'LAUNCH_MISSILES' })), /unknown or missing type "LAUNCH_MISSILES"/);
+codec('names an unknown message type: a well-formed one as a newer peer\'s (UnknownTypeError, to ignore), any other as a bad frame', () => {
+  assert.throws(() => decodeFrame(AgentCall, encode({ type: 'LAUNCH_MISSILES' })), (error: unknown) => error instanceof UnknownTypeError && error.type === 'LAUNCH_MISSILES' && error.code === 'ERR_PROTOCOL');
+  rejects(() => decodeFrame(AgentCall, encode({ type: 'launch missiles' })), /unknown or missing type "launch missiles"/);
+  rejects(() => decodeFrame(AgentCall, encode({ type: 7 })), /unknown or missing type 7/);
 });
 
 codec('names the field and value of an invalid ID', () => {
@@ -62,8 +64,10 @@ codec('names the field and value of an invalid ID', () => {
   rejects(() => decodeFrame(SchedulerCall, encode({ type: 'KILL', taskId: 'a\u0001b' })), /taskId/);
 });
 
-codec('rejects unknown task states and wrong field types', () => {
-  rejects(() => decodeFrame(ExecutorCall, encode({ type: 'UPDATE', status: { ...status(), state: 'TASK_DANCING' } })), /status\.state/);
+codec('keeps a newer release\'s task state, and rejects a malformed state and wrong field types', () => {
+  assert.is((decodeFrame(ExecutorCall, encode({ type: 'UPDATE', status: { ...status(), state: 'TASK_DANCING' } })) as { status: { state: string } }).status.state, 'TASK_DANCING');
+  rejects(() => decodeFrame(ExecutorCall, encode({ type: 'UPDATE', status: { ...status(), state: 'dancing' } })), /status\.state/);
+  rejects(() => decodeFrame(ExecutorCall, encode({ type: 'UPDATE', status: { ...status(), state: 'TASK_' } })), /status\.state/);
   rejects(() => decodeFrame(ExecutorCall, encode({ type: 'MESSAGE', data: 'not bytes' })), /data/);
   rejects(() => decodeFrame(ExecutorEvent, encode({ type: 'SHUTDOWN', gracePeriodMs: -1 })), /gracePeriodMs/);
 });

@@ -54,7 +54,7 @@ calls('refuses each bad field of SUBSCRIBE, naming it', () => {
     [{ unacknowledgedTasks: 3 }, /field unacknowledgedTasks invalid type/],
     [{ unacknowledgedTasks: [{ ...task, taskId: 'a/b' }] }, /field unacknowledgedTasks\.0\.taskId/],
     [{ unacknowledgedUpdates: undefined }, /field unacknowledgedUpdates/],
-    [{ unacknowledgedUpdates: [status, { ...status, state: 'TASK_NOPE' }] }, /field unacknowledgedUpdates\.1\.state/],
+    [{ unacknowledgedUpdates: [status, { ...status, state: 'task_nope' }] }, /field unacknowledgedUpdates\.1\.state/],
   ];
   for (const [change, pattern] of cases) assert.match(refusal(ExecutorCall, { ...subscribe, ...change }), pattern);
 });
