@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConnectionError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { versionDocument } from '../checkpoint/format.js';
 
 export interface AgentHttpOptions {
   ip: string;
@@ -70,6 +71,9 @@ export class AgentHttpServer {
     switch (path) {
       case '/health':
         json(response, 200, { status: 'ok' });
+        return;
+      case '/version':
+        json(response, 200, versionDocument());
         return;
       case '/state': {
         const { status, body } = this.#options.state();

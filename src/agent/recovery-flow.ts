@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import { syncDir } from '../checkpoint/atomic-write.js';
 import { agentInfoPath, forkedPath, latestAgentPath, runDir, sentinelPath, type RunRef } from '../checkpoint/layout.js';
 import { recoverState } from '../checkpoint/recover.js';
+import { readCheckpointFormat, writeCheckpointFormat } from '../checkpoint/format.js';
 import type { RecoveredExecutor, RecoveredRun, RecoveredState } from '../checkpoint/state.js';
 import { bootId as hostBootId } from '../process/index.js';
 import { AgentInfoChangedError } from './errors.js';
@@ -54,7 +55,10 @@ export class RecoveryFlow {
     const latestLink = latestAgentPath(workDir);
     // Strict mode: a CheckpointCorruptError whose message names the file, the offset and the two
     // ways out (--strict=false, or removing meta/agents/latest); the CLI prints it and exits 1.
+    // A format newer than this release reads is refused before anything is read (issue 11).
+    const format = await readCheckpointFormat(workDir);
     const state: RecoveredState = await recoverState(workDir, { strict: this.#model.config.strict });
+    await writeCheckpointFormat(workDir, format);
     // The agent's own checkpoint skipped (non-strict) counts as a recovery error; a damaged file
     // the executor wrote (shim.json, outbox.log) is only noted: it is untrusted in every mode.
     const skipped = state.errors.filter((damage) => damage.source !== 'sandbox');

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointCorruptError } from '../checkpoint/errors.js';
+import { CheckpointFormatError, readCheckpointFormat, versionDocument, type CheckpointFormat } from '../checkpoint/format.js';
 import { latestAgentPath, metaDir } from '../checkpoint/layout.js';
 import { recoverState } from '../checkpoint/recover.js';
 import type { RecoveredRun, RecoveredState, RecoveredTask } from '../checkpoint/state.js';
@@ -31,9 +32,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!isDir) throw new FlagError(`invalid value for --work_dir: ${show(flags.work_dir)} (no such directory)`);
   let state: RecoveredState;
+  let format: CheckpointFormat;
   try {
+    // A newer format is refused before anything else is read; inspect writes nothing either way.
+    format = await readCheckpointFormat(workDir);
     state = await recoverState(workDir, { strict: flags.strict });
   } catch (error) {
+    if (error instanceof CheckpointFormatError) {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, file: error.file, format: error.format, writtenBy: error.writtenBy ?? null, message: error.message } })}\n`);
+      process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
+      return 1;
+    }
     if (!(error instanceof CheckpointCorruptError)) throw error;
     if (flags.json) {
       const body = { code: error.code, file: error.file, ...(error.offset === undefined ? {} : { offset: error.offset }), message: error.message };
@@ -42,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
     return 1;
   }
-  process.stdout.write(flags.json ? `${JSON.stringify(toJson(state), null, 2)}\n` : toText(workDir, state, flags.strict));
+  process.stdout.write(flags.json ? `${JSON.stringify(withFormat(toJson(state), format), null, 2)}\n` : `${toText(workDir, state, flags.strict)}${formatLine(format)}`);
   return 0;
 }
 
@@ -141,4 +150,20 @@ export function toText(workDir: string, state: RecoveredState, strict: boolean):
     for (const file of state.strayTempFiles) lines.push(`  ${file}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The work dir's format and who wrote it, beside what this build reads (issue 11). */
+function formatInfo(format: CheckpointFormat) {
+  const reader = versionDocument();
+  return { checkpoint: format.format, writtenBy: format.writtenBy ?? null, reader: { version: reader.version, formats: reader.formats } };
+}
+
+function withFormat(json: unknown, format: CheckpointFormat): unknown {
+  return { format: formatInfo(format), ...(json as Record<string, unknown>) };
+}
+
+function formatLine(format: CheckpointFormat): string {
+  const info = formatInfo(format);
+  const by = info.writtenBy ? `written by lifeline ${info.writtenBy}` : 'no meta/format: written by lifeline 0.1.0 (or nothing checkpointed yet)';
+  return `checkpoint format ${info.checkpoint} (${by}); read by lifeline ${info.reader.version}, which reads formats 1..${info.reader.formats.checkpoint}\n`;
 }

@@ -17,6 +17,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   shim: { summary: 'the command executor; launched by the agent, not by hand', load: loadShim },
   state: { summary: 'print /state of a master (--master=HOST:PORT) or an agent (--agent=HOST:PORT) as JSON', load: () => import('./state.js') },
   inspect: { summary: 'print the checkpointed state of a work dir (--work_dir=DIR)', load: () => import('./inspect.js') },
+  version: { summary: 'print the release, protocol and on-disk format versions (also --version)', load: () => import('./version.js') },
 };
 
 /**
@@ -44,7 +45,8 @@ function usage(): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [given, ...rest] = argv;
+  const name = given === '--version' || given === '-V' ? 'version' : given;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;

@@ -5,6 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
+import { versionDocument } from '../checkpoint/format.js';
 
 export interface HttpRoutes {
   state(): unknown;
@@ -66,13 +67,14 @@ export class MasterHttpServer {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = pathOf(request);
-    const known = path === '/health' || path === '/state' || path === '/metrics';
+    const known = path === '/health' || path === '/state' || path === '/metrics' || path === '/version';
     if (!known) return send(response, 404, { error: `no such endpoint: ${path}` });
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('Allow', 'GET, HEAD');
       return send(response, 405, { error: `${request.method} is not allowed on ${path}` });
     }
     if (path === '/health') return send(response, 200, { status: 'ok' });
+    if (path === '/version') return send(response, 200, versionDocument());
     if (path === '/state') return send(response, 200, this.#routes.state());
     const { contentType, body } = await this.#routes.metrics();
     response.writeHead(200, { 'Content-Type': contentType });
