@@ -1,6 +1,6 @@
 // A real master and agent on loopback and a temp dir, as separate processes running the built CLI.
 import path from 'node:path';
-import { freePort, getJson, lifeline, Proc, removeDir, tempDir, waitFor } from './helpers.js';
+import { CLI, freePort, getJson, lifeline, Proc, removeDir, tempDir, waitFor } from './helpers.js';
 
 export interface Cluster {
   master: Proc;
@@ -20,9 +20,11 @@ export interface ClusterOptions {
   noAgent?: boolean;
 }
 
-export async function startMaster(flags: string[] = []): Promise<{ master: Proc; address: string }> {
+/** A master of this build, or of the release whose CLI main.js is `cli` (test/fixtures/releases/<v>/cli/main.js). */
+export async function startMaster(flags: string[] = [], cli: string = CLI): Promise<{ master: Proc; address: string }> {
   const port = await freePort();
-  const master = lifeline(['master', '--ip=127.0.0.1', `--port=${port}`, ...flags]);
+  const args = ['master', '--ip=127.0.0.1', `--port=${port}`, ...flags];
+  const master = cli === CLI ? lifeline(args) : new Proc(process.execPath, [cli, ...args]);
   const address = `127.0.0.1:${port}`;
   try {
     await waitFor(async () => (await getJson(`http://${address}/health`)).status === 200, {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SchedulerDriver, isTerminal, type NewTaskInfo, type Offer, type RoutedTaskStatus, type TaskState } from '../src/scheduler/index.js';
 import { readProcStat } from '../src/process/index.js';
 import { readRecordLog, type LogRecord } from '../src/checkpoint/index.js';
-import { freePort, getJson, isAlive, lifeline, Proc, removeDir, tempDir, waitFor } from './helpers.js';
+import { CLI, freePort, getJson, isAlive, Proc, removeDir, tempDir, waitFor } from './helpers.js';
 import { startMaster } from './cluster.js';
 
 /** Short timeouts: every scenario stays well under 20 s. */
@@ -26,6 +26,8 @@ export const MASTER_FLAGS: readonly string[] = ['--agent_reregister_timeout=30se
 const EXECUTOR_MODULE = fileURLToPath(new URL('../src/executor/index.js', import.meta.url));
 
 export interface ScenarioOptions {
+  /** The CLI the master runs from (an old release's fixture, for upgrade tests). Default: this build's. */
+  masterCli?: string;
   masterFlags?: string[];
   agentFlags?: string[];
 }
@@ -269,7 +271,7 @@ export class Scenario {
     scenario.workDir = fs.realpathSync(tempDir('ll-rec-'));
     scenario.fixtures = fs.realpathSync(tempDir('ll-fix-'));
     scenario.#agentFlags = options.agentFlags ?? [];
-    const { master, address } = await startMaster([...MASTER_FLAGS, ...(options.masterFlags ?? [])]);
+    const { master, address } = await startMaster([...MASTER_FLAGS, ...(options.masterFlags ?? [])], options.masterCli);
     scenario.master = master;
     scenario.masterAddress = address;
     scenario.#agentPort = await freePort();
@@ -288,9 +290,12 @@ export class Scenario {
   }
 
   /** Starts an agent on the work dir (again); waits until its /state says RUNNING unless told not to. */
-  async startAgent(extraFlags: string[] = [], { waitRunning = true }: { waitRunning?: boolean } = {}): Promise<Proc> {
-    const agent = lifeline(
+  async startAgent(extraFlags: string[] = [], { waitRunning = true, cli = CLI }: { waitRunning?: boolean; cli?: string } = {}): Promise<Proc> {
+    // `cli`: the CLI main.js to run it from (an old release's fixture, for upgrade tests).
+    const agent = new Proc(
+      process.execPath,
       [
+        cli,
         'agent',
         `--master=${this.masterAddress}`,
         `--work_dir=${this.workDir}`,
