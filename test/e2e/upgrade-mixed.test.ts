@@ -4,7 +4,7 @@
 // this build's agent and scheduler work against a 0.1.0 master.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isAlive } from '../helpers.js';
+import { getJson, isAlive } from '../helpers.js';
 import { customTask, scenario, waitingTask, type ScenarioContext } from './scenario.js';
 import { assertInOrder, NEW_DRIVER, numberedExecutor, OLD_CLI, sequence } from './upgrade.js';
 
@@ -66,6 +66,8 @@ Mixed(
     s.release(s.run(fw, 't1'));
     assert.is((await fw.waitTerminal('t1')).state, 'TASK_FINISHED', fw.describe('t1'));
     assert.match(agent.stderr, /"protocol":1,"masterRelease":"0\.1\.0 or older","msg":"registered with the master"/);
+    const version = await getJson(`http://${s.agentAddress}/version`);
+    assert.equal(version, { status: 200, body: { version: '0.2.0', protocol: { current: 2, oldest: 1 }, formats: { checkpoint: 1, sandbox: 1 } } });
     await s.expectNoProcesses();
   }),
 );

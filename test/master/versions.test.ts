@@ -80,4 +80,10 @@ test('ignores a call of a type it does not know from a registered agent, counts 
   assert.match(body, /lifeline_master_unknown_messages_total\{endpoint="agent"\} 2/);
 });
 
+test('GET /version says the release, the protocols it speaks and serves, and the formats', async ({ h }) => {
+  const { status, body } = await getJson(h.url('/version'));
+  assert.is(status, 200);
+  assert.equal(body, { version: '0.2.0', protocol: { current: 2, oldest: 1 }, formats: { checkpoint: 1, sandbox: 1 } });
+});
+
 test.run();
