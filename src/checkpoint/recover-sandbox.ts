@@ -8,6 +8,11 @@ import { parseRecordLog } from './record-log-read.js';
 import type { LogRecord } from './records.js';
 import { article, lstatKind, MAX_JSON_BYTES, MAX_LOG_BYTES, readRegularFile } from './recover-fs.js';
 import { ShimInfo } from './shim-info.js';
+import { SANDBOX_FORMAT } from './format.js';
+import { RELEASE } from '../protocol/version.js';
+
+/** readShim's answer for a sandbox in a format newer than this release reads: neither file is read. */
+export const NEWER_FORMAT = Symbol('newer sandbox format');
 
 /** Lists damaged executor-written data of `file`, and what became of it. */
 export type Note = (error: unknown, file: string, consequence: string) => void;
@@ -32,12 +37,17 @@ export async function sandboxDirsReal(sandbox: string, note: Note): Promise<bool
 }
 
 /** shim.json of the run `ref`, if it is there, intact and names that run. */
-export async function readShim(ref: RunRef, sandbox: string, note: Note): Promise<ShimInfo | undefined> {
+export async function readShim(ref: RunRef, sandbox: string, note: Note): Promise<ShimInfo | typeof NEWER_FORMAT | undefined> {
   const file = shimInfoPath(sandbox);
   try {
     const bytes = await readRegularFile(file, MAX_JSON_BYTES);
     if (bytes === undefined) return undefined;
     const shim = parseJson(file, bytes.toString('utf8'), ShimInfo);
+    if (shim.format !== undefined && shim.format > SANDBOX_FORMAT) {
+      // Never half-read (issue 11): the outbox of a newer format is not read either.
+      note(new CheckpointCorruptError(file, undefined, `says sandbox format ${shim.format}, but lifeline ${RELEASE} reads formats 1..${SANDBOX_FORMAT}`), file, 'shim.json and outbox.log are not read; the run is identified by forked.json alone');
+      return NEWER_FORMAT;
+    }
     if (shim.executorId !== ref.executorId || shim.containerId !== ref.containerId) {
       throw new CheckpointCorruptError(file, undefined, `names executor ${show(shim.executorId)} run ${show(shim.containerId)}, not ${show(ref.executorId)} run ${show(ref.containerId)}`);
     }

@@ -58,7 +58,7 @@ import {
 } from './recover-fs.js';
 import { Listings } from './recover-listings.js';
 import { readTaskLog } from './recover-logs.js';
-import { readOutbox, readShim, sandboxDirsReal } from './recover-sandbox.js';
+import { NEWER_FORMAT, readOutbox, readShim, sandboxDirsReal } from './recover-sandbox.js';
 import type {
   LogRepair,
   RecoveredExecutor,
@@ -369,6 +369,7 @@ class Reader {
     const note = (error: unknown, file: string, consequence: string): void => this.#note(error, file, consequence);
     if (!(await sandboxDirsReal(sandbox, note))) return run;
     const shim = await readShim(ref, sandbox, note);
+    if (shim === NEWER_FORMAT) return run;
     if (shim && !rebooted) run.shim = shim;
     const outbox = await readOutbox(sandbox, note);
     if (outbox) run.outbox = outbox;

@@ -14,6 +14,8 @@ export const ShimInfo = v.object({
   pid: Pid,
   startTime: StartTime,
   protocol: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** The format of `.lifeline/` (issue 11; checkpoint/format.ts). Absent: 0.1.0, format 1. */
+  format: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000))),
   executorId: Id,
   containerId: Id,
   tasks: v.pipe(v.array(ShimTask), v.maxLength(10_000)),

@@ -7,6 +7,7 @@ import { outboxPath, shimInfoPath, shimStateDir } from '../checkpoint/layout.js'
 import { killGroup } from '../process/kill-group.js';
 import { processIdentity } from '../process/proc-stat.js';
 import { EXECUTOR_PROTOCOL_VERSION } from '../protocol/constants.js';
+import { SANDBOX_FORMAT } from '../checkpoint/format.js';
 import { LifelineError, show } from '../protocol/errors.js';
 import type { ExecutorEnvironment } from './environment.js';
 import { Outbox } from './outbox.js';
@@ -22,6 +23,7 @@ export function prepareFiles(env: ExecutorEnvironment, onOutboxFailure: (error: 
     pid: identity.pid,
     startTime: identity.startTime,
     protocol: EXECUTOR_PROTOCOL_VERSION,
+    format: SANDBOX_FORMAT,
     executorId: env.executorId,
     containerId: env.containerId,
   });
