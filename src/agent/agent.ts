@@ -14,6 +14,7 @@ import { ExecutorEndpoint } from './executor-endpoint.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
+import { Housekeeping } from './housekeeping.js';
 import { ExecutorLauncher } from './launcher.js';
 import { MasterSession } from './master-session.js';
 import { AgentMetrics } from './metrics.js';
@@ -44,6 +45,7 @@ export class Agent {
   readonly #master: MasterSession;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #recovery: RecoveryFlow;
+  readonly #housekeeping: Housekeeping;
   #liveness: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -77,6 +79,7 @@ export class Agent {
       forward: (update, resend) => this.#master.forward(update, resend),
     });
     this.#ending = new RunEnding(this.#model);
+    this.#housekeeping = new Housekeeping(this.#model, this.#logger);
     const launcher = new ExecutorLauncher(this.#model, this.#ending);
     this.#recovery = new RecoveryFlow(this.#model, this.#ending);
     this.#master = new MasterSession({
@@ -175,8 +178,10 @@ export class Agent {
       // The agent is not the parent of recovered executors: it watches them instead.
       this.#liveness = setInterval(() => this.#ending.checkLiveness(), LIVENESS_INTERVAL_MS);
       this.#liveness.unref();
+      this.#housekeeping.start();
     } catch (error) {
       clearInterval(this.#liveness);
+      await this.#housekeeping.stop();
       await this.#endpoint.close().catch(() => {});
       await this.#http.close().catch(() => {});
       await this.#checkpointer?.close().catch(() => {});
@@ -261,6 +266,7 @@ export class Agent {
       await this.#master.link.close();
       await this.#endpoint.close();
       clearInterval(this.#liveness);
+      await this.#housekeeping.stop();
       this.#model.clearTimers();
       await this.#model.updates.idle();
       this.#model.updates.close();

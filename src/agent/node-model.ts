@@ -356,6 +356,11 @@ export class NodeModel {
     this.#collector.clear();
   }
 
+  /** --gc_disk_headroom: removes now the completed runs older than `maxAgeMs`; resolves with how many. */
+  pruneCompletedRuns(maxAgeMs: number): Promise<number> {
+    return this.#collector.prune(maxAgeMs);
+  }
+
   /** Stops the gc timers only (after --recover=cleanup). */
   clearGcTimers(): void {
     this.#collector.clear();

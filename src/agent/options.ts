@@ -33,6 +33,16 @@ export interface AgentOptions {
   registrationBackoffFactorMs?: number;
   /** Completed runs' sandboxes and meta directories are removed this long after completion. Default: 1 week. */
   gcDelayMs?: number;
+  /** A task's stdout or stderr larger than this is rotated (--sandbox_log_max_size). Default: 10 MiB. */
+  sandboxLogMaxBytes?: number;
+  /** Files kept per output stream, the live one included (--sandbox_log_max_files). Default: 5. */
+  sandboxLogMaxFiles?: number;
+  /** How often live sandboxes' output sizes are checked. Default: 2000. */
+  sandboxLogCheckIntervalMs?: number;
+  /** Completed sandboxes go earlier when the disk is fuller than 1 − this (--gc_disk_headroom, 0..1). Default: 0.1. */
+  gcDiskHeadroom?: number;
+  /** How often the work dir's disk usage is read (--disk_watch_interval). Default: 1 min. */
+  diskWatchIntervalMs?: number;
   /** Status update resend backoff. Defaults: 1000 and 60000. */
   statusUpdateRetryIntervalMinMs?: number;
   statusUpdateRetryIntervalMaxMs?: number;
@@ -70,6 +80,11 @@ export interface Config {
   executorShutdownGracePeriodMs: number;
   registrationBackoffFactorMs: number;
   gcDelayMs: number;
+  sandboxLogMaxBytes: number;
+  sandboxLogMaxFiles: number;
+  sandboxLogCheckIntervalMs: number;
+  gcDiskHeadroom: number;
+  diskWatchIntervalMs: number;
   statusUpdateRetryIntervalMinMs: number;
   statusUpdateRetryIntervalMaxMs: number;
   maxFrameBytes: number;
@@ -121,6 +136,12 @@ export function validateOptions(options: AgentOptions): Config {
   const retryMin = ms('statusUpdateRetryIntervalMinMs', 1_000);
   const retryMax = ms('statusUpdateRetryIntervalMaxMs', 60_000);
   if (retryMax < retryMin) throw new AgentOptionError('statusUpdateRetryIntervalMaxMs', retryMax, `≥ statusUpdateRetryIntervalMinMs (${retryMin})`);
+  const sandboxLogMaxBytes = options.sandboxLogMaxBytes ?? 10 * 1024 * 1024;
+  if (!Number.isSafeInteger(sandboxLogMaxBytes) || sandboxLogMaxBytes < 1024) throw new AgentOptionError('sandboxLogMaxBytes', sandboxLogMaxBytes, 'a whole number of bytes ≥ 1KB');
+  const sandboxLogMaxFiles = options.sandboxLogMaxFiles ?? 5;
+  if (!Number.isInteger(sandboxLogMaxFiles) || sandboxLogMaxFiles < 1 || sandboxLogMaxFiles > 1000) throw new AgentOptionError('sandboxLogMaxFiles', sandboxLogMaxFiles, 'an integer from 1 to 1000');
+  const gcDiskHeadroom = options.gcDiskHeadroom ?? 0.1;
+  if (typeof gcDiskHeadroom !== 'number' || !(gcDiskHeadroom >= 0 && gcDiskHeadroom <= 1)) throw new AgentOptionError('gcDiskHeadroom', gcDiskHeadroom, 'a fraction from 0 to 1');
   const runtimeDir = options.runtimeDir ?? defaultRuntimeDir(options.workDir);
   const socketPath = executorSocketPath(runtimeDir);
   return {
@@ -137,6 +158,11 @@ export function validateOptions(options: AgentOptions): Config {
     executorShutdownGracePeriodMs: ms('executorShutdownGracePeriodMs', 5_000, 0),
     registrationBackoffFactorMs: ms('registrationBackoffFactorMs', 1_000),
     gcDelayMs: ms('gcDelayMs', 7 * 24 * 3_600_000),
+    sandboxLogMaxBytes,
+    sandboxLogMaxFiles,
+    sandboxLogCheckIntervalMs: ms('sandboxLogCheckIntervalMs', 2_000),
+    gcDiskHeadroom,
+    diskWatchIntervalMs: ms('diskWatchIntervalMs', 60_000),
     statusUpdateRetryIntervalMinMs: retryMin,
     statusUpdateRetryIntervalMaxMs: retryMax,
     maxFrameBytes,

@@ -1,10 +1,11 @@
 // Command-line flags with Mesos names (`--work_dir`), kebab-case aliases (`--work-dir`) and
 // environment variables (`LIFELINE_AGENT_WORK_DIR`). Precedence: command line, then environment,
 // then default. A bad flag is a FlagError whose one-line message names the flag and the value.
+import { parseBytes } from '../protocol/bytes.js';
 import { parseDuration } from '../protocol/duration.js';
 import { FlagError, show } from '../protocol/errors.js';
 
-type Kind = 'string' | 'boolean' | 'duration' | 'integer' | 'number';
+type Kind = 'string' | 'boolean' | 'duration' | 'integer' | 'number' | 'bytes';
 
 export interface FlagSpec {
   readonly type: Kind;
@@ -107,6 +108,12 @@ function convert(from: string, spec: FlagSpec, text: string): string | number | 
         return parseDuration(text);
       } catch {
         throw bad('a duration such as 500ms, 2secs, 15mins or 2s');
+      }
+    case 'bytes':
+      try {
+        return parseBytes(text);
+      } catch {
+        throw bad('a size such as 512KB, 10MB or 1GB');
       }
     case 'integer': {
       const n = Number(text);

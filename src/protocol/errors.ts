@@ -4,6 +4,7 @@
 export type ErrorCode =
   | 'ERR_INVALID_ID'
   | 'ERR_INVALID_DURATION'
+  | 'ERR_INVALID_SIZE'
   | 'ERR_INVALID_FLAG'
   | 'ERR_INVALID_OPTION'
   | 'ERR_PROTOCOL'
@@ -54,6 +55,13 @@ export class UnauthorizedError extends LifelineError {
 export class InvalidDurationError extends LifelineError {
   constructor(value: unknown) {
     super('ERR_INVALID_DURATION', `invalid duration: ${show(value)} (use e.g. 500ms, 2secs, 15mins, 1hrs, or 2s, 15m)`);
+  }
+}
+
+/** A size (`10MB`, `512KB`, `10Mi`) that cannot be parsed. */
+export class InvalidSizeError extends LifelineError {
+  constructor(value: unknown) {
+    super('ERR_INVALID_SIZE', `invalid size: ${show(value)} (use e.g. 512KB, 10MB, 1GB, or 10Mi)`);
   }
 }
 
