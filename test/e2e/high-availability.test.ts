@@ -1,0 +1,127 @@
+// Several masters, one leader, on a real etcd (issue 12): agents and frameworks given
+// --master=etcd://… follow the leader; kill -9 of the leader under running tasks hands over to a
+// standby within the lease TTL plus a few seconds, and nothing is lost or killed; a master whose
+// etcd goes away stops serving. Skips (one line) without etcd on the PATH, fails so under CI=true.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { freePort, getJson, lifeline, Proc, removeDir, tempDir, waitFor } from '../helpers.js';
+import { requireEtcd, startEtcd, type EtcdServer } from '../../harness/lib/etcd.js';
+import { kill9, masterState, startMasterAt } from '../../harness/lib/masters.js';
+
+interface Ctx {
+  etcd: EtcdServer;
+  procs: Proc[];
+  dirs: string[];
+}
+
+const HA = suite<Ctx>('Masters on etcd fail over without losing a task');
+const RUN = requireEtcd('test/e2e/high-availability.test.ts');
+const FRAMEWORK = fileURLToPath(new URL('../fixtures/failover-framework.js', import.meta.url));
+const TTL = '2secs';
+const TASK = 'for i in $(seq 10); do sleep 1; done';
+
+HA.before.each(async (ctx) => {
+  ctx.procs = [];
+  ctx.dirs = [];
+  if (RUN) ctx.etcd = await startEtcd();
+});
+HA.after.each(async (ctx) => {
+  await Promise.all(ctx.procs.map((proc) => proc.stop()));
+  await ctx.etcd?.stop();
+  for (const dir of ctx.dirs) removeDir(dir);
+});
+
+function lines(proc: Proc): Array<Record<string, unknown>> {
+  return proc.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function masters(ctx: Ctx, count: number): Promise<{ ports: number[]; procs: Map<number, Proc>; url: string; flags: string[] }> {
+  const url = `etcd://${ctx.etcd.endpoint}/lifeline-test`;
+  const flags = [`--registry=${url}`, `--leader_lease_ttl=${TTL}`, '--agent_reregister_timeout=20secs'];
+  const ports: number[] = [];
+  const procs = new Map<number, Proc>();
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const proc = await startMasterAt(port, flags);
+    ctx.procs.push(proc);
+    ports.push(port);
+    procs.set(port, proc);
+  }
+  return { ports, procs, url, flags };
+}
+
+async function leaderOf(ports: number[]): Promise<number | undefined> {
+  for (const port of ports) if ((await masterState(port))?.leading === true) return port;
+  return undefined;
+}
+
+async function startAgent(ctx: Ctx, master: string): Promise<Proc> {
+  const workDir = tempDir('ll-ha-agent-');
+  ctx.dirs.push(workDir);
+  const port = await freePort();
+  const agent = lifeline([
+    'agent', `--master=${master}`, `--work_dir=${workDir}`, `--runtime_dir=${path.join(workDir, 'rt')}`, '--ip=127.0.0.1', `--port=${port}`,
+    '--registration_backoff_factor=100ms', '--resources=cpus:4;mem:4096;disk:10000',
+  ]);
+  ctx.procs.push(agent);
+  await waitFor(async () => ((await getJson(`http://127.0.0.1:${port}/state`)).body as { status?: string }).status === 'RUNNING', {
+    timeoutMs: 20_000,
+    message: `agent RUNNING\n${agent.stderr.slice(-2000)}`,
+  });
+  return agent;
+}
+
+HA('kill -9 of the leader: a standby leads within the TTL plus a few seconds, the agent and both frameworks follow, nothing is lost', async (ctx) => {
+  if (!RUN) return;
+  const { ports, procs, url, flags } = await masters(ctx, 3);
+  const first = await waitFor(() => leaderOf(ports), { timeoutMs: 15_000, message: 'a leader' });
+  // A standby names the leader in /state.
+  const standby = ports.find((port) => port !== first)!;
+  assert.is((await masterState(standby))?.leader, `127.0.0.1:${first}`);
+  await startAgent(ctx, url);
+  const list = ports.map((port) => `127.0.0.1:${port}`).join(',');
+  const run = lifeline(['run', `--master=${url}`, '--checkpoint', `--command=${TASK}`, '--name=ha', '--json']);
+  // The SchedulerDriver is given the list: it follows the ERROR of a standby naming the leader.
+  const framework = new Proc(process.execPath, [FRAMEWORK, list, TASK]);
+  ctx.procs.push(run, framework);
+  await run.waitForOutput(/"TASK_RUNNING"/, { timeoutMs: 30_000, stream: 'stdout' });
+  await framework.waitForOutput(/"TASK_RUNNING"/, { timeoutMs: 30_000, stream: 'stdout' });
+
+  const killedAt = Date.now();
+  await kill9(procs.get(first)!);
+  const rest = ports.filter((port) => port !== first);
+  const next = await waitFor(() => leaderOf(rest), { timeoutMs: 15_000, intervalMs: 50, message: 'a new leader' });
+  const handover = Date.now() - killedAt;
+  assert.ok(handover < 2_000 + 5_000, `a standby led after ${handover} ms`);
+
+  const why = () => `\nrun: ${run.stdout}\n${run.stderr}\nframework: ${framework.stdout}\n${framework.stderr}\nnew leader: ${procs.get(next)!.stderr.slice(-3000)}`;
+  assert.is((await run.waitForExit(45_000)).code, 0, why());
+  assert.is((await framework.waitForExit(45_000)).code, 0, why());
+  for (const states of [lines(run).filter((l) => l.type === 'UPDATE').map((l) => (l.status as { state: string }).state), lines(framework).filter((l) => l.type === 'UPDATE').map((l) => l.state as string)]) {
+    assert.is(states.at(-1), 'TASK_FINISHED', why());
+    assert.not.ok(states.some((state) => state === 'TASK_LOST' || state === 'TASK_KILLED'), why());
+  }
+  const state = await masterState(next);
+  assert.is(state?.agents.filter((a) => a.status === 'ACTIVE').length, 1, 'the agent re-registered with the new leader');
+  assert.ok((state?.epoch ?? 0) > 0);
+
+  // The old leader, restarted, is a standby naming the new leader.
+  const again = await startMasterAt(first, flags);
+  ctx.procs.push(again);
+  await waitFor(async () => (await masterState(first))?.leader === `127.0.0.1:${next}`, { timeoutMs: 10_000, message: 'restarted master names the leader' });
+  assert.is((await masterState(first))?.leading, false);
+});
+
+HA('etcd stopped under the leader: it stops serving and exits', async (ctx) => {
+  if (!RUN) return;
+  const { ports, procs } = await masters(ctx, 1);
+  const leader = await waitFor(() => leaderOf(ports), { timeoutMs: 15_000, message: 'a leader' });
+  await ctx.etcd.proc.stop();
+  const exit = await procs.get(leader)!.waitForExit(15_000);
+  assert.is(exit.code, 1, procs.get(leader)!.stderr.slice(-2000));
+  assert.match(procs.get(leader)!.stderr, /lost leadership/);
+});
+
+HA.run();
