@@ -19,6 +19,8 @@ interface Ctx {
 const HA = suite<Ctx>('Masters on etcd fail over without losing a task');
 const RUN = requireEtcd('test/e2e/high-availability.test.ts');
 const FRAMEWORK = fileURLToPath(new URL('../fixtures/failover-framework.js', import.meta.url));
+const EXECUTOR = fileURLToPath(new URL('../fixtures/numbered-executor.js', import.meta.url));
+const NUMBERED = 80;
 const TTL = '2secs';
 const TASK = 'for i in $(seq 10); do sleep 1; done';
 
@@ -85,9 +87,12 @@ HA('kill -9 of the leader: a standby leads within the TTL plus a few seconds, th
   const run = lifeline(['run', `--master=${url}`, '--checkpoint', `--command=${TASK}`, '--name=ha', '--json']);
   // The SchedulerDriver is given the list: it follows the ERROR of a standby naming the leader.
   const framework = new Proc(process.execPath, [FRAMEWORK, list, TASK]);
-  ctx.procs.push(run, framework);
+  // A custom executor sending numbered updates through the failover, to a `run` that prints them.
+  const numbered = lifeline(['run', `--master=${url}`, '--checkpoint', `--executor=${process.execPath} ${EXECUTOR} ${NUMBERED} 100`, '--name=numbered', '--json']);
+  ctx.procs.push(run, framework, numbered);
   await run.waitForOutput(/"TASK_RUNNING"/, { timeoutMs: 30_000, stream: 'stdout' });
   await framework.waitForOutput(/"TASK_RUNNING"/, { timeoutMs: 30_000, stream: 'stdout' });
+  await numbered.waitForOutput(/"update 10"/, { timeoutMs: 30_000, stream: 'stdout' });
 
   const killedAt = Date.now();
   await kill9(procs.get(first)!);
@@ -103,6 +108,13 @@ HA('kill -9 of the leader: a standby leads within the TTL plus a few seconds, th
     assert.is(states.at(-1), 'TASK_FINISHED', why());
     assert.not.ok(states.some((state) => state === 'TASK_LOST' || state === 'TASK_KILLED'), why());
   }
+  // Every numbered update arrived, in order (a resend after the failover may repeat the latest).
+  assert.is((await numbered.waitForExit(45_000)).code, 0, `${numbered.stdout}\n${numbered.stderr}`);
+  // (Reconciliation answers carry no uuid: they are the master's summary, not the executor's updates.)
+  const seen = lines(numbered).filter((l) => l.type === 'UPDATE' && (l.status as { uuid: string | null }).uuid !== null).map((l) => Number(/^update (\d+)$/.exec((l.status as { message: string | null }).message ?? '')?.[1] ?? -1));
+  const distinct = seen.filter((n, i) => i === 0 || n !== seen[i - 1]);
+  assert.equal(distinct, Array.from({ length: NUMBERED + 1 }, (_, i) => i), `updates as delivered: ${seen.join(' ')}`);
+
   const state = await masterState(next);
   assert.is(state?.agents.filter((a) => a.status === 'ACTIVE').length, 1, 'the agent re-registered with the new leader');
   assert.ok((state?.epoch ?? 0) > 0);
