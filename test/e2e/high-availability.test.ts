@@ -4,6 +4,7 @@
 // etcd goes away stops serving. Skips (one line) without etcd on the PATH, fails so under CI=true.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, getJson, lifeline, Proc, removeDir, tempDir, waitFor } from '../helpers.js';
@@ -124,6 +125,67 @@ HA('kill -9 of the leader: a standby leads within the TTL plus a few seconds, th
   ctx.procs.push(again);
   await waitFor(async () => (await masterState(first))?.leader === `127.0.0.1:${next}`, { timeoutMs: 10_000, message: 'restarted master names the leader' });
   assert.is((await masterState(first))?.leading, false);
+});
+
+/** Every write to the registry, oldest first, as etcd's history of the log key has them. */
+async function registryHistory(endpoint: string): Promise<Array<{ epoch: number; leader: string; ops: string[] }>> {
+  const client = new Etcd3({ hosts: `http://${endpoint}` });
+  try {
+    const key = 'lifeline-test/registry/log';
+    const latest = Number((await client.get(key).exec()).kvs[0]?.mod_revision ?? 0);
+    const history: Array<{ epoch: number; leader: string; ops: string[] }> = [];
+    let seen = 0;
+    const watcher = await client.watch().key(key).startRevision('1').create();
+    watcher.on('put', (kv) => {
+      history.push(JSON.parse(kv.value.toString('utf8')) as { epoch: number; leader: string; ops: string[] });
+      seen = Number(kv.mod_revision);
+    });
+    try {
+      await waitFor(() => seen >= latest, { timeoutMs: 5_000, message: `the registry history up to revision ${latest}` });
+    } finally {
+      await watcher.cancel();
+    }
+    return history;
+  } finally {
+    client.close();
+  }
+}
+
+HA('an agent removed during a failover is told to shut down when it returns; the registry history shows one writer at a time', async (ctx) => {
+  if (!RUN) return;
+  const url = `etcd://${ctx.etcd.endpoint}/lifeline-test`;
+  const flags = [`--registry=${url}`, `--leader_lease_ttl=${TTL}`, '--agent_reregister_timeout=1secs'];
+  const ports = [await freePort(), await freePort()];
+  const procs = new Map<number, Proc>();
+  for (const port of ports) {
+    const proc = await startMasterAt(port, flags);
+    ctx.procs.push(proc);
+    procs.set(port, proc);
+  }
+  const first = await waitFor(() => leaderOf(ports), { timeoutMs: 15_000, message: 'a leader' });
+  const agent = await startAgent(ctx, url);
+  const agentId = (await waitFor(async () => (await masterState(first))?.agents[0]?.id, { message: 'agent registered' }))!;
+  const workDir = /--work_dir=(\S+)/.exec(agent.child.spawnargs.join(' '))![1]!;
+  await agent.stop();
+  await kill9(procs.get(first)!);
+  const next = ports.find((port) => port !== first)!;
+  await waitFor(async () => (await masterState(next))?.agents.find((a) => a.id === agentId)?.status === 'REMOVED', {
+    timeoutMs: 15_000,
+    message: `agent removed by the new leader\n${procs.get(next)!.stderr.slice(-2000)}`,
+  });
+  const back = lifeline(['agent', `--master=${url}`, `--work_dir=${workDir}`, `--runtime_dir=${path.join(workDir, 'rt')}`, '--ip=127.0.0.1', `--port=${await freePort()}`, '--registration_backoff_factor=100ms', '--resources=cpus:4;mem:4096;disk:10000']);
+  ctx.procs.push(back);
+  await back.waitForOutput(/told this agent to shut down/, { timeoutMs: 20_000 });
+
+  const history = await registryHistory(ctx.etcd.endpoint);
+  assert.ok(history.length >= 2, JSON.stringify(history));
+  const epochs = history.map((entry) => entry.epoch);
+  assert.equal(epochs, [...epochs].sort((a, b) => a - b), `writes never go back to an older term: ${epochs.join(' ')}`);
+  // Each term has one writer: the master that led it.
+  const writers = new Map<number, Set<string>>();
+  for (const entry of history) writers.set(entry.epoch, (writers.get(entry.epoch) ?? new Set()).add(entry.leader));
+  assert.ok([...writers.values()].every((set) => set.size === 1), JSON.stringify([...writers].map(([e, w]) => [e, [...w]])));
+  assert.equal([...writers.keys()].length, 2, 'admitted by the first leader, removed by the second');
 });
 
 HA('etcd stopped under the leader: it stops serving and exits', async (ctx) => {
