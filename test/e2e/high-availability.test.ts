@@ -188,6 +188,27 @@ HA('an agent removed during a failover is told to shut down when it returns; the
   assert.equal([...writers.keys()].length, 2, 'admitted by the first leader, removed by the second');
 });
 
+HA('SIGTERM makes the leader resign: a standby leads well before the lease would lapse', async (ctx) => {
+  if (!RUN) return;
+  const url = `etcd://${ctx.etcd.endpoint}/lifeline-test`;
+  const flags = [`--registry=${url}`, '--leader_lease_ttl=20secs'];
+  const ports = [await freePort(), await freePort()];
+  const procs = new Map<number, Proc>();
+  for (const port of ports) {
+    const proc = await startMasterAt(port, flags);
+    ctx.procs.push(proc);
+    procs.set(port, proc);
+  }
+  const first = await waitFor(() => leaderOf(ports), { timeoutMs: 15_000, message: 'a leader' });
+  const stoppedAt = Date.now();
+  await procs.get(first)!.stop();
+  assert.is(procs.get(first)!.exit?.code, 0);
+  const next = ports.find((port) => port !== first)!;
+  await waitFor(() => leaderOf([next]), { timeoutMs: 15_000, intervalMs: 50, message: 'the standby leads' });
+  const took = Date.now() - stoppedAt;
+  assert.ok(took < 10_000, `the standby led ${took} ms after SIGTERM, with a 20 s lease`);
+});
+
 HA('etcd stopped under the leader: it stops serving and exits', async (ctx) => {
   if (!RUN) return;
   const { ports, procs } = await masters(ctx, 1);
