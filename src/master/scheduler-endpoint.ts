@@ -82,7 +82,7 @@ export class SchedulerEndpoint {
         this.#ctx.allocateSoon();
         return;
       case 'KILL':
-        return this.#kill(session, framework, call.taskId);
+        return this.#kill(framework, call.taskId);
       case 'ACKNOWLEDGE':
         return this.#acknowledge(framework, call);
       case 'RECONCILE':
@@ -170,7 +170,7 @@ export class SchedulerEndpoint {
     this.#ctx.allocateSoon(); // what the tasks did not use goes back to the pool
   }
 
-  #kill(session: SchedulerSession, framework: FrameworkRecord, taskId: string): void {
+  #kill(framework: FrameworkRecord, taskId: string): void {
     const { registry } = this.#ctx;
     const task = registry.task(framework.id, taskId);
     if (!task && this.#ctx.recovery?.hold(framework.id, taskId, 'KILL')) return;
