@@ -3,6 +3,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import type { Logger } from '../log.js';
+import { AddressError, parseMasterSpec } from '../protocol/address.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -11,7 +12,7 @@ import type { UpdateStore } from './status-update-manager.js';
 export type RecoverMode = 'reconnect' | 'cleanup';
 
 export interface AgentOptions {
-  /** `HOST:PORT` of the master. Required. */
+  /** `HOST:PORT` of the master, a list `HOST:PORT,HOST:PORT` or `etcd://HOST:PORT[,…]/PREFIX` (src/protocol/address.ts). Required. */
   master: string;
   /** Where sandboxes and checkpoints (`meta/`) live. Required. */
   workDir: string;
@@ -96,8 +97,6 @@ export interface Config {
   checkpointBatching: boolean;
 }
 
-const MASTER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
-
 export function validateOptions(options: AgentOptions): Config {
   if (options === null || typeof options !== 'object') throw new AgentOptionError('options', options, 'an object');
   const ms = (name: keyof AgentOptions, fallback: number, min = 1): number => {
@@ -113,8 +112,12 @@ export function validateOptions(options: AgentOptions): Config {
     return value;
   };
   const master = options.master;
-  const port = MASTER_ADDRESS.exec(typeof master === 'string' ? master : '')?.[1];
-  if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new AgentOptionError('master', master, 'HOST:PORT');
+  try {
+    parseMasterSpec(master, 'option master');
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    throw new AgentOptionError('master', master, `HOST:PORT, HOST:PORT,HOST:PORT or etcd://HOST:PORT/PREFIX (${error.why})`);
+  }
   if (typeof options.workDir !== 'string' || options.workDir === '') throw new AgentOptionError('workDir', options.workDir, 'a directory path');
   if (options.runtimeDir !== undefined && (typeof options.runtimeDir !== 'string' || options.runtimeDir === '')) {
     throw new AgentOptionError('runtimeDir', options.runtimeDir, 'a directory path');

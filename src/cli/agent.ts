@@ -7,10 +7,11 @@ import os from 'node:os';
 import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '../agent/index.js';
 import { createLogger } from '../log.js';
 import { FlagError } from '../protocol/index.js';
+import { parseMasterSpec } from '../protocol/address.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
 export const AGENT_FLAGS = {
-  master: { type: 'string', required: true, help: 'HOST:PORT of the master' },
+  master: { type: 'string', required: true, help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT (tried in turn, following the leader), or etcd://HOST:PORT[,HOST:PORT]/PREFIX (the leader read from etcd)' },
   work_dir: { type: 'string', required: true, help: 'directory for sandboxes (and checkpoints)' },
   checkpoint: { type: 'boolean', default: 'true', help: 'checkpoint agent and framework state to disk, for frameworks that ask for it' },
   strict: { type: 'boolean', default: 'true', help: 'any recovery error is fatal; false: skip what is corrupt and recover the rest' },
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('agent', USAGE, AGENT_FLAGS));
     return 0;
   }
+  parseMasterSpec(flags.master, '--master'); // a bad address exits 2, naming the flag and the value
   const options: AgentOptions = {
     master: flags.master,
     workDir: flags.work_dir,

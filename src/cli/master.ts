@@ -1,6 +1,6 @@
 // `lifeline master`: runs a Master with the Mesos flag names until SIGTERM or SIGINT, then stops it
 // cleanly (every connection, timer and the HTTP server closed) and exits 0.
-import { FlagError, InvalidOptionError, show } from '../protocol/index.js';
+import { FlagError, InvalidOptionError, LifelineError, parseEtcdUrl, show } from '../protocol/index.js';
 import { createLogger } from '../log.js';
 import { Master, type MasterOptions } from '../master/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
@@ -13,6 +13,11 @@ const SPECS = {
   max_agent_ping_timeouts: { type: 'integer', default: '5', help: 'this many unanswered pings in a row count as a disconnection' },
   allocation_interval: { type: 'duration', default: '1secs', help: 'how often unused resources are offered (also at once when something changes)' },
   max_frame_bytes: { type: 'integer', default: '1048576', help: 'largest WebSocket frame accepted from agents and schedulers; a larger one closes the connection with 1009' },
+  work_dir: { type: 'string', help: 'keep the registry (admitted and removed agents, gone frameworks) in DIR/registry.json, so that a restarted master kills nothing. Without --work_dir or --registry the master keeps nothing: after a restart it cannot tell a returning agent from a new one, cannot tell a removed agent to shut down, and holds a reconciliation of a task it does not know for the whole --agent_reregister_timeout' },
+  registry: { type: 'string', help: 'etcd://HOST:PORT[,HOST:PORT...]/PREFIX: the registry in etcd, and leader election among the masters given the same URL (see docs/high-availability.md)' },
+  leader_lease_ttl: { type: 'duration', default: '10secs', help: 'with --registry: the leader\'s etcd lease; a standby takes over at most this long after the leader dies' },
+  recovery_agent_removal_limit: { type: 'string', default: '100%', help: 'after a restart or failover, agents of the registry that did not re-register within --agent_reregister_timeout are removed, unless they are more than this share of them (then they are kept and the master logs an error)' },
+  advertise_ip: { type: 'string', help: 'with --registry: the address other masters, agents and schedulers reach this master at (default: --ip, or 127.0.0.1 for 0.0.0.0)' },
 } satisfies Record<string, FlagSpec>;
 
 const USAGE = '[flags]';
@@ -26,7 +31,20 @@ const FLAG_OF: Record<string, keyof typeof SPECS> = {
   maxAgentPingTimeouts: 'max_agent_ping_timeouts',
   allocationIntervalMs: 'allocation_interval',
   maxFrameBytes: 'max_frame_bytes',
+  workDir: 'work_dir',
+  registry: 'registry',
+  leaderLeaseTtlMs: 'leader_lease_ttl',
+  recoveryAgentRemovalLimit: 'recovery_agent_removal_limit',
+  advertiseIp: 'advertise_ip',
 };
+
+/** `100%`, `50%`, `12.5%` (or a fraction 0..1) as a fraction; a bad value is a FlagError naming the flag. */
+export function parsePercent(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
+  const value = match ? Number(match[1]) / 100 : /^(0(?:\.\d+)?|1(?:\.0+)?)$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(value >= 0 && value <= 1)) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected a percentage from 0% to 100%)`);
+  return value;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const { flags, help, positional } = parseFlags('master', SPECS, argv);
@@ -46,7 +64,16 @@ export async function main(argv: string[]): Promise<number> {
     allocationIntervalMs: flags.allocation_interval,
     maxFrameBytes: flags.max_frame_bytes,
     logger,
+    workDir: flags.work_dir,
+    registry: flags.registry,
+    leaderLeaseTtlMs: flags.leader_lease_ttl,
+    recoveryAgentRemovalLimit: parsePercent(flags.recovery_agent_removal_limit, 'recovery_agent_removal_limit'),
+    advertiseIp: flags.advertise_ip,
+    onDeposed: () => deposed?.(),
   };
+  if (flags.registry !== undefined) parseEtcdUrl(flags.registry, '--registry');
+  if (flags.registry !== undefined && flags.work_dir !== undefined) throw new FlagError('flags --registry and --work_dir cannot be given together for lifeline master (the registry is either in etcd or in the work dir)');
+  let deposed: (() => void) | undefined;
   let master: Master;
   try {
     master = new Master(options);
@@ -62,12 +89,25 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await master.start();
   } catch (error) {
+    if (error instanceof LifelineError && !(error instanceof InvalidOptionError)) {
+      process.stderr.write(`lifeline master: ${error.message}\n`);
+      return 1;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     process.stderr.write(`lifeline master: cannot listen on ${flags.ip}:${flags.port}: ${code ?? (error as Error).message}\n`);
     return 1;
   }
 
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
+    deposed = () => {
+      // Leadership lost: the master has stopped serving; exit so that a supervisor restarts it as a standby.
+      process.stderr.write('lifeline master: lost leadership; exiting (a restarted master campaigns again as a standby)\n');
+      exitCode = 1;
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -78,5 +118,5 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await master.stop();
-  return 0;
+  return exitCode;
 }

@@ -3,12 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { FlagError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
-import { parseAddress } from '../scheduler/address.js';
+import { parseMasterSpec } from '../protocol/address.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
 const SPECS = {
-  master: { type: 'string', help: 'the master, HOST:PORT', required: true },
+  master: { type: 'string', help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT, or etcd://HOST:PORT[,HOST:PORT]/PREFIX', required: true },
   command: { type: 'string', help: 'shell command of the task (with --executor: passed to the executor as the task data)' },
   name: { type: 'string', help: 'framework and task name; the task ID is derived from it', default: 'lifeline-run' },
   checkpoint: { type: 'boolean', help: 'checkpoint the framework (its task survives an agent restart)', default: 'false' },
@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
   }
-  if (!parseAddress(flags.master)) throw new FlagError(`invalid value for --master: ${show(flags.master)} (expected HOST:PORT)`);
+  parseMasterSpec(flags.master, '--master');
   if (flags.command === undefined && flags.executor === undefined) {
     throw new FlagError('flag --command is required for lifeline run (or give --executor)');
   }

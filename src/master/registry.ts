@@ -38,6 +38,8 @@ export class Registry {
   #frameworks = new Map<string, FrameworkRecord>();
   #completed: FrameworkRecord[] = [];
   #completedIds = new Set<string>();
+  /** Agents removed by an earlier master (from the registry). */
+  #removedIds = new Set<string>();
   #tasksByAgent = new Map<string, Set<TaskRecord>>();
   #maxCompleted: number;
   #maxCompletedTasks: number;
@@ -116,6 +118,30 @@ export class Registry {
     if (agent.status !== 'ACTIVE') agent.transition('ACTIVE');
     agent.updateInfo(info);
     return agent;
+  }
+
+  // ── recovery from the durable registry (src/master/registry-store.ts) ─────────────────────
+
+  /** An agent of the registry, expected back: DISCONNECTED until it re-registers (or is removed). */
+  recoverAgent(info: AgentInfo, id: string): AgentRecord {
+    const agent = this.addAgent(info, id);
+    agent.transition('DISCONNECTED');
+    return agent;
+  }
+
+  /** An agent the registry says was removed: if it comes back it is told to shut down. */
+  recoverRemovedAgent(id: string): void {
+    this.#removedIds.add(id);
+  }
+
+  /** A framework the registry says is gone: it never comes back under its ID. */
+  recoverGoneFramework(id: string): void {
+    this.#completedIds.add(id);
+  }
+
+  /** Was this agent removed (by this master, or by one before it, as the registry says)? */
+  wasRemoved(agentId: string): boolean {
+    return this.#agents.get(agentId)?.status === 'REMOVED' || this.#removedIds.has(agentId);
   }
 
   // ── frameworks ──────────────────────────────────────────────────────────────────────────

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_ENVIRONMENT'
   | 'ERR_CHECKPOINT_CORRUPT'
   | 'ERR_RECOVERY'
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  | 'ERR_NOT_LEADER';
 
 export class LifelineError extends Error {
   readonly code: ErrorCode;

@@ -8,3 +8,4 @@ export * from './codec.js';
 export * from './executor.js';
 export * from './agent.js';
 export * from './scheduler.js';
+export * from './address.js';

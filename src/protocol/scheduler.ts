@@ -1,6 +1,6 @@
 // The scheduler protocol (DESIGN §8): calls a framework sends to the master, and its events.
 import * as v from 'valibot';
-import { Bytes, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
+import { Bytes, Epoch, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
 
 const MAX_LIST = 10_000;
 
@@ -25,7 +25,7 @@ export const SchedulerCall = v.variant('type', [
 export type SchedulerCall = v.InferOutput<typeof SchedulerCall>;
 
 export const SchedulerEvent = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('OFFERS'), offers: v.array(Offer) }),
   v.object({ type: v.literal('RESCIND'), offerId: Id }),
   v.object({ type: v.literal('UPDATE'), status: RoutedTaskStatus }),

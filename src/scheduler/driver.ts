@@ -19,7 +19,8 @@ import {
   SchedulerCall,
   SchedulerEvent,
 } from '../protocol/index.js';
-import { formatAddress, parseAddress } from './address.js';
+import { parseMasterSpec } from '../protocol/address.js';
+import { MasterTargets } from '../session/master-targets.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
@@ -80,6 +81,10 @@ export class SchedulerDriver {
   readonly #log: Logger;
   /** The connection; calls made while not subscribed wait in its queue, in order. */
   readonly #session: ClientSession<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>>;
+  /** Which master to try next (issue 12). */
+  readonly #targets: MasterTargets;
+  /** The highest leader epoch subscribed with: an older master is not followed. */
+  #epoch = 0;
 
   #frameworkId: string | undefined;
   /** Event callbacks run one after another on this chain. */
@@ -92,19 +97,21 @@ export class SchedulerDriver {
   constructor(options: SchedulerDriverOptions) {
     checkOptions(options);
     this.#options = options;
-    const address = parseAddress(options.master)!;
     this.#master = options.master;
+    this.#targets = new MasterTargets(parseMasterSpec(options.master, 'option master'), (leader) => {
+      this.#log.info({ leader }, 'etcd names a new leading master');
+      this.#session.wake();
+    });
     this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
     this.#autoAcknowledge = options.autoAcknowledge ?? true;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
-    const url = `ws://${formatAddress(address)}${ENDPOINT}`;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
-      connect: (events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events),
+      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events)),
       decode: (bytes) => decodeFrame(SchedulerEvent, bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',
@@ -121,6 +128,7 @@ export class SchedulerDriver {
       onFrame: (event) => this.#onFrame(event),
       onConnectionEnd: (end) => this.#onConnectionEnd(end),
       onAttemptFailed: (error, attempt) => {
+        this.#targets.failed(this.#targets.last);
         this.#log.info({ attempt, err: error.message }, 'connection to master failed; retrying');
         this.#report(error);
       },
@@ -252,14 +260,28 @@ export class SchedulerDriver {
       },
       answer: (event) => {
         switch (event.type) {
-          case 'SUBSCRIBED':
+          case 'SUBSCRIBED': {
+            const epoch = event.epoch ?? 0;
+            if (epoch > 0 && epoch < this.#epoch) {
+              this.#log.warn({ master: this.#targets.last, epoch, known: this.#epoch }, 'SUBSCRIBED from an older leader epoch: ignored');
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} answered with leader epoch ${epoch}, older than ${this.#epoch}`) };
+            }
+            if (epoch > this.#epoch) this.#epoch = epoch;
             return {
               kind: 'accept',
               value: event,
               // Any frame proves the master alive; none for MISSED_HEARTBEATS intervals: the link is dead.
               heartbeat: event.heartbeatIntervalMs > 0 ? { intervalMs: event.heartbeatIntervalMs, missed: MISSED_HEARTBEATS } : undefined,
             };
+          }
           case 'ERROR':
+            if (event.code === 'ERR_NOT_LEADER') {
+              // A standby: try the leader it names (or the next master) after the backoff.
+              this.#log.info({ master: this.#targets.last, leader: event.leader }, 'not the leader: following');
+              this.#targets.failed(this.#targets.last);
+              this.#targets.follow(event.leader);
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} is not the leader: ${event.message}`) };
+            }
             return { kind: 'refuse', error: new MasterError(this.#master, event.code, event.message) };
           case 'HEARTBEAT':
             return undefined;
@@ -381,7 +403,7 @@ export class SchedulerDriver {
   }
 
   async #shutdown(reason: Error): Promise<void> {
-    const closing = this.#session.close(1000, 'scheduler driver stopped', CLOSE_GRACE_MS);
+    const closing = this.#session.close(1000, 'scheduler driver stopped', CLOSE_GRACE_MS).finally(() => this.#targets.close());
     this.#wakeWaiters();
     // start() has not resolved yet: it rejects (resolve after reject is a no-op, and vice versa).
     this.#start?.reject(reason);

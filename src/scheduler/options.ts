@@ -2,7 +2,7 @@
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
 import { InvalidOptionError, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
-import { parseAddress } from './address.js';
+import { AddressError, parseMasterSpec } from '../protocol/address.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
 
@@ -20,7 +20,7 @@ export interface SchedulerFrameworkInfo {
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
 
 export interface SchedulerDriverOptions {
-  /** The master's scheduler endpoint, `HOST:PORT`. */
+  /** The master: `HOST:PORT`, a list `HOST:PORT,HOST:PORT` (tried in turn, following the leader) or `etcd://HOST:PORT[,…]/PREFIX`. */
   master: string;
   frameworkInfo: SchedulerFrameworkInfo;
   /** Acknowledge every UPDATE that carries a uuid once onUpdate has returned (or resolved). Default true. */
@@ -52,7 +52,12 @@ export interface SchedulerDriverOptions {
 
 export function checkOptions(options: SchedulerDriverOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-  if (!parseAddress(options.master)) throw new InvalidOptionError('master', options.master, 'a HOST:PORT string such as "127.0.0.1:5050"');
+  try {
+    parseMasterSpec(options.master, 'option master');
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    throw new InvalidOptionError('master', options.master, `a HOST:PORT string such as "127.0.0.1:5050", a list "HOST:PORT,HOST:PORT" or "etcd://HOST:PORT/PREFIX" (${error.why})`);
+  }
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
