@@ -1,8 +1,14 @@
 // Who leads, as etcd says (issue 12): the masters campaign under `<prefix>/election/`, each with a
 // key bound to its lease and holding its HOST:PORT; the leader is the key created first. Clients
 // (the agent's master link, the SchedulerDriver) and the masters themselves read it the same way.
-import { Etcd3, type IOptions } from 'etcd3';
+import { createRequire } from 'node:module';
+import type { Etcd3, IOptions } from 'etcd3';
 import { formatAddress, type Address } from '../protocol/address.js';
+
+// etcd3 brings gRPC and protobufjs: some 500 ms of loading at every agent and CLI start that has
+// no etcd:// address. It is loaded when the first client is made, which is during start-up for
+// the processes that use it (never on the executor side, which never imports this module).
+const require = createRequire(import.meta.url);
 
 export function electionPrefix(prefix: string): string {
   return `${prefix}/election/`;
@@ -11,7 +17,8 @@ export function electionPrefix(prefix: string): string {
 /** An etcd client for these endpoints, failing fast (the callers retry on their own schedule). */
 export function etcdClient(endpoints: readonly Address[], dialTimeoutMs = 2_000): Etcd3 {
   const options: IOptions = { hosts: endpoints.map((address) => `http://${formatAddress(address)}`), dialTimeout: dialTimeoutMs };
-  return new Etcd3(options);
+  const etcd = require('etcd3') as typeof import('etcd3');
+  return new etcd.Etcd3(options);
 }
 
 export interface LeaderEntry {
