@@ -14,6 +14,8 @@ import { ExecutorEndpoint } from './executor-endpoint.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
+import { SandboxFiles } from './files.js';
+import { sandboxesDir } from '../checkpoint/layout.js';
 import { ExecutorLauncher } from './launcher.js';
 import { MasterSession } from './master-session.js';
 import { AgentMetrics } from './metrics.js';
@@ -85,6 +87,7 @@ export class Agent {
       ending: this.#ending,
       // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
       onShutdown: () => void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' }),
+      httpAddress: () => this.#advertisedAddress(),
     });
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
@@ -92,6 +95,7 @@ export class Agent {
       registry: this.#metrics.registry,
       state: () => stateResponse(this.#model),
       logger: this.#logger,
+      files: new SandboxFiles(sandboxesDir(this.#config.workDir)),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,
@@ -124,6 +128,14 @@ export class Agent {
   get httpAddress(): { ip: string; port: number } | undefined {
     const address = this.#http.address;
     return address && { ip: address.address, port: address.port };
+  }
+
+  /** HOST:PORT of the HTTP endpoint as the master shows it (the hostname when listening on every address). */
+  #advertisedAddress(): string | undefined {
+    const address = this.#http.address;
+    if (!address) return undefined;
+    const host = address.address === '0.0.0.0' || address.address === '::' ? this.#config.hostname : address.address;
+    return host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
   }
 
   get metrics(): AgentMetrics {

@@ -17,6 +17,8 @@ export interface MasterSessionOptions {
   ending: RunEnding;
   /** The master told this agent to shut down (it has removed the agent already). */
   onShutdown(message: string): void;
+  /** Where the agent's HTTP endpoint answers, HOST:PORT, told to the master (issue 15). */
+  httpAddress?(): string | undefined;
 }
 
 export class MasterSession {
@@ -26,12 +28,14 @@ export class MasterSession {
   readonly #launcher: ExecutorLauncher;
   readonly #ending: RunEnding;
   readonly #onShutdown: (message: string) => void;
+  readonly #httpAddress: () => string | undefined;
 
   constructor(options: MasterSessionOptions) {
     this.#model = options.model;
     this.#launcher = options.launcher;
     this.#ending = options.ending;
     this.#onShutdown = options.onShutdown;
+    this.#httpAddress = options.httpAddress ?? (() => undefined);
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
@@ -53,7 +57,8 @@ export class MasterSession {
 
   /** The status update manager's way to the master. */
   forward(update: StatusUpdate, resend: boolean): boolean {
-    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: update.status });
+    const sandbox = this.#model.framework(update.frameworkId)?.executors.get(update.status.executorId)?.sandbox;
+    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: update.status, ...(sandbox !== undefined && { sandbox }) });
     if (sent) this.#model.metrics.statusUpdatesForwarded.inc({ resend: String(resend) });
     return sent;
   }
@@ -62,7 +67,8 @@ export class MasterSession {
   registration(): AgentCall {
     const model = this.#model;
     const { config } = model;
-    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint };
+    const httpAddress = this.#httpAddress();
+    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint, ...(httpAddress !== undefined && { httpAddress }) };
     if (model.id === undefined) {
       model.metrics.registrations.inc({ type: 'REGISTER' });
       return { type: 'REGISTER', agentInfo };
@@ -81,6 +87,7 @@ export class MasterSession {
             executorId: run.id,
             task: entry.info,
             state: entry.state,
+            sandbox: run.sandbox,
             ...(head && { unacknowledgedState: head.state, unacknowledgedUuid: head.uuid }),
           });
         }

@@ -1,11 +1,12 @@
 // `lifeline run`: a framework that launches one task and follows it to a terminal state, like
 // `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
 import { randomBytes } from 'node:crypto';
-import { FlagError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { FlagError, isTerminal, show, type AgentStatusEvent, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
-import { parseAddress } from '../scheduler/address.js';
+import { parseAddress, type Address } from '../scheduler/address.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
+import { fetchMasterState, findTask } from './master-api.js';
 
 const SPECS = {
   master: { type: 'string', help: 'the master, HOST:PORT', required: true },
@@ -15,9 +16,10 @@ const SPECS = {
   resources: { type: 'string', help: 'resources of the task: cpus:N;mem:MB[;disk:MB]', default: 'cpus:0.1;mem:32' },
   executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
+  env: { type: 'string', help: 'KEY=VALUE in the environment of the task (repeatable)' },
 } satisfies Record<string, FlagSpec>;
 
-const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--json]';
+const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--env=KEY=VALUE]... [--json]';
 /** How often KILL is sent again while the task has not reached a terminal state (a kill can be lost). */
 const KILL_RESEND_MS = 2_000;
 /** Offers left over once the task is launched are refused for this long. */
@@ -91,8 +93,63 @@ export function jsonUpdate(status: RoutedTaskStatus): string {
   });
 }
 
+/**
+ * Takes every `--env=KEY=VALUE` (or `--env KEY=VALUE`) out of argv, in order: the one repeatable
+ * flag. A KEY must be a shell variable name, since the variables are set by the task's shell.
+ */
+export function takeEnv(argv: readonly string[]): { env: Array<[string, string]>; rest: string[] } {
+  const env: Array<[string, string]> = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    let text: string | undefined;
+    if (arg === '--env') {
+      if (i + 1 >= argv.length) throw new FlagError('flag --env needs a value (KEY=VALUE)');
+      text = argv[++i]!;
+    } else if (arg.startsWith('--env=')) {
+      text = arg.slice('--env='.length);
+    } else {
+      rest.push(arg);
+      continue;
+    }
+    const eq = text.indexOf('=');
+    const key = eq === -1 ? text : text.slice(0, eq);
+    if (eq === -1 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new FlagError(`invalid value for --env: ${show(text)} (expected KEY=VALUE, KEY a variable name such as MY_VAR)`);
+    }
+    env.push([key, text.slice(eq + 1)]);
+  }
+  return { env, rest };
+}
+
+/** `export KEY='VALUE'; ` for each variable, quoted for /bin/sh. */
+export function envPrefix(env: ReadonlyArray<[string, string]>): string {
+  return env.map(([key, value]) => `export ${key}='${value.replace(/'/g, `'\\''`)}'; `).join('');
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+/**
+ * run's exit code for a terminal update: 0 for TASK_FINISHED; for TASK_FAILED the command's own
+ * status ("Command exited with status 3" → 3, "terminated with signal SIGKILL" → 137, as a shell
+ * reports it); 1 for any other end (killed, lost, dropped, an error, or a failure without a status).
+ */
+export function exitCodeOf(status: Pick<RoutedTaskStatus, 'state' | 'message'>): number {
+  if (status.state === 'TASK_FINISHED') return 0;
+  if (status.state !== 'TASK_FAILED') return 1;
+  const exited = /exited with status (\d+)/.exec(status.message ?? '');
+  if (exited) {
+    const code = Number(exited[1]);
+    return code >= 1 && code <= 255 ? code : 1;
+  }
+  const signal = /terminated with signal (SIG[A-Z0-9]+)/.exec(status.message ?? '');
+  if (signal && SIGNALS[signal[1]!] !== undefined) return 128 + SIGNALS[signal[1]!]!;
+  return 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { flags, help } = parseFlags('run', SPECS, argv);
+  const { env, rest } = takeEnv(argv);
+  const { flags, help } = parseFlags('run', SPECS, rest);
   if (help) {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
@@ -121,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     need,
     executor: flags.executor,
     json: flags.json,
+    env,
   }).run();
 }
 
@@ -132,6 +190,7 @@ interface RunOptions {
   need: Resources;
   executor: string | undefined;
   json: boolean;
+  env: Array<[string, string]>;
 }
 
 /** One run: SUBSCRIBING (waiting for the master) → WAITING_FOR_OFFER → LAUNCHED → (KILLING) → DONE. */
@@ -156,6 +215,9 @@ class Run {
   #finish!: (code: number) => void;
   readonly #done: Promise<number>;
   readonly #unfitAgents = new Set<string>();
+  /** The agent the task was launched on. */
+  #agentId: string | undefined;
+  #sandboxShown = false;
   readonly #onSignal = (signal: NodeJS.Signals) => this.#signal(signal);
 
   constructor(options: RunOptions) {
@@ -181,6 +243,7 @@ class Run {
       onSubscribed: (frameworkId) => this.#subscribed(frameworkId),
       onOffers: (offers) => this.#offers(offers),
       onUpdate: (status) => this.#update(status),
+      onAgentStatus: (event) => this.#agentStatus(event),
       onFailure: (event) => {
         this.#warn(`failure reported by the master: ${event.message ?? `executor ${event.executorId ?? '?'} on agent ${event.agentId ?? '?'}`}`);
       },
@@ -232,12 +295,14 @@ class Run {
   #launch(offer: Offer): void {
     const frameworkId = this.#driver.frameworkId!;
     const task: NewTaskInfo = { taskId: this.#taskId, name: this.#o.name, agentId: offer.agentId, resources: this.#o.need };
+    const prefix = envPrefix(this.#o.env);
     if (this.#o.executor !== undefined) {
-      task.executor = { executorId: `${this.#taskId}-executor`, frameworkId, command: { value: this.#o.executor } };
+      task.executor = { executorId: `${this.#taskId}-executor`, frameworkId, command: { value: prefix + this.#o.executor } };
       if (this.#o.command !== undefined) task.data = Buffer.from(this.#o.command, 'utf8') as Uint8Array<ArrayBuffer>;
     } else {
-      task.command = { value: this.#o.command! };
+      task.command = { value: prefix + this.#o.command! };
     }
+    this.#agentId = offer.agentId;
     this.#phase.transition('LAUNCHED');
     this.#driver.accept([offer.id], [task]);
     if (!this.#o.json) this.#out(`${now()} launching task ${this.#taskId} on agent ${offer.agentId} (${offer.hostname}) with ${formatResources(this.#o.need)}`);
@@ -248,7 +313,47 @@ class Run {
     if (status.uuid !== undefined && status.agentId !== undefined) this.#driver.acknowledge(status);
     if (status.taskId !== this.#taskId) return;
     this.#out(this.#o.json ? jsonUpdate(status) : formatUpdate(status));
-    if (isTerminal(status.state)) this.#finish(status.state === 'TASK_FINISHED' ? 0 : 1);
+    if (isTerminal(status.state)) this.#finish(exitCodeOf(status));
+    else if (status.state === 'TASK_RUNNING' && !this.#o.json && !this.#sandboxShown) void this.#showSandbox();
+  }
+
+  /** Once, when the task runs: where its output is (the master learned it from the agent). */
+  async #showSandbox(): Promise<void> {
+    this.#sandboxShown = true;
+    try {
+      const master = parseAddress(this.#o.master) as Address;
+      const { task } = findTask(await fetchMasterState(master, this.#o.master), this.#taskId, this.#driver.frameworkId);
+      if (task.sandbox && !this.#phase.is('DONE')) {
+        this.#out(`${now()} sandbox ${task.sandbox} on agent ${task.agentId} (lifeline logs ${this.#taskId} --master=${this.#o.master})`);
+      }
+    } catch {
+      // Only a hint: an older master, or one that is away for a moment.
+    }
+  }
+
+  /** The master says the task's agent went away, came back, or was removed. */
+  #agentStatus(event: AgentStatusEvent): void {
+    if (this.#phase.is('DONE') || event.agentId !== this.#agentId) return;
+    if (this.#o.json) {
+      this.#out(JSON.stringify({ ...event, type: 'AGENT_STATUS' }));
+      return;
+    }
+    const agent = `agent ${event.agentId}${event.hostname ? ` (${event.hostname})` : ''}`;
+    const at = new Date(event.timestamp).toISOString();
+    switch (event.status) {
+      case 'DISCONNECTED': {
+        const wait = event.reregisterTimeoutMs !== undefined ? `, waiting up to ${seconds(event.reregisterTimeoutMs)} for it to re-register` : '';
+        const keeps = this.#o.checkpoint ? 'the task keeps running there' : 'the framework does not checkpoint, so the task is lost';
+        this.#out(`${at} ${agent} disconnected; ${keeps}${this.#o.checkpoint ? wait : ''}`);
+        return;
+      }
+      case 'REREGISTERED':
+        this.#out(`${at} ${agent} re-registered${event.awayMs !== undefined ? ` after ${(event.awayMs / 1000).toFixed(1)} s` : ''}`);
+        return;
+      case 'REMOVED':
+        this.#out(`${at} ${agent} was removed by the master (it did not come back in time)`);
+        return;
+    }
   }
 
   #signal(signal: NodeJS.Signals): void {
@@ -293,6 +398,11 @@ class Run {
   #warn(line: string): void {
     process.stderr.write(`lifeline run: ${line}\n`);
   }
+}
+
+/** 75000 → "75s", 1500 → "1.5s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 function now(): string {

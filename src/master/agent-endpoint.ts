@@ -14,6 +14,7 @@ import { Endpoint, type EndpointSession as Session } from '../session/endpoint.j
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
+import { agentSeen, noticeAgent } from './agent-notices.js';
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -84,6 +85,7 @@ export class AgentEndpoint {
   }
 
   #onCall(session: AgentSession, call: Call): void {
+    agentSeen(this.#ctx, session.peerId);
     switch (call.type) {
       case 'REGISTER':
         return this.#register(session, call);
@@ -121,6 +123,7 @@ export class AgentEndpoint {
     }
     const agent = registry.addAgent(call.agentInfo);
     this.#activate(session, agent.id);
+    noticeAgent(this.#ctx, agent.id, 'REGISTERED');
     session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs });
     logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
     this.#ctx.allocateSoon();
@@ -172,8 +175,10 @@ export class AgentEndpoint {
       if (task && task.agentId === agentId) {
         if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
         registry.setState(task, entry.state);
+        if (entry.sandbox !== undefined) task.sandbox = entry.sandbox;
       } else {
-        registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        const added = registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        if (entry.sandbox !== undefined) added.sandbox = entry.sandbox;
       }
     }
     // A task the master launched there that the agent does not know any more is lost.
@@ -191,6 +196,7 @@ export class AgentEndpoint {
     for (const { frameworkId, taskId } of kills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
 
+    noticeAgent(this.#ctx, agentId, known ? 'REREGISTERED' : 'REGISTERED');
     logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
     this.#ctx.sendUpdates(lost);
     this.#ctx.allocateSoon();
@@ -211,6 +217,7 @@ export class AgentEndpoint {
       return;
     }
     const task = registry.applyStatus(frameworkId, status);
+    if (task && call.sandbox !== undefined) task.sandbox = call.sandbox;
     metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
     logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update');
     // Not connected: dropped here; the agent resends it until the framework acknowledges it.
@@ -221,6 +228,7 @@ export class AgentEndpoint {
   #unregister(session: AgentSession): void {
     const agentId = session.peerId!;
     this.#sessions.delete(agentId);
+    noticeAgent(this.#ctx, agentId, 'REMOVED');
     const updates = this.#ctx.registry.removeAgent(agentId, `agent ${agentId} unregistered (shut down)`);
     this.#rescindOffers(agentId);
     this.#ctx.logger.info({ agentId, lost: updates.length }, 'agent unregistered');
@@ -234,6 +242,7 @@ export class AgentEndpoint {
     if (this.#sessions.get(agentId) !== session) return; // superseded, or unregistered
     this.#sessions.delete(agentId);
     if (this.#ctx.registry.agent(agentId)?.status !== 'ACTIVE') return;
+    noticeAgent(this.#ctx, agentId, 'DISCONNECTED', { reregisterTimeoutMs: this.#options.reregisterTimeoutMs });
     const updates = this.#ctx.registry.disconnectAgent(agentId);
     this.#rescindOffers(agentId);
     this.#ctx.logger.warn(
@@ -250,6 +259,7 @@ export class AgentEndpoint {
     const { registry, logger } = this.#ctx;
     if (registry.agent(agentId)?.status !== 'DISCONNECTED') return;
     const timeout = formatDuration(this.#options.reregisterTimeoutMs);
+    noticeAgent(this.#ctx, agentId, 'REMOVED');
     const updates = registry.removeAgent(agentId, `agent ${agentId} did not re-register within ${timeout}`);
     logger.warn({ agentId, lost: updates.length }, `agent removed: it did not re-register within ${timeout}`);
     this.#ctx.sendUpdates(updates);

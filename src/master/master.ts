@@ -16,6 +16,8 @@ import { MasterHttpServer } from './http.js';
 import { MasterMetrics } from './metrics.js';
 import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
 import { SchedulerEndpoint } from './scheduler-endpoint.js';
+import { operatorKill } from './operator.js';
+import { masterAsset } from './web/assets.js';
 
 export interface MasterOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -141,6 +143,8 @@ export class Master {
       {
         state: () => this.state(),
         metrics: () => this.#metrics.text(),
+        asset: masterAsset,
+        kill: (taskId, frameworkId) => operatorKill(context, taskId, frameworkId),
         upgrades: {
           '/api/v1/agent': (request, socket, head) => this.#agents.handleUpgrade(request, socket, head),
           '/api/v1/scheduler': (request, socket, head) => this.#schedulers.handleUpgrade(request, socket, head),

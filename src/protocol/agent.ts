@@ -3,6 +3,8 @@ import * as v from 'valibot';
 import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
 
 const MAX_LIST = 100_000;
+/** An absolute path on the agent's host (a sandbox directory). */
+const Sandbox = v.pipe(v.string(), v.maxLength(4096));
 
 /**
  * A REREGISTER too large for one frame is sent as up to this many parts (index 0..count-1), one
@@ -30,6 +32,8 @@ export const ReportedTask = v.object({
   state: v.picklist(TASK_STATES),
   unacknowledgedState: v.optional(v.picklist(TASK_STATES)),
   unacknowledgedUuid: v.optional(Uuid),
+  /** The run's sandbox directory on the agent (issue 15: `lifeline logs`, the web view). */
+  sandbox: v.optional(Sandbox),
 });
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;
 
@@ -44,7 +48,7 @@ export const AgentCall = v.variant('type', [
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
   }),
-  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
+  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }), sandbox: v.optional(Sandbox) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('UNREGISTER') }),
   v.object({ type: v.literal('PONG') }),
