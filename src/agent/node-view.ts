@@ -6,6 +6,7 @@ export const NODE_VIEW_HTML = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>lifeline agent</title>
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1d2430; }
