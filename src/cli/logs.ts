@@ -60,6 +60,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (bytes === CHUNK) continue;
       if (!flags.follow || stop) return 0;
+      if (bytes === 0 && offset > 0) {
+        // The agent rotates a large file by copying it aside and truncating it: start it over.
+        const size = await getJson<{ offset: number }>(agent.address, `/files/read?path=${encodeURIComponent(filePath)}&offset=-1`, `agent at ${agent.text}`).then(
+          (answer) => answer.offset,
+          () => offset,
+        );
+        if (size < offset) {
+          process.stderr.write(`lifeline logs: ${file} was rotated (cut to ${size} bytes); reading it from the start\n`);
+          offset = 0;
+          continue;
+        }
+      }
       if (Date.now() - lastState >= STATE_EVERY_MS) {
         lastState = Date.now();
         const ended = await locate(master, flags.master, taskId, flags.framework).then(
