@@ -219,7 +219,7 @@ async function demo() {
       .filter((event) => event.timestamp >= start && event.timestamp <= end + 1_000 && event.type !== 'REGISTERED')
       .map((event) => ({
         at: event.timestamp,
-        text: event.type === 'DISCONNECTED' ? `agent ${agent.id} disconnected (killed); the task keeps running` : `agent ${agent.id} ${event.type === 'REREGISTERED' ? 're-registered' : event.type.toLowerCase()}${event.awayMs !== undefined ? ` after ${(event.awayMs / 1000).toFixed(1)} s` : ''}`,
+        text: event.type === 'DISCONNECTED' ? `agent ${agent.id} disconnected (killed); the task keeps running` : `agent ${agent.id} ${event.type === 'REREGISTERED' ? 're-registered' : event.type.toLowerCase()}${event.awayMs !== undefined ? ` after ${(event.awayMs / 1000).toFixed(1)} s` : ''}${event.recovery ? ` (it recovered in ${event.recovery.durationMs} ms: ${event.recovery.resubscribed} of ${event.recovery.executors} live executors re-subscribed)` : ''}`,
         agent: true,
       })),
   ].sort((a, b) => a.at - b.at);

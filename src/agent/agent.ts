@@ -8,7 +8,7 @@
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
 import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
-import { IllegalStateError } from '../protocol/index.js';
+import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
 import { ExecutorSessions } from './executor-sessions.js';
@@ -47,6 +47,8 @@ export class Agent {
   readonly #checkpointer: Checkpointer | undefined;
   readonly #recovery: RecoveryFlow;
   #liveness: NodeJS.Timeout | undefined;
+  /** How the recovery of this start went (issue 15), told to the master when re-registering. */
+  #recoverySummary: RecoverySummary | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -88,6 +90,7 @@ export class Agent {
       // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
       onShutdown: () => void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' }),
       httpAddress: () => this.#advertisedAddress(),
+      recovery: () => this.#recoverySummary,
     });
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
@@ -168,6 +171,7 @@ export class Agent {
 
   async #start(): Promise<void> {
     let live: ExecutorRun[] = [];
+    const startedAt = Date.now();
     try {
       await fs.mkdir(this.#config.workDir, { recursive: true });
       const address = await this.#http.listen();
@@ -200,6 +204,10 @@ export class Agent {
     }
     if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while starting
     await this.#recovery.awaitReregistration(live);
+    if (this.#checkpointer) {
+      const now = Date.now();
+      this.#recoverySummary = { recoveredAt: now, durationMs: now - startedAt, executors: live.length, resubscribed: live.filter((run) => run.is('RUNNING')).length };
+    }
     await this.#recovery.finish().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
     if (this.#model.lifecycle.is('TERMINATING')) return;
     this.#model.lifecycle.transition('DISCONNECTED');

@@ -1,7 +1,7 @@
 // What the agent does with its master (DESIGN §8): it builds REGISTER or REREGISTER from the node
 // model, takes REGISTERED, routes RUN_TASK and KILL_TASK to runs, records acknowledgements, relays
 // messages, shuts frameworks down, and forwards status updates. The connection itself is MasterLink.
-import { isTerminal, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { isTerminal, type RecoverySummary, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { FrameworkRecord } from './executor-run.js';
 import { commandExecutorInfo, type ExecutorLauncher } from './launcher.js';
 import { MasterLink, type MasterLinkOptions } from './master-link.js';
@@ -19,6 +19,8 @@ export interface MasterSessionOptions {
   onShutdown(message: string): void;
   /** Where the agent's HTTP endpoint answers, HOST:PORT, told to the master (issue 15). */
   httpAddress?(): string | undefined;
+  /** How the last restart's recovery went, once it is over (issue 15). */
+  recovery?(): RecoverySummary | undefined;
 }
 
 export class MasterSession {
@@ -29,6 +31,7 @@ export class MasterSession {
   readonly #ending: RunEnding;
   readonly #onShutdown: (message: string) => void;
   readonly #httpAddress: () => string | undefined;
+  readonly #recovery: () => RecoverySummary | undefined;
 
   constructor(options: MasterSessionOptions) {
     this.#model = options.model;
@@ -36,6 +39,7 @@ export class MasterSession {
     this.#ending = options.ending;
     this.#onShutdown = options.onShutdown;
     this.#httpAddress = options.httpAddress ?? (() => undefined);
+    this.#recovery = options.recovery ?? (() => undefined);
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
@@ -94,7 +98,8 @@ export class MasterSession {
       }
     }
     model.metrics.registrations.inc({ type: 'REREGISTER' });
-    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks };
+    const recovery = this.#recovery();
+    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks, ...(recovery && { recovery }) };
   }
 
   #onRegistered(event: RegisteredEvent): void {

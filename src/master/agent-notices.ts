@@ -14,7 +14,7 @@ export function noticeAgent(
   ctx: MasterContext,
   agentId: string,
   type: AgentEventEntry['type'],
-  extra: { reregisterTimeoutMs?: number } = {},
+  extra: { reregisterTimeoutMs?: number; recovery?: AgentEventEntry['recovery'] } = {},
 ): void {
   const agent = ctx.registry.agent(agentId);
   if (!agent) return;
@@ -23,6 +23,8 @@ export function noticeAgent(
   const entry: AgentEventEntry = { type, timestamp: now };
   if (type === 'DISCONNECTED' && extra.reregisterTimeoutMs !== undefined) entry.reregisterTimeoutMs = extra.reregisterTimeoutMs;
   if (type === 'REREGISTERED' && away !== undefined) entry.awayMs = now - away;
+  // A recovery is told with every re-registration after it: recorded once.
+  if (extra.recovery && !agent.events.some((event) => event.recovery?.recoveredAt === extra.recovery!.recoveredAt)) entry.recovery = { ...extra.recovery };
   agent.note(entry);
   agent.lastSeenAt = type === 'DISCONNECTED' ? agent.lastSeenAt : now;
   if (type === 'REGISTERED') return;

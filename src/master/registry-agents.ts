@@ -20,6 +20,8 @@ export interface AgentEventEntry {
   awayMs?: number;
   /** DISCONNECTED: how long the master waits for it. */
   reregisterTimeoutMs?: number;
+  /** REREGISTERED after a restart: how its recovery went, as the agent reports it. */
+  recovery?: { recoveredAt: number; durationMs: number; executors: number; resubscribed: number };
 }
 
 /** How many events an agent's history keeps (the oldest are dropped). */

@@ -37,6 +37,15 @@ export const ReportedTask = v.object({
 });
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;
 
+/** A restarted agent's recovery: when it ended, how long it took, and how many live executors came back. */
+export const RecoverySummary = v.object({
+  recoveredAt: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  durationMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  executors: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  resubscribed: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type RecoverySummary = v.InferOutput<typeof RecoverySummary>;
+
 export const AgentCall = v.variant('type', [
   v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo }),
   v.object({
@@ -47,6 +56,8 @@ export const AgentCall = v.variant('type', [
     tasks: v.pipe(v.array(ReportedTask), v.maxLength(MAX_LIST)),
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
+    /** How the agent's last restart went (issue 15: the web view's recovery events); not in split calls. */
+    recovery: v.optional(RecoverySummary),
   }),
   v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }), sandbox: v.optional(Sandbox) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),

@@ -87,7 +87,7 @@ View('shows the agent disconnected and back while the task keeps running, then T
   await page2.locator('summary').click();
   const states = await page2.locator('tbody tr td:nth-child(2)').allInnerTexts();
   assert.equal(states, ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
-  assert.match(await page.locator('.recovery.back').first().innerText(), /back at .* \(away \d+\.\d s\)/);
+  assert.match(await page.locator('.recovery.back').first().innerText(), /back at .* \(away \d+\.\d s\); it recovered in \d+ ms: 1 of 1 live executor re-subscribed/);
 
   const shot = SCREENSHOT ?? path.join(ctx.profile, 'web-view.png');
   await page.screenshot({ path: shot, fullPage: true });

@@ -45,7 +45,8 @@ View('keeps each task\'s status history once per uuid, its sandbox, and the agen
   const again = await h.reregister(agentId, {
     frameworks: [{ id: frameworkId, name: 'test', checkpoint: true }],
     tasks: [{ frameworkId, executorId: 't1', task: run.task, state: 'TASK_RUNNING', sandbox: '/w/sandboxes/x' }],
-  });
+    recovery: { recoveredAt: 1234, durationMs: 412, executors: 1, resubscribed: 1 },
+  } as never);
   await again.next('REREGISTERED');
   const back = await scheduler.next('AGENT_STATUS');
   assert.is(back.status, 'REREGISTERED');
@@ -53,6 +54,7 @@ View('keeps each task\'s status history once per uuid, its sandbox, and the agen
   const events = (await h.state()).agents[0]!.events;
   assert.equal(events.map((e) => e.type), ['REGISTERED', 'DISCONNECTED', 'REREGISTERED']);
   assert.is(events[2]!.awayMs, back.awayMs);
+  assert.equal(events[2]!.recovery, { recoveredAt: 1234, durationMs: 412, executors: 1, resubscribed: 1 });
 });
 
 View('kills a task for an operator by POST, and refuses an unknown or ended one', async ({ h }) => {

@@ -56,7 +56,7 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
         open = { agent: agent, gone: event.timestamp, timeoutMs: event.reregisterTimeoutMs };
         list.push(open);
       } else if (open && (event.type === 'REREGISTERED' || event.type === 'REMOVED')) {
-        if (event.type === 'REREGISTERED') { open.back = event.timestamp; open.awayMs = event.awayMs; }
+        if (event.type === 'REREGISTERED') { open.back = event.timestamp; open.awayMs = event.awayMs; open.recovery = event.recovery; }
         else open.removed = event.timestamp;
         open = null;
       }
@@ -99,7 +99,12 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
     all.forEach(function (episode) {
       var text = 'agent ' + episode.agent.id + ' (' + episode.agent.hostname + ') gone at ' + clock(episode.gone);
       var kind = 'away';
-      if (episode.back) { text += ', back at ' + clock(episode.back) + ' (away ' + seconds(episode.back - episode.gone) + ')'; kind = 'back'; }
+      if (episode.back) {
+        text += ', back at ' + clock(episode.back) + ' (away ' + seconds(episode.back - episode.gone) + ')';
+        var r = episode.recovery;
+        if (r) text += '; it recovered in ' + r.durationMs + ' ms: ' + r.resubscribed + ' of ' + r.executors + ' live executor' + (r.executors === 1 ? '' : 's') + ' re-subscribed';
+        kind = 'back';
+      }
       else if (episode.removed) { text += ', removed at ' + clock(episode.removed) + ': it did not re-register in time'; kind = 'removed'; }
       else text += ', not back yet (' + seconds(now - episode.gone) + (episode.timeoutMs ? ' of up to ' + seconds(episode.timeoutMs) : '') + ')';
       list.appendChild(el('li', { 'class': 'recovery ' + kind, 'data-agent-id': episode.agent.id }, [text]));
@@ -150,7 +155,7 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
       root.appendChild(svg('rect', { 'class': cls, x: sx, y: 12, width: w, height: 20, 'data-state': status.state }, [
         svg('title', { text: status.state + ' at ' + clock(status.timestamp) + (status.message ? ': ' + status.message : '') }),
       ]));
-      var long = x(to) - x(from) >= 60 || i === statuses.length - 1;
+      var long = x(to) - x(from) >= 60 || i === 0 || i === statuses.length - 1;
       if (long && x(from) - lastLabel > 70) {
         root.appendChild(svg('text', { 'class': 'state', x: Math.min(x(from), 900), y: 46, text: status.state.replace('TASK_', '') }));
         lastLabel = x(from);
