@@ -135,7 +135,7 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
     if (t1 - t0 < 1000) t1 = t0 + 1000;
     var left = 10, width = 980;
     function x(t) { return left + Math.max(0, Math.min(1, (t - t0) / (t1 - t0))) * width; }
-    var root = svg('svg', { 'class': 'timeline', viewBox: '0 0 1000 64', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'timeline of task ' + task.id });
+    var root = svg('svg', { 'class': 'timeline', viewBox: '0 0 1000 76', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'timeline of task ' + task.id });
     if (agent) {
       episodes(agent).forEach(function (episode) {
         var end = episode.back || episode.removed || now;
@@ -145,7 +145,7 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
         ]));
       });
     }
-    var lastLabel = -1000;
+    var lastLabel = [-1000, -1000];
     statuses.forEach(function (status, i) {
       var from = status.timestamp;
       var to = i + 1 < statuses.length ? statuses[i + 1].timestamp : t1;
@@ -156,9 +156,11 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
         svg('title', { text: status.state + ' at ' + clock(status.timestamp) + (status.message ? ': ' + status.message : '') }),
       ]));
       var long = x(to) - x(from) >= 60 || i === 0 || i === statuses.length - 1;
-      if (long && x(from) - lastLabel > 70) {
-        root.appendChild(svg('text', { 'class': 'state', x: Math.min(x(from), 900), y: 46, text: status.state.replace('TASK_', '') }));
-        lastLabel = x(from);
+      // Two rows of labels, so that states close together are all named.
+      var row = x(from) - lastLabel[0] > 80 ? 0 : x(from) - lastLabel[1] > 80 ? 1 : -1;
+      if (long && row !== -1) {
+        root.appendChild(svg('text', { 'class': 'state', x: Math.min(x(from), 900), y: 46 + row * 11, text: status.state.replace('TASK_', '') }));
+        lastLabel[row] = x(from);
       }
     });
     if (agent) {
@@ -171,8 +173,8 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
         ]));
       });
     }
-    root.appendChild(svg('text', { x: left, y: 60, text: clock(t0) }));
-    root.appendChild(svg('text', { x: 1000 - 10, y: 60, 'text-anchor': 'end', text: '+' + seconds(t1 - t0) + (ended ? '' : ' (now)') }));
+    root.appendChild(svg('text', { x: left, y: 72, text: clock(t0) }));
+    root.appendChild(svg('text', { x: 1000 - 10, y: 72, 'text-anchor': 'end', text: '+' + seconds(t1 - t0) + (ended ? '' : ' (now)') }));
     return root;
   }
 

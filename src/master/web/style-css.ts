@@ -21,7 +21,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .task { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .7em 1em; margin-bottom: 1em; }
 .task-head { display: flex; flex-wrap: wrap; gap: .4em 1.2em; align-items: baseline; }
 .task-head .id { font-weight: 600; }
-.timeline { width: 100%; height: 64px; margin: .6em 0 .2em; display: block; }
+.timeline { width: 100%; height: 76px; margin: .6em 0 .2em; display: block; }
 .timeline .seg { stroke: #fff; stroke-width: 1; }
 .timeline .seg.TASK_STAGING, .timeline .seg.TASK_STARTING { fill: #f3d36b; }
 .timeline .seg.TASK_RUNNING { fill: var(--run); }
