@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     let found = await locate(master, flags.master, taskId, flags.framework);
-    const agent = agentOf(found, flags.master);
+    let agent = agentOf(found, flags.master);
     const filePath = `${found.sandbox}/${file}`;
     let offset = 0;
     let lastState = Date.now();
@@ -75,7 +75,12 @@ export async function main(argv: string[]): Promise<number> {
       if (Date.now() - lastState >= STATE_EVERY_MS) {
         lastState = Date.now();
         const ended = await locate(master, flags.master, taskId, flags.framework).then(
-          (again) => ((found = again), isTerminal(again.found.task.state)),
+          (again) => {
+            found = again;
+            // A restarted agent may listen elsewhere now.
+            if (again.agentAddress !== agent.text) agent = agentOf(again, flags.master);
+            return isTerminal(again.found.task.state);
+          },
           () => false,
         );
         // Ended: one more read takes what it wrote last, then stop.
