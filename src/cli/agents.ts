@@ -1,6 +1,6 @@
 // `lifeline agents`: the agents the master knows, as a table or JSON: status, address, version,
 // when the master last heard from one, and how many live tasks it runs.
-import { isTerminal } from '../protocol/index.js';
+import { FlagError, isTerminal, show } from '../protocol/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 import { ago, allTasks, ApiError, fetchMasterState, parseHostPort, table } from './master-api.js';
 
@@ -12,7 +12,8 @@ const SPECS = {
 const USAGE = '--master=HOST:PORT [--json]';
 
 export async function main(argv: string[]): Promise<number> {
-  const { flags, help } = parseFlags('agents', SPECS, argv);
+  const { flags, help, positional } = parseFlags('agents', SPECS, argv);
+  if (positional.length > 0) throw new FlagError(`lifeline agents takes no arguments, got ${positional.map((arg) => show(arg)).join(' ')}`);
   if (help) {
     process.stdout.write(helpText('agents', USAGE, SPECS));
     return 0;

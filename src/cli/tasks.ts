@@ -1,5 +1,6 @@
 // `lifeline tasks`: every task the master knows, as a table (like `kubectl get pods`) or JSON, so
 // an operator finds a task's ID, state, agent and sandbox without reading /state by hand.
+import { FlagError, show } from '../protocol/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 import { ago, allTasks, ApiError, fetchMasterState, parseHostPort, table } from './master-api.js';
 
@@ -11,7 +12,8 @@ const SPECS = {
 const USAGE = '--master=HOST:PORT [--json]';
 
 export async function main(argv: string[]): Promise<number> {
-  const { flags, help } = parseFlags('tasks', SPECS, argv);
+  const { flags, help, positional } = parseFlags('tasks', SPECS, argv);
+  if (positional.length > 0) throw new FlagError(`lifeline tasks takes no arguments, got ${positional.map((arg) => show(arg)).join(' ')}`);
   if (help) {
     process.stdout.write(helpText('tasks', USAGE, SPECS));
     return 0;
