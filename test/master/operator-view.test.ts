@@ -77,6 +77,27 @@ View('kills a task for an operator by POST, and refuses an unknown or ended one'
   assert.match(((await ended.json()) as { error: string }).error, /already TASK_KILLED/);
 });
 
+View('keeps an operator\'s kill of a task on an agent that is away, and sends it when the agent is back', async ({ h }) => {
+  const { peer: agent, agentId } = await h.agent();
+  const { peer: scheduler } = await h.scheduler({ checkpoint: true });
+  const { run } = await launchOne(scheduler, agent, agentId, 'later');
+  const frameworkId = run.frameworkInfo.id;
+  agent.send({ type: 'STATUS_UPDATE', frameworkId, status: agentStatus(agentId, 'later', 'TASK_RUNNING') });
+  await scheduler.next('UPDATE');
+  agent.close();
+  await scheduler.next('AGENT_STATUS');
+  const answer = await fetch(h.url('/api/v1/tasks/later/kill'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.is(answer.status, 202);
+  assert.is(((await answer.json()) as { sent: boolean }).sent, false);
+  const again = await h.reregister(agentId, {
+    frameworks: [{ id: frameworkId, name: 'test', checkpoint: true }],
+    tasks: [{ frameworkId, executorId: 'later', task: run.task, state: 'TASK_RUNNING' }],
+  });
+  await again.next('REREGISTERED');
+  const kill = await again.next('KILL_TASK');
+  assert.equal(kill, { type: 'KILL_TASK', frameworkId, taskId: 'later' });
+});
+
 View('serves the web view from memory with a same-origin policy', async ({ h }) => {
   for (const [path, type] of [['/', /^text\/html/], ['/web/app.js', /^text\/javascript/], ['/web/style.css', /^text\/css/]] as const) {
     const response = await fetch(h.url(path));
