@@ -99,6 +99,8 @@ export function jsonUpdate(status: RoutedTaskStatus): string {
 export async function main(argv: string[]): Promise<number> {
   const { env, rest } = takeEnv(argv);
   const { flags, help } = parseFlags('run', SPECS, rest);
+  // Only LIFELINE_RUN_ENV can still be in flags.env (one KEY=VALUE): the command line's are taken.
+  if (env.length === 0 && flags.env !== undefined) env.push(...takeEnv([`--env=${flags.env}`]).env);
   if (help) {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
