@@ -8,13 +8,15 @@
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
 import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
-import { IllegalStateError } from '../protocol/index.js';
+import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
 import { Housekeeping } from './housekeeping.js';
+import { SandboxFiles } from './files.js';
+import { sandboxesDir } from '../checkpoint/layout.js';
 import { ExecutorLauncher } from './launcher.js';
 import { MasterSession } from './master-session.js';
 import { AgentMetrics } from './metrics.js';
@@ -47,6 +49,8 @@ export class Agent {
   readonly #recovery: RecoveryFlow;
   readonly #housekeeping: Housekeeping;
   #liveness: NodeJS.Timeout | undefined;
+  /** How the recovery of this start went (issue 15), told to the master when re-registering. */
+  #recoverySummary: RecoverySummary | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -88,6 +92,8 @@ export class Agent {
       ending: this.#ending,
       // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
       onShutdown: () => void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' }),
+      httpAddress: () => this.#advertisedAddress(),
+      recovery: () => this.#recoverySummary,
     });
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
@@ -95,6 +101,7 @@ export class Agent {
       registry: this.#metrics.registry,
       state: () => stateResponse(this.#model),
       logger: this.#logger,
+      files: new SandboxFiles(sandboxesDir(this.#config.workDir)),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,
@@ -129,6 +136,14 @@ export class Agent {
     return address && { ip: address.address, port: address.port };
   }
 
+  /** HOST:PORT of the HTTP endpoint as the master shows it (the hostname when listening on every address). */
+  #advertisedAddress(): string | undefined {
+    const address = this.#http.address;
+    if (!address) return undefined;
+    const host = address.address === '0.0.0.0' || address.address === '::' ? this.#config.hostname : address.address;
+    return host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
+  }
+
   get metrics(): AgentMetrics {
     return this.#metrics;
   }
@@ -159,6 +174,7 @@ export class Agent {
 
   async #start(): Promise<void> {
     let live: ExecutorRun[] = [];
+    const startedAt = Date.now();
     try {
       await fs.mkdir(this.#config.workDir, { recursive: true });
       const address = await this.#http.listen();
@@ -193,6 +209,10 @@ export class Agent {
     }
     if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while starting
     await this.#recovery.awaitReregistration(live);
+    if (this.#checkpointer) {
+      const now = Date.now();
+      this.#recoverySummary = { recoveredAt: now, durationMs: now - startedAt, executors: live.length, resubscribed: live.filter((run) => run.is('RUNNING')).length };
+    }
     await this.#recovery.finish().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
     if (this.#model.lifecycle.is('TERMINATING')) return;
     this.#model.lifecycle.transition('DISCONNECTED');

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConnectionError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { SandboxFiles } from './files.js';
+import { NODE_VIEW_HTML } from './node-view.js';
 
 export interface AgentHttpOptions {
   ip: string;
@@ -13,6 +15,8 @@ export interface AgentHttpOptions {
   /** The /state body, or undefined while it cannot be answered yet (503). */
   state(): { status: string; body?: unknown };
   logger?: Logger;
+  /** /files/browse and /files/read over the sandboxes (issue 15). */
+  files?: SandboxFiles;
 }
 
 export class AgentHttpServer {
@@ -81,6 +85,22 @@ export class AgentHttpServer {
         const registry = this.#options.registry;
         const text = await registry.metrics();
         response.writeHead(200, { 'content-type': registry.contentType }).end(text);
+        return;
+      }
+      case '/':
+        response.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-cache',
+          'content-security-policy': "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        }).end(NODE_VIEW_HTML);
+        return;
+      case '/files/browse':
+      case '/files/read': {
+        const files = this.#options.files;
+        if (!files) return json(response, 404, { error: 'this agent serves no files' });
+        const query = new URL(request.url ?? '/', 'http://agent').searchParams;
+        const answer = path === '/files/browse' ? await files.browse(query) : await files.read(query);
+        json(response, answer.status, answer.body);
         return;
       }
       default:

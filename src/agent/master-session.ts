@@ -1,7 +1,7 @@
 // What the agent does with its master (DESIGN §8): it builds REGISTER or REREGISTER from the node
 // model, takes REGISTERED, routes RUN_TASK and KILL_TASK to runs, records acknowledgements, relays
 // messages, shuts frameworks down, and forwards status updates. The connection itself is MasterLink.
-import { isTerminal, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { isTerminal, type RecoverySummary, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { FrameworkRecord } from './executor-run.js';
 import { commandExecutorInfo, type ExecutorLauncher } from './launcher.js';
 import { MasterLink, type MasterLinkOptions } from './master-link.js';
@@ -17,6 +17,10 @@ export interface MasterSessionOptions {
   ending: RunEnding;
   /** The master told this agent to shut down (it has removed the agent already). */
   onShutdown(message: string): void;
+  /** Where the agent's HTTP endpoint answers, HOST:PORT, told to the master (issue 15). */
+  httpAddress?(): string | undefined;
+  /** How the last restart's recovery went, once it is over (issue 15). */
+  recovery?(): RecoverySummary | undefined;
 }
 
 export class MasterSession {
@@ -26,12 +30,16 @@ export class MasterSession {
   readonly #launcher: ExecutorLauncher;
   readonly #ending: RunEnding;
   readonly #onShutdown: (message: string) => void;
+  readonly #httpAddress: () => string | undefined;
+  readonly #recovery: () => RecoverySummary | undefined;
 
   constructor(options: MasterSessionOptions) {
     this.#model = options.model;
     this.#launcher = options.launcher;
     this.#ending = options.ending;
     this.#onShutdown = options.onShutdown;
+    this.#httpAddress = options.httpAddress ?? (() => undefined);
+    this.#recovery = options.recovery ?? (() => undefined);
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
@@ -53,7 +61,8 @@ export class MasterSession {
 
   /** The status update manager's way to the master. */
   forward(update: StatusUpdate, resend: boolean): boolean {
-    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: update.status });
+    const sandbox = this.#model.framework(update.frameworkId)?.executors.get(update.status.executorId)?.sandbox;
+    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: update.status, ...(sandbox !== undefined && { sandbox }) });
     if (sent) this.#model.metrics.statusUpdatesForwarded.inc({ resend: String(resend) });
     return sent;
   }
@@ -62,7 +71,8 @@ export class MasterSession {
   registration(): AgentCall {
     const model = this.#model;
     const { config } = model;
-    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint };
+    const httpAddress = this.#httpAddress();
+    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint, ...(httpAddress !== undefined && { httpAddress }) };
     if (model.id === undefined) {
       model.metrics.registrations.inc({ type: 'REGISTER' });
       return { type: 'REGISTER', agentInfo };
@@ -81,13 +91,15 @@ export class MasterSession {
             executorId: run.id,
             task: entry.info,
             state: entry.state,
+            sandbox: run.sandbox,
             ...(head && { unacknowledgedState: head.state, unacknowledgedUuid: head.uuid }),
           });
         }
       }
     }
     model.metrics.registrations.inc({ type: 'REREGISTER' });
-    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks };
+    const recovery = this.#recovery();
+    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks, ...(recovery && { recovery }) };
   }
 
   #onRegistered(event: RegisteredEvent): void {

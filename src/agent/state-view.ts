@@ -11,7 +11,7 @@ export interface AgentState {
   frameworks: Array<{
     id: string;
     checkpoint: boolean;
-    executors: Array<{ id: string; containerId: string; pid: number | null; state: string; tasks: Array<{ id: string; state: TaskState }> }>;
+    executors: Array<{ id: string; containerId: string; pid: number | null; state: string; directory: string; tasks: Array<{ id: string; state: TaskState }> }>;
   }>;
 }
 
@@ -28,6 +28,7 @@ export function agentState(model: NodeModel): AgentState {
         containerId: run.containerId,
         pid: run.pid ?? null,
         state: run.state,
+        directory: run.sandbox,
         tasks: [...run.tasks.values()].map((entry) => ({ id: entry.info.taskId, state: entry.state })),
       })),
     })),

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointCorruptError } from '../checkpoint/errors.js';
-import { latestAgentPath, metaDir } from '../checkpoint/layout.js';
+import { latestAgentPath, metaDir, sandboxDir } from '../checkpoint/layout.js';
 import { recoverState } from '../checkpoint/recover.js';
 import type { RecoveredRun, RecoveredState, RecoveredTask } from '../checkpoint/state.js';
 import { FlagError, show } from '../protocol/errors.js';
@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
     return 1;
   }
-  process.stdout.write(flags.json ? `${JSON.stringify(toJson(state), null, 2)}\n` : toText(workDir, state, flags.strict));
+  process.stdout.write(flags.json ? `${JSON.stringify(toJson(state, workDir), null, 2)}\n` : toText(workDir, state, flags.strict));
   return 0;
 }
 
@@ -59,7 +59,9 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** The `--json` document (DESIGN §5), plus `generated`, `outbox`, `repairs` and `strayTempFiles`. */
-export function toJson(state: RecoveredState): unknown {
+export function toJson(state: RecoveredState, workDir?: string): unknown {
+  const sandboxOf = (frameworkId: string, executorId: string, containerId: string) =>
+    workDir !== undefined && state.agentId !== undefined ? sandboxDir(workDir, { agentId: state.agentId, frameworkId, executorId, containerId }) : undefined;
   return jsonSafe({
     agentId: state.agentId ?? null,
     rebooted: state.rebooted,
@@ -74,6 +76,7 @@ export function toJson(state: RecoveredState): unknown {
         latest: executor.latest ?? null,
         runs: executor.runs.map((run) => ({
           containerId: run.containerId,
+          sandbox: sandboxOf(framework.id, executor.id, run.containerId),
           forked: run.forked ?? null,
           shim: run.shim ?? null,
           completed: run.completed,
@@ -123,6 +126,7 @@ export function toText(workDir: string, state: RecoveredState, strict: boolean):
         lines.push(`    executor ${executor.id}: ${what}; ${executor.runs.length} run${executor.runs.length === 1 ? '' : 's'}`);
         for (const run of executor.runs) {
           lines.push(`      ${runLine(run, run.containerId === executor.latest, state.rebooted)}`);
+          lines.push(`        sandbox ${sandboxDir(workDir, { agentId: state.agentId, frameworkId: framework.id, executorId: executor.id, containerId: run.containerId })}`);
           for (const task of run.tasks) lines.push(`        ${taskLine(task)}`);
         }
       }

@@ -17,6 +17,10 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   shim: { summary: 'the command executor; launched by the agent, not by hand', load: loadShim },
   state: { summary: 'print /state of a master (--master=HOST:PORT) or an agent (--agent=HOST:PORT) as JSON', load: () => import('./state.js') },
   inspect: { summary: 'print the checkpointed state of a work dir (--work_dir=DIR)', load: () => import('./inspect.js') },
+  tasks: { summary: 'list the tasks the master knows (--master=HOST:PORT [--json])', load: () => import('./tasks.js') },
+  agents: { summary: 'list the agents the master knows (--master=HOST:PORT [--json])', load: () => import('./agents.js') },
+  kill: { summary: 'kill a task through the master (TASK_ID --master=HOST:PORT)', load: () => import('./kill.js') },
+  logs: { summary: 'print a task\'s stdout or stderr from its sandbox (TASK_ID --master=HOST:PORT [--stderr] [--follow])', load: () => import('./logs.js') },
 };
 
 /**

@@ -18,6 +18,7 @@ import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
 import { NotLeaderError } from './registry-store.js';
+import { agentSeen, noticeAgent } from './agent-notices.js';
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -92,6 +93,7 @@ export class AgentEndpoint {
   }
 
   #onCall(session: AgentSession, call: Call): void {
+    agentSeen(this.#ctx, session.peerId);
     switch (call.type) {
       case 'REGISTER':
         return this.#register(session, call);
@@ -137,6 +139,7 @@ export class AgentEndpoint {
     const { registry, logger } = this.#ctx;
     const agent = registry.addAgent(call.agentInfo, id);
     this.#activate(session, agent.id);
+    noticeAgent(this.#ctx, agent.id, 'REGISTERED');
     session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs, epoch: this.#epoch });
     logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
     this.#ctx.allocateSoon();
@@ -211,8 +214,10 @@ export class AgentEndpoint {
       if (task && task.agentId === agentId) {
         if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
         registry.setState(task, entry.state);
+        if (entry.sandbox !== undefined) task.sandbox = entry.sandbox;
       } else {
-        registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        const added = registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        if (entry.sandbox !== undefined) added.sandbox = entry.sandbox;
       }
     }
     // A task the master launched there that the agent does not know any more is lost.
@@ -230,6 +235,7 @@ export class AgentEndpoint {
     for (const { frameworkId, taskId } of kills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
 
+    noticeAgent(this.#ctx, agentId, known ? 'REREGISTERED' : 'REGISTERED', call.recovery ? { recovery: call.recovery } : {});
     logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
     this.#ctx.sendUpdates(lost);
     // Held RECONCILEs and KILLs of the tasks it reported are answered now.
@@ -252,6 +258,7 @@ export class AgentEndpoint {
       return;
     }
     const task = registry.applyStatus(frameworkId, status);
+    if (task && call.sandbox !== undefined) task.sandbox = call.sandbox;
     metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
     logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update');
     // Not connected: dropped here; the agent resends it until the framework acknowledges it.
@@ -290,6 +297,7 @@ export class AgentEndpoint {
           }
           this.#cancelRemoval(agentId);
           this.#rescindOffers(agentId);
+          noticeAgent(this.#ctx, agentId, 'REMOVED');
           const updates = registry.removeAgent(agentId, why.startsWith('agent ') ? why : `agent ${agentId}: ${why}`);
           logger.warn({ agentId, lost: updates.length }, `${logMessage}: ${why}`);
           this.#ctx.sendUpdates(updates);
@@ -308,6 +316,7 @@ export class AgentEndpoint {
     if (this.#sessions.get(agentId) !== session) return; // superseded, or unregistered
     this.#sessions.delete(agentId);
     if (this.#ctx.registry.agent(agentId)?.status !== 'ACTIVE') return;
+    noticeAgent(this.#ctx, agentId, 'DISCONNECTED', { reregisterTimeoutMs: this.#options.reregisterTimeoutMs });
     const updates = this.#ctx.registry.disconnectAgent(agentId);
     this.#rescindOffers(agentId);
     this.#ctx.logger.warn(

@@ -23,6 +23,8 @@ import { RecoveryWindow } from './recovery.js';
 import { EtcdRegistryStore } from './registry-store-etcd.js';
 import { Registrar, type RegistryStore } from './registry-store.js';
 import { StandbyRefusals } from './standby.js';
+import { operatorKill } from './operator.js';
+import { masterAsset } from './web/assets.js';
 
 export interface MasterOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -194,6 +196,8 @@ export class Master {
       {
         state: () => this.state(),
         metrics: () => this.#metrics.text(),
+        asset: masterAsset,
+        kill: (taskId, frameworkId) => operatorKill(context, taskId, frameworkId),
         upgrades: {
           '/api/v1/agent': (request, socket, head) => (this.#leading ? this.#agents.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),
           '/api/v1/scheduler': (request, socket, head) => (this.#leading ? this.#schedulers.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),

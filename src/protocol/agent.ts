@@ -3,6 +3,8 @@ import * as v from 'valibot';
 import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
 
 const MAX_LIST = 100_000;
+/** An absolute path on the agent's host (a sandbox directory). */
+const Sandbox = v.pipe(v.string(), v.maxLength(4096));
 
 /**
  * A REREGISTER too large for one frame is sent as up to this many parts (index 0..count-1), one
@@ -30,8 +32,19 @@ export const ReportedTask = v.object({
   state: v.picklist(TASK_STATES),
   unacknowledgedState: v.optional(v.picklist(TASK_STATES)),
   unacknowledgedUuid: v.optional(Uuid),
+  /** The run's sandbox directory on the agent (issue 15: `lifeline logs`, the web view). */
+  sandbox: v.optional(Sandbox),
 });
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;
+
+/** A restarted agent's recovery: when it ended, how long it took, and how many live executors came back. */
+export const RecoverySummary = v.object({
+  recoveredAt: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  durationMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  executors: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  resubscribed: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type RecoverySummary = v.InferOutput<typeof RecoverySummary>;
 
 export const AgentCall = v.variant('type', [
   v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo }),
@@ -43,8 +56,10 @@ export const AgentCall = v.variant('type', [
     tasks: v.pipe(v.array(ReportedTask), v.maxLength(MAX_LIST)),
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
+    /** How the agent's last restart went (issue 15: the web view's recovery events); not in split calls. */
+    recovery: v.optional(RecoverySummary),
   }),
-  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
+  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }), sandbox: v.optional(Sandbox) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('UNREGISTER') }),
   v.object({ type: v.literal('PONG') }),

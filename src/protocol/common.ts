@@ -64,6 +64,8 @@ export const AgentInfo = v.object({
   hostname: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NAME)),
   resources: v.object({ cpus: NonNegative, mem: NonNegative, disk: NonNegative }),
   checkpoint: v.boolean(),
+  /** Where the agent's HTTP endpoint (/state, /files) answers, HOST:PORT (issue 15); older agents leave it out. */
+  httpAddress: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME))),
 });
 export type AgentInfo = v.InferOutput<typeof AgentInfo>;
 

@@ -24,6 +24,24 @@ export const SchedulerCall = v.variant('type', [
 ]);
 export type SchedulerCall = v.InferOutput<typeof SchedulerCall>;
 
+/** What happened to an agent that runs tasks of this framework (issue 15): an event drivers that do not know it drop. */
+export const AGENT_STATUSES = ['DISCONNECTED', 'REREGISTERED', 'REMOVED'] as const;
+export const AgentStatusEvent = v.object({
+  type: v.literal('AGENT_STATUS'),
+  agentId: Id,
+  hostname: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  status: v.picklist(AGENT_STATUSES),
+  timestamp: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** DISCONNECTED: how long the master waits for it to re-register. */
+  reregisterTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** REREGISTERED: how long it was away. */
+  awayMs: v.optional(v.pipe(v.number(), v.minValue(0))),
+});
+export type AgentStatusEvent = v.InferOutput<typeof AgentStatusEvent>;
+
+/** The event types this version knows; a driver drops a frame of any other type instead of closing. */
+export const SCHEDULER_EVENT_TYPES: ReadonlySet<string> = new Set(['SUBSCRIBED', 'OFFERS', 'RESCIND', 'UPDATE', 'MESSAGE', 'FAILURE', 'HEARTBEAT', 'AGENT_STATUS', 'ERROR']);
+
 export const SchedulerEvent = v.variant('type', [
   v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('OFFERS'), offers: v.array(Offer) }),
@@ -32,6 +50,7 @@ export const SchedulerEvent = v.variant('type', [
   v.object({ type: v.literal('MESSAGE'), agentId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('FAILURE'), agentId: v.optional(Id), executorId: v.optional(Id), message: v.optional(Text) }),
   v.object({ type: v.literal('HEARTBEAT') }),
+  AgentStatusEvent,
   ErrorEvent,
 ]);
 export type SchedulerEvent = v.InferOutput<typeof SchedulerEvent>;

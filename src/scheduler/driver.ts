@@ -10,8 +10,11 @@ import {
   IllegalStateError,
   LifelineError,
   assertId,
+  decode,
   decodeFrame,
   encode,
+  ProtocolError,
+  SCHEDULER_EVENT_TYPES,
   validate,
   type ErrorCode,
   type NewTaskInfo,
@@ -72,6 +75,29 @@ export class DriverStoppedError extends LifelineError {
   }
 }
 
+/** A well-formed frame whose type this driver does not know (sent by a newer master): dropped. */
+class UnknownEventError extends ProtocolError {
+  constructor(readonly eventType: string) {
+    super(`event of unknown type ${JSON.stringify(eventType)}`);
+  }
+}
+
+function decodeEvent(bytes: Uint8Array): SchedulerEvent {
+  try {
+    return decodeFrame(SchedulerEvent, bytes);
+  } catch (error) {
+    let raw: unknown;
+    try {
+      raw = decode(bytes);
+    } catch {
+      throw error;
+    }
+    const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
+    if (typeof type === 'string' && !SCHEDULER_EVENT_TYPES.has(type)) throw new UnknownEventError(type);
+    throw error;
+  }
+}
+
 export class SchedulerDriver {
   readonly #master: string;
   readonly #frameworkInfo: SchedulerFrameworkInfo;
@@ -112,13 +138,18 @@ export class SchedulerDriver {
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
       connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events)),
-      decode: (bytes) => decodeFrame(SchedulerEvent, bytes),
+      decode: (bytes) => decodeEvent(bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
       queue: true,
       onInvalid: (error) => {
+        if (error instanceof UnknownEventError) {
+          // A newer master's event: skipped, so that drivers and masters can be upgraded one at a time.
+          this.#log.debug({ type: error.eventType }, 'event of a type this driver does not know; ignored');
+          return 'drop';
+        }
         this.#log.warn({ err: error.message }, 'malformed frame from master');
         this.#report(error);
         // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
@@ -375,6 +406,9 @@ export class SchedulerDriver {
         return;
       case 'FAILURE':
         await o.onFailure?.(event);
+        return;
+      case 'AGENT_STATUS':
+        await o.onAgentStatus?.(event);
         return;
       default:
         return;

@@ -1,7 +1,7 @@
 // The SchedulerDriver's options and their validation: every bad value is refused at construction
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
-import { InvalidOptionError, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { InvalidOptionError, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
 import { AddressError, parseMasterSpec } from '../protocol/address.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
@@ -32,6 +32,8 @@ export interface SchedulerDriverOptions {
   onUpdate?: Callback<[status: RoutedTaskStatus]>;
   onMessage?: Callback<[agentId: string, executorId: string, data: Uint8Array]>;
   onFailure?: Callback<[event: FailureEvent]>;
+  /** An agent running tasks of this framework disconnected, re-registered or was removed (AGENT_STATUS, issue 15). */
+  onAgentStatus?: Callback<[event: AgentStatusEvent]>;
   /**
    * An error. When `driver.state` is `'STOPPED'` it is the error that stopped the driver (the
    * master's ERROR); otherwise the driver carries on by itself (a failed connection attempt, a
@@ -70,7 +72,7 @@ export function checkOptions(options: SchedulerDriverOptions): void {
   if (options.autoAcknowledge !== undefined && typeof options.autoAcknowledge !== 'boolean') {
     throw new InvalidOptionError('autoAcknowledge', options.autoAcknowledge, 'a boolean');
   }
-  for (const name of ['onSubscribed', 'onOffers', 'onRescind', 'onUpdate', 'onMessage', 'onFailure', 'onError', 'onDisconnected'] as const) {
+  for (const name of ['onSubscribed', 'onOffers', 'onRescind', 'onUpdate', 'onMessage', 'onFailure', 'onAgentStatus', 'onError', 'onDisconnected'] as const) {
     const value = options[name];
     if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
   }
