@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
 /** The addresses to ask, in order: the list as given, or the leader etcd names. */
 async function masterCandidates(spec: MasterSpec): Promise<Address[]> {
   if (spec.kind === 'hosts') return [...spec.hosts];
-  const client = etcdClient(spec.endpoints);
+  const client = await etcdClient(spec.endpoints);
   try {
     const leader = await readLeader(client, spec.prefix);
     const address = leader && parseAddress(leader.address);

@@ -30,7 +30,7 @@ export class EtcdRegistryStore implements RegistryStore {
   readonly kind = 'etcd';
   readonly durable = true;
   readonly #options: EtcdRegistryOptions;
-  readonly #client: Etcd3;
+  #client!: Etcd3;
   #lease: Lease | undefined;
   #key: string | undefined;
   #revision: number | undefined;
@@ -43,7 +43,6 @@ export class EtcdRegistryStore implements RegistryStore {
 
   constructor(options: EtcdRegistryOptions) {
     this.#options = options;
-    this.#client = etcdClient(options.endpoints);
   }
 
   /** The leader as last read from etcd (while campaigning: the one to name). */
@@ -53,6 +52,8 @@ export class EtcdRegistryStore implements RegistryStore {
 
   /** Campaigns; resolves once this master leads (it may wait for as long as another leads). */
   async campaign(signal: AbortSignal): Promise<void> {
+    this.#client = await etcdClient(this.#options.endpoints);
+    if (this.#closed) throw new NotLeaderError('the master stopped before it campaigned');
     const ttlSeconds = Math.max(1, Math.round(this.#options.leaseTtlMs / 1000));
     const lease = this.#client.lease(ttlSeconds);
     this.#lease = lease;
@@ -158,7 +159,7 @@ export class EtcdRegistryStore implements RegistryStore {
     clearInterval(this.#poll);
     // Resign: the key goes with the lease, and a standby takes over without waiting for the TTL.
     await this.#lease?.revoke().catch(() => {});
-    this.#client.close();
+    this.#client?.close();
   }
 
   #depose(error: Error): void {

@@ -1,24 +1,19 @@
 // Who leads, as etcd says (issue 12): the masters campaign under `<prefix>/election/`, each with a
 // key bound to its lease and holding its HOST:PORT; the leader is the key created first. Clients
 // (the agent's master link, the SchedulerDriver) and the masters themselves read it the same way.
-import { createRequire } from 'node:module';
+// etcd3 (gRPC, protobufjs: half a second and 27 MB at start-up) is loaded only when etcd is used.
 import type { Etcd3, IOptions } from 'etcd3';
 import { formatAddress, type Address } from '../protocol/address.js';
-
-// etcd3 brings gRPC and protobufjs: some 500 ms of loading at every agent and CLI start that has
-// no etcd:// address. It is loaded when the first client is made, which is during start-up for
-// the processes that use it (never on the executor side, which never imports this module).
-const require = createRequire(import.meta.url);
 
 export function electionPrefix(prefix: string): string {
   return `${prefix}/election/`;
 }
 
 /** An etcd client for these endpoints, failing fast (the callers retry on their own schedule). */
-export function etcdClient(endpoints: readonly Address[], dialTimeoutMs = 2_000): Etcd3 {
+export async function etcdClient(endpoints: readonly Address[], dialTimeoutMs = 2_000): Promise<Etcd3> {
+  const { Etcd3: Client } = await import('etcd3');
   const options: IOptions = { hosts: endpoints.map((address) => `http://${formatAddress(address)}`), dialTimeout: dialTimeoutMs };
-  const etcd = require('etcd3') as typeof import('etcd3');
-  return new etcd.Etcd3(options);
+  return new Client(options);
 }
 
 export interface LeaderEntry {
@@ -42,7 +37,7 @@ export async function readLeader(client: Etcd3, prefix: string): Promise<LeaderE
  * election prefix (a watch) and every `pollMs` (a watch can miss a change while reconnecting).
  */
 export class LeaderWatch {
-  readonly #client: Etcd3;
+  readonly #client: Promise<Etcd3>;
   readonly #prefix: string;
   readonly #onChange: (leader: string | undefined) => void;
   #leader: string | undefined;
@@ -53,14 +48,13 @@ export class LeaderWatch {
 
   constructor(endpoints: readonly Address[], prefix: string, onChange: (leader: string | undefined) => void, pollMs = 1_000) {
     this.#client = etcdClient(endpoints);
+    this.#client.catch(() => {}); // reported by refresh()
     this.#prefix = prefix;
     this.#onChange = onChange;
     void this.refresh();
     this.#timer = setInterval(() => void this.refresh(), pollMs);
     this.#client
-      .watch()
-      .prefix(electionPrefix(prefix))
-      .create()
+      .then((client) => client.watch().prefix(electionPrefix(prefix)).create())
       .then((watcher) => {
         if (this.#closed) return void watcher.cancel();
         this.#watcher = watcher;
@@ -83,7 +77,7 @@ export class LeaderWatch {
 
   async refresh(): Promise<string | undefined> {
     try {
-      const entry = await readLeader(this.#client, this.#prefix);
+      const entry = await readLeader(await this.#client, this.#prefix);
       this.#error = undefined;
       if (!this.#closed && entry?.address !== this.#leader) {
         this.#leader = entry?.address;
@@ -99,6 +93,6 @@ export class LeaderWatch {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.#watcher?.cancel().catch(() => {});
-    this.#client.close();
+    (await this.#client.catch(() => undefined))?.close();
   }
 }

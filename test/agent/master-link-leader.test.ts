@@ -94,4 +94,41 @@ test('follows the leader a standby names, and obeys a SHUTDOWN that carries a cu
   }
 });
 
+test('refuses a registration answer from an older leader epoch and looks for the leader again', async () => {
+  let connections = 0;
+  const master = await fakeMaster((socket) => {
+    connections += 1;
+    if (connections === 1) {
+      send(socket, { type: 'REGISTERED', agentId: 'a1', pingIntervalMs: 60_000, epoch: 5 });
+      setTimeout(() => socket.close(1001), 50);
+    } else if (connections === 2) {
+      send(socket, { type: 'REREGISTERED', agentId: 'a1', pingIntervalMs: 60_000, epoch: 3 }); // a deposed leader
+    } else {
+      send(socket, { type: 'REREGISTERED', agentId: 'a1', pingIntervalMs: 60_000, epoch: 6 });
+    }
+  });
+  const registered: string[] = [];
+  const warnings: string[] = [];
+  let link!: MasterLink;
+  link = new MasterLink({
+    master: master.address,
+    backoffFactorMs: 50,
+    registration: () => ({ type: 'REGISTER', agentInfo: { hostname: 'h', resources: { cpus: 1, mem: 1, disk: 1 }, checkpoint: true } }),
+    onRegistered: (event) => registered.push(`${event.type} ${link.epoch}`),
+    onEvent: () => {},
+    onDisconnected: () => {},
+    logger: recordingLogger(warnings),
+  });
+  try {
+    link.start();
+    await waitFor(() => registered.length === 2, { timeoutMs: 5_000, message: 'registered twice' });
+    assert.equal(registered, ['REGISTERED 5', 'REREGISTERED 6']);
+    assert.ok(warnings.some((line) => /older leader epoch/.test(line)), warnings.join('\n'));
+    assert.ok(connections >= 3);
+  } finally {
+    await link.close();
+    await master.close();
+  }
+});
+
 test.run();

@@ -44,6 +44,20 @@ Window('holds a RECONCILE of an unknown task until the agent that has it re-regi
   assert.equal(answers.sort(), [['never-seen-by-anyone', 'TASK_LOST'], ['t-old', 'TASK_RUNNING']]);
 });
 
+Window('a held KILL of a task the returning agent reports goes to that agent', async (ctx) => {
+  const first = await master(ctx);
+  const { agentId } = await first.agent();
+  await first.stop();
+  const h = await master(ctx, { agentReregisterTimeoutMs: 30_000 });
+  const { peer: scheduler } = await h.scheduler({ id: 'fw-old', checkpoint: true });
+  scheduler.send({ type: 'KILL', taskId: 't-old' });
+  const task = { taskId: 't-old', name: 't', resources: { cpus: 1, mem: 1 }, command: { value: 'sleep 100' }, agentId };
+  const back = await h.reregister(agentId, { frameworks: [{ id: 'fw-old', name: 'old', checkpoint: true }], tasks: [{ frameworkId: 'fw-old', executorId: 't-old', task, state: 'TASK_RUNNING' }] });
+  await back.next('REREGISTERED');
+  assert.equal(await back.next('KILL_TASK'), { type: 'KILL_TASK', frameworkId: 'fw-old', taskId: 't-old' });
+  assert.equal(scheduler.pending('UPDATE'), [], 'no TASK_LOST was made up');
+});
+
 Window('keeps agents that did not come back when removing them would exceed --recovery_agent_removal_limit', async (ctx) => {
   const first = await master(ctx);
   const { agentId } = await first.agent();
