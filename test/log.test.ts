@@ -40,9 +40,9 @@ log('writes one JSON line per record on stderr, with the name, the pid and the b
   assert.is(lines[0]!.pid, pid);
   assert.is(lines[0]!.msg, 'launched');
   assert.is(lines[0]!.taskId, 't1');
-  assert.is(lines[0]!.level, 30);
+  assert.is(lines[0]!.level, 'info');
   assert.is(lines[1]!.executorId, 'e1');
-  assert.is(lines[1]!.level, 40);
+  assert.is(lines[1]!.level, 'warn');
 });
 
 log('logs at info and above by default', () => {
