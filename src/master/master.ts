@@ -4,6 +4,7 @@
 import {
   IllegalStateError,
   InvalidOptionError,
+  isTerminal,
   type AgentEvent,
   type SchedulerEvent,
 } from '../protocol/index.js';
@@ -183,6 +184,7 @@ export class Master {
     this.#lifecycle.transition('RUNNING');
     this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
     this.#logger.info({ ip: this.#options.ip, port: this.#port }, 'master listening');
+    this.#metrics.started();
     return { port: this.#port };
   }
 
@@ -208,6 +210,8 @@ export class Master {
   #sendUpdates(updates: readonly GeneratedUpdate[]): void {
     for (const { frameworkId, status } of updates) {
       this.#metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      if (isTerminal(status.state)) this.#metrics.taskEnded(status.state, status.reason);
+      this.#logger.info({ frameworkId, agentId: status.agentId, executorId: status.executorId, taskId: status.taskId, state: status.state, source: 'SOURCE_MASTER', reason: status.reason }, `status update ${status.state} for task ${status.taskId}`);
       this.#schedulers.send(frameworkId, { type: 'UPDATE', status });
     }
   }

@@ -72,10 +72,10 @@ metrics('counts with the labels the agent uses', async () => {
 
 metrics('gives every metric a help text', async () => {
   const text = await new AgentMetrics(sources()).registry.metrics();
-  const names = [...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((match) => match[1]!);
+  const names = [...text.matchAll(/^# TYPE (\S+) (counter|gauge|histogram)$/gm)].map((match) => match[1]!);
   assert.ok(names.length >= 14, names.join(' '));
   for (const name of names) assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));
-  for (const name of names) assert.ok(name.startsWith('lifeline_agent_'), name);
+  for (const name of names) assert.ok(name.startsWith('lifeline_agent_') || name === 'lifeline_build_info', name);
 });
 
 metrics('two agents in one process keep separate counters', async () => {
