@@ -8,6 +8,7 @@
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
 import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
+import { GroupCommitter } from '../checkpoint/group-commit.js';
 import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
@@ -69,10 +70,18 @@ export class Agent {
         return counts;
       },
       pendingUpdates: () => this.#model.updates.pendingCount(),
+      tasks: () => {
+        const counts: Record<string, number> = {};
+        for (const run of this.#model.runs()) for (const entry of run.tasks.values()) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+        return counts;
+      },
       executorConnections: () => this.#endpoint.connections.length,
     });
     if (this.#config.checkpoint) {
       this.#checkpointer = new Checkpointer({ workDir: this.#config.workDir, batching: this.#config.checkpointBatching });
+      // fdatasync latency and batch sizes, for as long as this agent lives.
+      const unobserve = GroupCommitter.observe(this.#metrics.groupCommitObserver);
+      void this.closed.then(unobserve);
     }
     this.#model = new NodeModel({
       config: this.#config,
@@ -173,8 +182,9 @@ export class Agent {
   }
 
   async #start(): Promise<void> {
+    const startedAt = performance.now();
     let live: ExecutorRun[] = [];
-    const startedAt = Date.now();
+    const startedWallAt = Date.now();
     try {
       await fs.mkdir(this.#config.workDir, { recursive: true });
       const address = await this.#http.listen();
@@ -189,6 +199,7 @@ export class Agent {
       }
       if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while recovering
       await this.#endpoint.listen();
+      this.#metrics.markListening();
       // Listening first: the runs recovery found dead are ended now, while live executors come back.
       this.#recovery.endDeadRuns();
       // The agent is not the parent of recovered executors: it watches them instead.
@@ -211,10 +222,11 @@ export class Agent {
     await this.#recovery.awaitReregistration(live);
     if (this.#checkpointer) {
       const now = Date.now();
-      this.#recoverySummary = { recoveredAt: now, durationMs: now - startedAt, executors: live.length, resubscribed: live.filter((run) => run.is('RUNNING')).length };
+      this.#recoverySummary = { recoveredAt: now, durationMs: now - startedWallAt, executors: live.length, resubscribed: live.filter((run) => run.is('RUNNING')).length };
     }
     await this.#recovery.finish().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
     if (this.#model.lifecycle.is('TERMINATING')) return;
+    this.#recovered(performance.now() - startedAt, live.length);
     this.#model.lifecycle.transition('DISCONNECTED');
     this.#master.link.start();
   }
@@ -234,6 +246,19 @@ export class Agent {
    */
   shutdown(): Promise<void> {
     return this.#terminate({ everything: true, forwardUpdates: true, unregister: true, forget: true, reason: 'shutdown' });
+  }
+
+  /** Recovery's closing line and metrics; process metrics start now, off the start-up path. */
+  #recovered(elapsedMs: number, live: number): void {
+    this.#metrics.recovered(elapsedMs / 1000);
+    if (!this.#checkpointer) return;
+    const { resubscribed, gone, tasksLost } = this.#recovery.summary();
+    const ms = Math.round(elapsedMs);
+    const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+    this.#logger.info(
+      { durationMs: ms, liveExecutors: live, resubscribed, gone, tasksLost },
+      `recovered in ${ms} ms: ${plural(resubscribed, 'executor')} re-subscribed, ${gone} gone, ${plural(tasksLost, 'task')} lost`,
+    );
   }
 
   /** After --recover=cleanup: the agent closes without registering. */

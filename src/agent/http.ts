@@ -1,5 +1,6 @@
-// The agent's HTTP endpoint for operators: /health, /state (DESIGN §9 JSON; 503 while the agent is
-// still recovering, since its picture of the node is not complete yet) and /metrics.
+// The agent's HTTP endpoint for operators: /health (a readiness probe: 200 only once the agent is
+// RUNNING), /state (DESIGN §9 JSON; 503 while the agent is still recovering, since its picture of
+// the node is not complete yet) and /metrics.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -17,6 +18,33 @@ export interface AgentHttpOptions {
   logger?: Logger;
   /** /files/browse and /files/read over the sandboxes (issue 15). */
   files?: SandboxFiles;
+  /** /health's answer (default: from state()'s status; see healthOf). */
+  health?(): Health;
+}
+
+/** /health's body; `ready` makes it 200, anything else 503. */
+export interface Health {
+  status: 'ok' | 'recovering' | 'disconnected' | 'terminating' | 'degraded';
+  ready: boolean;
+}
+
+/**
+ * Readiness from the agent's lifecycle: ready (200 `ok`) only when RUNNING (recovered and
+ * registered); 503 `recovering` while it reads its checkpoint and waits for executors, 503
+ * `disconnected` while its master is away, 503 `terminating` while it stops. A disk that stops
+ * taking the checkpoint is to say `degraded` here: the place for it is this function.
+ */
+export function healthOf(status: string): Health {
+  switch (status) {
+    case 'RUNNING':
+      return { status: 'ok', ready: true };
+    case 'RECOVERING':
+      return { status: 'recovering', ready: false };
+    case 'DISCONNECTED':
+      return { status: 'disconnected', ready: false };
+    default:
+      return { status: 'terminating', ready: false };
+  }
 }
 
 export class AgentHttpServer {
@@ -72,9 +100,11 @@ export class AgentHttpServer {
       return;
     }
     switch (path) {
-      case '/health':
-        json(response, 200, { status: 'ok' });
+      case '/health': {
+        const health = this.#options.health?.() ?? healthOf(this.#options.state().status);
+        json(response, health.ready ? 200 : 503, { status: health.status });
         return;
+      }
       case '/state': {
         const { status, body } = this.#options.state();
         if (body === undefined) json(response, 503, { status, error: `the agent is ${status}` });

@@ -63,6 +63,8 @@ export class MasterLink {
   readonly #targets: MasterTargets;
   /** The highest leader epoch a master registered this agent with: an older one is not obeyed. */
   #epoch = 0;
+  /** The master has been unreachable since the last registration, and a warning said so (once per episode). */
+  #warnedUnreachable = false;
 
   constructor(options: MasterLinkOptions) {
     this.#options = options;
@@ -93,12 +95,15 @@ export class MasterLink {
         return 'drop';
       },
       onTransportError: (error) => this.#logger.debug({ err: error.message }, 'master connection error'),
-      onAccepted: (event) => this.#options.onRegistered(event),
+      onAccepted: (event) => {
+        this.#warnedUnreachable = false;
+        this.#options.onRegistered(event);
+      },
       onFrame: (event) => this.#onEvent(event),
       onConnectionEnd: (end) => this.#onConnectionEnd(end),
       onAttemptFailed: (error, attempt) => {
         this.#targets.failed(this.#targets.last);
-        this.#logger.debug({ reason: error.message, attempt, next: this.#targets.current() }, 'retrying the master');
+        this.#attemptFailed(error, attempt);
       },
     });
   }
@@ -225,6 +230,16 @@ export class MasterLink {
     }
   }
 
+  /** At warn once per episode (until the next registration), then at debug: the agent keeps trying. */
+  #attemptFailed(error: Error, attempt: number): void {
+    if (this.#warnedUnreachable) {
+      this.#logger.debug({ reason: error.message, attempt }, 'retrying the master');
+      return;
+    }
+    this.#warnedUnreachable = true;
+    this.#logger.warn({ master: this.#options.master, reason: error.message, attempt }, `the master at ${this.#options.master} is unreachable: retrying (said once until it answers)`);
+  }
+
   #onConnectionEnd({ error, code, reason, accepted, state }: ConnectionEnd): void {
     if (error instanceof HandshakeTimeoutError) this.#logger.warn({ master: this.#options.master }, 'no answer to registration: trying again');
     if (error instanceof PeerSilentError) this.#logger.warn({ err: error.message }, 'no ping from the master: reconnecting');
@@ -240,6 +255,7 @@ export class MasterLink {
     if (accepted && this.state !== 'CLOSED') {
       const why = `closed with ${code}${reason.length ? ` (${reason})` : ''}`;
       this.#logger.warn({ reason: why }, 'lost the connection to the master');
+      this.#warnedUnreachable = true; // that warning opens the episode: failed attempts after it are debug
       this.#options.onDisconnected(why);
     }
   }

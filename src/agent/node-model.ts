@@ -272,6 +272,11 @@ export class NodeModel {
     if (receipt.outcome === 'recorded') {
       if (entry) entry.state = status.state;
       this.metrics.statusUpdatesReceived.inc({ source: forwarded.source });
+      // Every status update at info, with the IDs an operator greps for (issue 15).
+      this.logger.info(
+        { frameworkId, executorId, taskId: status.taskId, state: status.state, source: forwarded.source, ...(status.reason && { reason: status.reason }), uuid: status.uuid },
+        `status update ${status.state} for task ${status.taskId}`,
+      );
     } else if (receipt.outcome === 'duplicate') {
       this.metrics.statusUpdatesDuplicate.inc();
     }

@@ -19,7 +19,7 @@ const FLAGS = {
 export async function main(argv: string[]): Promise<number> {
   const { flags, help } = parseFlags('inspect', FLAGS, argv);
   if (help) {
-    process.stdout.write(helpText('inspect', '--work_dir=DIR [--strict=false] [--json]', FLAGS));
+    process.stdout.write(helpText('inspect', '--work_dir=PATH [--strict=false] [--json]', FLAGS));
     return 0;
   }
   const workDir = path.resolve(flags.work_dir);

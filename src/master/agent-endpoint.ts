@@ -257,10 +257,15 @@ export class AgentEndpoint {
       session.send({ type: 'ACKNOWLEDGE', frameworkId, taskId: status.taskId, uuid: status.uuid });
       return;
     }
+    const before = registry.task(frameworkId, status.taskId)?.state;
     const task = registry.applyStatus(frameworkId, status);
     if (task && call.sandbox !== undefined) task.sandbox = call.sandbox;
     metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
-    logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update');
+    if (before !== undefined && !isTerminal(before) && isTerminal(status.state)) metrics.taskEnded(status.state, status.reason);
+    logger.info(
+      { agentId, frameworkId, executorId: status.executorId, taskId: status.taskId, state: status.state, source: status.source, ...(status.reason && { reason: status.reason }), uuid: status.uuid },
+      `status update ${status.state} for task ${status.taskId}`,
+    );
     // Not connected: dropped here; the agent resends it until the framework acknowledges it.
     this.#ctx.toFramework(frameworkId, { type: 'UPDATE', status });
     if (task && isTerminal(status.state)) this.#ctx.allocateSoon();

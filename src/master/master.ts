@@ -6,6 +6,7 @@ import {
   InvalidOptionError,
   formatAddress,
   parseEtcdUrl,
+  isTerminal,
   type AgentEvent,
   type SchedulerEvent,
 } from '../protocol/index.js';
@@ -255,6 +256,7 @@ export class Master {
     this.#lifecycle.transition('RUNNING');
     this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
     this.#logger.info({ ip: this.#options.ip, port: this.#port, registry: this.#store.kind }, 'master listening');
+    this.#metrics.started();
     if (this.#store.kind === 'etcd') void this.#campaignAndLead();
     else this.#lead();
     return { port: this.#port };
@@ -349,6 +351,8 @@ export class Master {
   #sendUpdates(updates: readonly GeneratedUpdate[]): void {
     for (const { frameworkId, status } of updates) {
       this.#metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      if (isTerminal(status.state)) this.#metrics.taskEnded(status.state, status.reason);
+      this.#logger.info({ frameworkId, agentId: status.agentId, executorId: status.executorId, taskId: status.taskId, state: status.state, source: 'SOURCE_MASTER', reason: status.reason }, `status update ${status.state} for task ${status.taskId}`);
       this.#schedulers.send(frameworkId, { type: 'UPDATE', status });
     }
   }

@@ -126,7 +126,7 @@ export class SchedulerEndpoint {
     this.#sessions.set(framework.id, session);
     session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, epoch: this.#ctx.epoch?.() ?? 0 });
     session.every(this.#options.heartbeatIntervalMs, () => session.send({ type: 'HEARTBEAT' }));
-    logger.info({ frameworkId: framework.id, name: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known) }, 'framework subscribed');
+    logger.info({ frameworkId: framework.id, frameworkName: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known) }, 'framework subscribed');
     this.#ctx.allocateSoon();
   }
 
@@ -158,6 +158,7 @@ export class SchedulerEndpoint {
       rememberMasterUuid(framework, status.uuid!);
       logger.info({ frameworkId: framework.id, taskId: refusal.task.taskId, state: refusal.state, message: refusal.message }, 'task refused');
       this.#ctx.metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      this.#ctx.metrics.taskEnded(refusal.state, refusal.reason);
       session.send({ type: 'UPDATE', status });
     }
     for (const task of plan.launch) {
