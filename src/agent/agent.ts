@@ -6,7 +6,6 @@
 // executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 // This module is the wiring and start/stop; what the agent knows is the NodeModel (node-model.ts),
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
-import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
 import { IllegalStateError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -23,6 +22,7 @@ import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
 import { removeStaleSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
+import { ensureWritableDir } from './work-dir.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';
 export type { AgentStatus } from './node-model.js';
@@ -157,7 +157,7 @@ export class Agent {
   async #start(): Promise<void> {
     let live: ExecutorRun[] = [];
     try {
-      await fs.mkdir(this.#config.workDir, { recursive: true });
+      ensureWritableDir(this.#config.workDir, 'work_dir'); // never a recursive mkdir: it loops on /proc/x
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.

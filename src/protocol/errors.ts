@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ERR_DRIVER_STOPPED'
   | 'ERR_ENVIRONMENT'
   | 'ERR_CHECKPOINT_CORRUPT'
+  | 'ERR_DIRECTORY'
+  | 'ERR_DISK'
   | 'ERR_RECOVERY'
   | 'ERR_TIMEOUT';
 
