@@ -177,10 +177,14 @@ export class ExecutorDriver {
     const status = makeStatus(update);
     const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
     const entry = this.#backlog.addUpdate(status);
-    void this.#outbox!.appendUpdate(status).then(() => {
-      entry.durable = true;
-      this.#pump();
-    });
+    // Durable after as many retries as the disk needs (outbox.ts); rejected only when stopped.
+    this.#outbox!.appendUpdate(status).then(
+      () => {
+        entry.durable = true;
+        this.#pump();
+      },
+      () => {},
+    );
     return acknowledged;
   }
 
@@ -314,8 +318,9 @@ export class ExecutorDriver {
       backlog: this.#backlog,
       ready: async () => {
         await this.#filesReady;
-        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
-        await this.#outbox!.flush();
+        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at
+        // most; not while the outbox waits for a full disk: those follow as UPDATE once durable).
+        await this.#outbox!.quiet();
       },
       begin: () => {
         if (!current() || this.#machine.state !== 'CONNECTING') return false;
