@@ -23,6 +23,7 @@ import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
 import { removeStaleSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
 import { ensureWritableDir } from './work-dir.js';
+import { watchDisk } from './disk-status.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';
 export type { AgentStatus } from './node-model.js';
@@ -86,12 +87,14 @@ export class Agent {
       // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
       onShutdown: () => void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' }),
     });
+    const diskHealth = this.#checkpointer && watchDisk(this.#checkpointer.diskHealth, this.#metrics.registry, this.#logger);
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
       port: this.#config.port,
       registry: this.#metrics.registry,
       state: () => stateResponse(this.#model),
       logger: this.#logger,
+      ...(diskHealth && { health: diskHealth }),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,

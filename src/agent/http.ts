@@ -13,6 +13,8 @@ export interface AgentHttpOptions {
   /** The /state body, or undefined while it cannot be answered yet (503). */
   state(): { status: string; body?: unknown };
   logger?: Logger;
+  /** The /health body (default `{status: 'ok'}`); "degraded" while the checkpoint disk fails (disk-status.ts). */
+  health?(): { status: string };
 }
 
 export class AgentHttpServer {
@@ -69,7 +71,7 @@ export class AgentHttpServer {
     }
     switch (path) {
       case '/health':
-        json(response, 200, { status: 'ok' });
+        json(response, 200, this.#options.health?.() ?? { status: 'ok' });
         return;
       case '/state': {
         const { status, body } = this.#options.state();
