@@ -49,6 +49,7 @@ import { checkRecord, type LogRecord } from './records.js';
 import type { LogRepair } from './state.js';
 import { TaskLogs } from './task-logs.js';
 import { DiskHealth } from './disk-health.js';
+import { COMPACT_AT_BYTES } from './compaction.js';
 
 export interface CheckpointerOptions {
   /** The agent's `--work_dir`. */
@@ -62,11 +63,15 @@ export interface CheckpointerOptions {
   maxOpenLogs?: number;
   /** Where failing task.updates files are tracked (one is made if not given). */
   diskHealth?: DiskHealth;
+  /** A task.updates is compacted (compaction.ts) once it is this big. Default 1 MiB. */
+  compactAtBytes?: number;
 }
 
 export interface CheckpointerStats extends GroupCommitStats {
   /** task.updates files open right now. */
   openLogs: number;
+  /** task.updates compactions done. */
+  compactions: number;
 }
 
 export type CheckpointerState = 'OPEN' | 'CLOSED';
@@ -98,13 +103,14 @@ export class Checkpointer {
   #awaitingRun = new Set<string>();
 
   constructor(options: CheckpointerOptions) {
-    const { workDir, batching = true, maxOpenLogs = 256, diskHealth = new DiskHealth() } = options ?? ({} as CheckpointerOptions);
+    const { workDir, batching = true, maxOpenLogs = 256, diskHealth = new DiskHealth(), compactAtBytes = COMPACT_AT_BYTES } = options ?? ({} as CheckpointerOptions);
+    if (!Number.isSafeInteger(compactAtBytes) || compactAtBytes < 1) throw new InvalidOptionError('compactAtBytes', compactAtBytes, 'a positive integer');
     if (typeof workDir !== 'string' || workDir.length === 0) throw new InvalidOptionError('workDir', workDir, 'a non-empty path');
     if (typeof batching !== 'boolean') throw new InvalidOptionError('batching', batching, 'a boolean');
     if (!Number.isSafeInteger(maxOpenLogs) || maxOpenLogs < 1) throw new InvalidOptionError('maxOpenLogs', maxOpenLogs, 'a positive integer');
     this.workDir = path.resolve(workDir);
     this.#batching = batching;
-    this.#logs = new TaskLogs(this.workDir, { batching, maxOpenLogs, health: diskHealth });
+    this.#logs = new TaskLogs(this.workDir, { batching, maxOpenLogs, health: diskHealth, compactAtBytes });
   }
 
   /** Which task.updates files are failing (full disk, I/O error) and waiting out their backoff. */
@@ -122,7 +128,7 @@ export class Checkpointer {
 
   /** Batches, fdatasyncs and records committed so far, and the logs open now. */
   get stats(): CheckpointerStats {
-    return { ...this.#logs.stats, openLogs: this.#logs.openLogs };
+    return { ...this.#logs.stats, openLogs: this.#logs.openLogs, compactions: this.#logs.compactions };
   }
 
   /** `meta/boot_id`: the host's boot id, written at every recovery. */

@@ -5,6 +5,7 @@
 // what it knew was durable: a full disk costs no more than one attempt per file and backoff.
 import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
+import { compactLog, COMPACT_AT_BYTES, KEEP_ACKED } from './compaction.js';
 import { DiskError, DiskHealth } from './disk-health.js';
 import { repairRecordLog } from './record-log-read.js';
 import { runDir, taskUpdatesPath, type TaskRef } from './layout.js';
@@ -22,6 +23,8 @@ interface LogEntry {
   /** Appends using it right now: an entry is only closed when idle. */
   users: number;
   closeWhenIdle: boolean;
+  /** Grown past compactAtBytes: compacted once idle. */
+  compact?: boolean;
 }
 
 /** The records of one call for one task. */
@@ -43,7 +46,24 @@ export class TaskLogs {
   readonly #reported = new WeakSet<LogEntry>();
 
   /** Options are validated by the Checkpointer. */
-  constructor(workDir: string, { batching, maxOpenLogs, health = new DiskHealth() }: { batching: boolean; maxOpenLogs: number; health?: DiskHealth }) {
+  readonly #compactAt: number;
+  readonly #keepAcked: number;
+  #compactions = 0;
+  /** After a compaction that failed: the size at which to try again (so a failing one never spins). */
+  readonly #retryCompactAt = new Map<string, number>();
+
+  constructor(
+    workDir: string,
+    {
+      batching,
+      maxOpenLogs,
+      health = new DiskHealth(),
+      compactAtBytes = COMPACT_AT_BYTES,
+      keepAcked = KEEP_ACKED,
+    }: { batching: boolean; maxOpenLogs: number; health?: DiskHealth; compactAtBytes?: number; keepAcked?: number },
+  ) {
+    this.#compactAt = compactAtBytes;
+    this.#keepAcked = keepAcked;
     this.#workDir = workDir;
     this.#batching = batching;
     this.#maxOpenLogs = maxOpenLogs;
@@ -53,6 +73,11 @@ export class TaskLogs {
 
   get health(): DiskHealth {
     return this.#health;
+  }
+
+  /** Compactions done so far. */
+  get compactions(): number {
+    return this.#compactions;
   }
 
   get stats(): GroupCommitStats {
@@ -160,6 +185,7 @@ export class TaskLogs {
   #settle(entry: LogEntry, appended: Promise<void>): Promise<void> {
     return appended.then(
       () => {
+        if (entry.log && entry.log.size >= (this.#retryCompactAt.get(entry.file) ?? this.#compactAt)) entry.compact = true;
         this.#release(entry);
         if (this.#health.reopenLength(entry.file) !== undefined) this.#health.recovered(entry.file);
       },
@@ -212,6 +238,7 @@ export class TaskLogs {
     entry.users -= 1;
     if (entry.users > 0) return;
     if (entry.closeWhenIdle) this.#evict(entry);
+    else if (entry.compact && entry.log && this.#logs.get(entry.file) === entry) this.#compact(entry, entry.log);
     // Over the cap: close the least recently used idle logs.
     if (this.#logs.size > this.#maxOpenLogs) {
       for (const candidate of [...this.#logs.values()]) {
@@ -219,6 +246,37 @@ export class TaskLogs {
         if (candidate.users === 0) this.#evict(candidate);
       }
     }
+  }
+
+  /**
+   * Idle (nothing of it with the committer): its writer is closed, the file compacted (compaction.ts:
+   * old or new log after a crash, never neither), and reopened; appends meanwhile wait for that.
+   * A compaction that fails (a full disk, damage) leaves the log as it was.
+   */
+  #compact(entry: LogEntry, log: RecordLog): void {
+    entry.compact = false;
+    entry.log = undefined;
+    const opening = (async () => {
+      await log.close();
+      try {
+        await compactLog(entry.file, this.#keepAcked);
+        this.#compactions += 1;
+        this.#retryCompactAt.delete(entry.file);
+      } catch {
+        // kept as it was: tried again once it has grown by as much again
+        this.#retryCompactAt.set(entry.file, log.size + this.#compactAt);
+      }
+      return RecordLog.open(entry.file);
+    })();
+    entry.opening = opening;
+    opening.then(
+      (reopened) => {
+        if (entry.opening === opening) entry.log = reopened;
+      },
+      () => {
+        if (this.#logs.get(entry.file) === entry) this.#logs.delete(entry.file);
+      },
+    );
   }
 
   #evict(entry: LogEntry): void {
