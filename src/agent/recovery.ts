@@ -57,13 +57,16 @@ export async function readShimInfo(sandbox: string, executorId: string, containe
 
 /**
  * The statuses in the sandbox's .lifeline/outbox.log as it is now, in order: what the executor
- * recorded before sending. Read like readShimInfo; damage is skipped (the intact prefix is used);
- * a missing or refused file is empty.
+ * recorded before sending and the agent has not acknowledged. Read like readShimInfo; damage is
+ * skipped (the intact prefix is used); a missing or refused file is empty.
  */
 export async function readOutboxStatuses(sandbox: string, note: Note = IGNORE): Promise<TaskStatus[]> {
   if (!(await sandboxDirsReal(sandbox, note))) return [];
   const records = (await readOutbox(sandbox, note)) ?? [];
-  return records.flatMap((record) => (record.kind === 'UPDATE' ? [record.status] : []));
+  // An update with an ACK record was acknowledged by this agent, so it is in its checkpoint: not
+  // replayed (after a compaction of task.updates its uuid may be forgotten, and it would go again).
+  const acked = new Set(records.flatMap((record) => (record.kind === 'ACK' ? [record.uuid] : [])));
+  return records.flatMap((record) => (record.kind === 'UPDATE' && !acked.has(record.status.uuid) ? [record.status] : []));
 }
 
 /**

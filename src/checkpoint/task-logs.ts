@@ -49,7 +49,7 @@ export class TaskLogs {
   readonly #compactAt: number;
   readonly #keepAcked: number;
   #compactions = 0;
-  /** After a compaction that failed: the size at which to try again (so a failing one never spins). */
+  /** After a compaction: the size at which to compact again (grown by compactAtBytes: never spins). */
   readonly #retryCompactAt = new Map<string, number>();
 
   constructor(
@@ -259,9 +259,10 @@ export class TaskLogs {
     const opening = (async () => {
       await log.close();
       try {
-        await compactLog(entry.file, this.#keepAcked);
+        const { bytesAfter } = await compactLog(entry.file, this.#keepAcked);
         this.#compactions += 1;
-        this.#retryCompactAt.delete(entry.file);
+        // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
+        this.#retryCompactAt.set(entry.file, bytesAfter + this.#compactAt);
       } catch {
         // kept as it was: tried again once it has grown by as much again
         this.#retryCompactAt.set(entry.file, log.size + this.#compactAt);

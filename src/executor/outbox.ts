@@ -13,15 +13,21 @@ import fsp from 'node:fs/promises';
 import type { TaskStatus } from '../protocol/common.js';
 import { LifelineError } from '../protocol/errors.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
+import { compactLog, COMPACT_AT_BYTES } from '../checkpoint/compaction.js';
 import { GroupCommitter, RecordLog, encodeRecords, readRecordLog, repairRecordLog, type GroupCommitStats } from '../checkpoint/record-log.js';
 
-/** OPENING → OPEN ⇄ FAILING (a write failed: waiting to reopen) → CLOSED; OPENING → BROKEN when it cannot be opened. */
-export type OutboxState = 'OPENING' | 'OPEN' | 'FAILING' | 'BROKEN' | 'CLOSED';
+/**
+ * OPENING → OPEN ⇄ FAILING (a write failed: waiting to reopen) → CLOSED; OPEN ⇄ COMPACTING (the log
+ * grew past compactAtBytes: rewritten with what is unacknowledged); OPENING → BROKEN when it
+ * cannot be opened.
+ */
+export type OutboxState = 'OPENING' | 'OPEN' | 'COMPACTING' | 'FAILING' | 'BROKEN' | 'CLOSED';
 
 /** @internal The outbox's allowed moves (exported for its lifecycle test). */
 export const OUTBOX_TRANSITIONS: Transitions<OutboxState> = {
   OPENING: ['OPEN', 'BROKEN', 'CLOSED'],
-  OPEN: ['FAILING', 'CLOSED'],
+  OPEN: ['FAILING', 'COMPACTING', 'CLOSED'],
+  COMPACTING: ['OPEN', 'CLOSED'],
   FAILING: ['OPEN', 'CLOSED'],
   BROKEN: ['CLOSED'],
   CLOSED: [],
@@ -39,6 +45,8 @@ export interface OutboxOptions {
   /** For tests: the backoff of reopening after a failure. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** The log is compacted (checkpoint/compaction.ts) once it is this big. Default 1 MiB. */
+  compactAtBytes?: number;
 }
 
 interface Waiting {
@@ -65,6 +73,10 @@ export class Outbox {
   #episode = false;
   /** quiet() callers: woken when no write is under way (all durable, or waiting for a retry). */
   #quietWaiters: Array<() => void> = [];
+  #compactions = 0;
+  #compacting: Promise<void> | undefined;
+  /** After a compaction: the size at which to compact again (it must have grown by compactAtBytes). */
+  #retryCompactAt: number | undefined;
   #acks: string[] = [];
   #ackFlush: NodeJS.Immediate | undefined;
   #ackWrites: Promise<void> = Promise.resolve();
@@ -110,6 +122,11 @@ export class Outbox {
     return this.#retries;
   }
 
+  /** Compactions done (for tests). */
+  get compactions(): number {
+    return this.#compactions;
+  }
+
   /** fdatasync calls made and records made durable (for tests and benchmarks). */
   get stats(): GroupCommitStats {
     return this.#committer.stats;
@@ -129,7 +146,8 @@ export class Outbox {
           if (this.#machine.is('CLOSED')) return reject(closedError());
           const item: Waiting = { status, resolve, reject };
           this.#waiting.push(item);
-          if (this.#machine.is('OPEN')) this.#write(log, [item]);
+          // The log open now (a failure or a compaction reopens it); otherwise it waits for that.
+          if (this.#machine.is('OPEN')) this.#write(this.#log!, [item]);
         },
         () => resolve(),
       );
@@ -157,6 +175,7 @@ export class Outbox {
   /** Resolves when no write is under way: every update is durable, or waits for a retry (FAILING). */
   quiet(): Promise<void> {
     if (this.#machine.is('FAILING', 'BROKEN', 'CLOSED')) return Promise.resolve();
+    if (this.#machine.is('COMPACTING')) return this.#compacting!.then(() => this.quiet());
     return new Promise((resolve) => {
       this.#quietWaiters.push(resolve);
       void this.#last.then(() => this.#wakeQuiet());
@@ -168,6 +187,7 @@ export class Outbox {
     if (this.#machine.is('CLOSED')) return;
     await this.#opened.catch(() => {});
     await this.quiet();
+    await this.#compacting;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#committer.idle();
@@ -192,6 +212,7 @@ export class Outbox {
           if (index !== -1) this.#waiting.splice(index, 1);
           item.resolve();
         }
+        this.#maybeCompact(log);
       },
       (error: unknown) => this.#fail(error),
     );
@@ -208,10 +229,55 @@ export class Outbox {
     const uuids = this.#acks;
     this.#acks = [];
     const log = this.#log;
+    if (this.#machine.is('COMPACTING')) {
+      this.#acks.unshift(...uuids); // written after the compaction
+      return;
+    }
     if (!log || !this.#machine.is('OPEN') || uuids.length === 0) return;
     const bytes = encodeRecords(uuids.map((uuid) => ({ kind: 'ACK' as const, uuid })));
     // An ACK lost to a failure only makes the agent see its update again (deduplicated by uuid).
     this.#ackWrites = log.appendEncoded(bytes).catch((error: unknown) => this.#fail(error));
+  }
+
+  /**
+   * Past compactAtBytes and idle (nothing waiting, no ACK write under way): the log is closed,
+   * rewritten with the unacknowledged updates and the latest acknowledged ones (an atomic rename:
+   * old or new log after a crash), and reopened; updates made meanwhile wait, then go in order.
+   */
+  #maybeCompact(log: RecordLog): void {
+    const threshold = this.#retryCompactAt ?? this.#options.compactAtBytes ?? COMPACT_AT_BYTES;
+    if (!this.#machine.is('OPEN') || log !== this.#log || log.size < threshold || this.#waiting.length > 0) return;
+    this.#machine.transition('COMPACTING');
+    this.#compacting = (async () => {
+      await this.#ackWrites;
+      await this.#committer.idle();
+      await log.close().catch(() => {});
+      try {
+        const { bytesAfter } = await compactLog(this.path);
+        this.#compactions += 1;
+        // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
+        this.#retryCompactAt = bytesAfter + (this.#options.compactAtBytes ?? COMPACT_AT_BYTES);
+      } catch {
+        this.#retryCompactAt = log.size + (this.#options.compactAtBytes ?? COMPACT_AT_BYTES);
+      }
+      let reopened: RecordLog;
+      try {
+        reopened = await RecordLog.open(this.path);
+      } catch (error) {
+        if (!this.#machine.is('COMPACTING')) return;
+        this.#machine.transition('OPEN');
+        this.#fail(error); // reopened on a backoff, as after any failure
+        return;
+      }
+      if (!this.#machine.is('COMPACTING')) {
+        void reopened.close();
+        return;
+      }
+      this.#log = reopened;
+      this.#machine.transition('OPEN');
+      if (this.#waiting.length > 0) this.#write(reopened, [...this.#waiting]);
+      if (this.#acks.length > 0) this.#ackFlush ??= setImmediate(() => this.#flushAcks());
+    })().finally(() => (this.#compacting = undefined));
   }
 
   /** A write failed: FAILING until the log is reopened on a backoff; reported once per episode. */

@@ -78,8 +78,10 @@ test('reads a sandbox\'s shim.json and outbox statuses, ignoring damage and othe
   fs.writeFileSync(path.join(dir, '.lifeline', 'shim.json'), '{"pid": -1');
   assert.is(await readShimInfo(dir, 'e1', 'c1'), undefined);
   const log = await RecordLog.open(path.join(dir, '.lifeline', 'outbox.log'));
-  const status = { taskId: 't1', state: 'TASK_FINISHED' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b11', timestamp: 1 };
-  await log.append([{ kind: 'UPDATE', status }, { kind: 'ACK', uuid: status.uuid }]);
+  const acked = { taskId: 't1', state: 'TASK_RUNNING' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b10', timestamp: 1 };
+  const status = { taskId: 't1', state: 'TASK_FINISHED' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b11', timestamp: 2 };
+  // The acknowledged one is in the agent's checkpoint already: only the other is replayed.
+  await log.append([{ kind: 'UPDATE', status: acked }, { kind: 'ACK', uuid: acked.uuid }, { kind: 'UPDATE', status }]);
   await log.close();
   fs.appendFileSync(path.join(dir, '.lifeline', 'outbox.log'), Buffer.from([1, 2, 3])); // a torn tail
   assert.equal(await readOutboxStatuses(dir), [status]);

@@ -490,8 +490,9 @@ writer('compacts a task.updates that grew past compactAtBytes: its size stays bo
   }
   const unacked = [update('t1'), update('t1'), update('t1')];
   for (const record of unacked) await checkpointer.appendRecords([{ ref, record }]);
-  assert.ok(checkpointer.stats.compactions >= 10, `${checkpointer.stats.compactions} compactions`);
-  assert.ok(largest < 20 * 1024, `task.updates stayed under ~compactAtBytes: largest ${largest} bytes`);
+  assert.ok(checkpointer.stats.compactions >= 5, `${checkpointer.stats.compactions} compactions`);
+  // Bounded by what a compaction keeps (64 acknowledged updates) plus compactAtBytes.
+  assert.ok(largest < 32 * 1024, `task.updates stayed small: largest ${largest} bytes`);
   await checkpointer.close();
   const task = (await recoverState(dir, { strict: true, bootId: 'any' })).frameworks[0]!.executors[0]!.runs[0]!.tasks[0]!;
   const uuidOf = (record: LogRecord) => (record as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid;

@@ -143,6 +143,30 @@ OutboxSuite('closing an outbox that waits for its disk rejects the waiting updat
   await outbox.appendUpdate(status(2)).then(() => assert.unreachable('closed'), (e: LifelineError) => assert.is(e.code, 'ERR_DRIVER_STOPPED'));
 });
 
+OutboxSuite('compacts a log grown past compactAtBytes: acknowledged history goes, what is unacknowledged stays, in order', async (context) => {
+  const file = path.join(context.dir, 'outbox.log');
+  const outbox = new Outbox(file, { onFailure: () => {}, compactAtBytes: 8 * 1024 });
+  context.outboxes.push(outbox);
+  await outbox.opened;
+  let largest = 0;
+  for (let i = 0; i < 600; i++) {
+    await outbox.appendUpdate(status(i));
+    outbox.appendAck(status(i).uuid);
+    largest = Math.max(largest, fs.statSync(file).size);
+  }
+  const pending = [600, 601, 602].map((i) => status(i));
+  await Promise.all(pending.map((s) => outbox.appendUpdate(s)));
+  await outbox.close();
+  assert.ok(outbox.compactions >= 3, `${outbox.compactions} compactions`);
+  // Bounded by what a compaction keeps (64 acknowledged updates) plus compactAtBytes.
+  assert.ok(largest < 24 * 1024, `the outbox stayed small: largest ${largest} bytes`);
+  const { records } = await readRecordLog(file);
+  const acked = new Set(records.flatMap((r) => (r.kind === 'ACK' ? [r.uuid] : [])));
+  const unacked = records.flatMap((r) => (r.kind === 'UPDATE' && !acked.has(r.status.uuid) ? [r.status.message] : []));
+  assert.equal(unacked, ['update 600', 'update 601', 'update 602']);
+  assert.ok(records.length < 300, `${records.length} records left`);
+});
+
 OutboxSuite('a directory that cannot hold the log rejects `opened` with the fs error', async (context) => {
   const outbox = open(context, path.join(context.dir, 'missing', 'outbox.log'));
   let error: NodeJS.ErrnoException | undefined;
