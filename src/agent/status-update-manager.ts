@@ -88,6 +88,22 @@ export interface StatusUpdateManagerOptions {
   /** First wait before records the disk refused are tried again (doubling up to the max). */
   diskRetryMinMs?: number;
   diskRetryMaxMs?: number;
+  /**
+   * The most updates (and bytes of them, roughly) of one task stream recorded and not yet
+   * acknowledged by the framework. Past it, further updates wait unrecorded — so unacknowledged to
+   * their executor, whose own bounded backlog then makes `update()` wait — until the framework
+   * acknowledges. Nothing is refused or dropped. Defaults: 10,000 and 16 MiB.
+   */
+  maxStreamUpdates?: number;
+  maxStreamBytes?: number;
+}
+
+export const MAX_STREAM_UPDATES = 10_000;
+export const MAX_STREAM_BYTES = 16 * 1024 * 1024;
+
+/** An update's size, roughly (a status is ~200 bytes of msgpack besides its message and data). */
+function approximateBytes(status: TaskStatus): number {
+  return 200 + (status.message?.length ?? 0) + (status.data?.byteLength ?? 0);
 }
 
 interface Entry {
@@ -96,6 +112,9 @@ interface Entry {
   attempts: number;
   /** Its UPDATE record is with the store now. */
   recording?: boolean;
+  /** Counted against its stream's bound (recorded, being recorded, or waiting for a disk retry). */
+  admitted?: boolean;
+  readonly bytes: number;
   /** Settle the receipt's `recorded` (absent for restored entries, durable already). */
   resolve?(): void;
   reject?(error: unknown): void;
@@ -117,6 +136,9 @@ interface Stream {
   stalled: boolean;
   diskTimer: unknown;
   diskDelayMs: number;
+  /** Entries admitted (a prefix of `queue`), and their bytes. */
+  admitted: number;
+  admittedBytes: number;
 }
 
 interface Pending {
@@ -146,6 +168,8 @@ export class StatusUpdateManager {
   readonly #timers: Timers;
   readonly #diskMinMs: number;
   readonly #diskMaxMs: number;
+  readonly #maxStreamUpdates: number;
+  readonly #maxStreamBytes: number;
   readonly #streams = new Map<string, Stream>();
   #batch: Pending[] = [];
   #flushScheduled = false;
@@ -169,6 +193,10 @@ export class StatusUpdateManager {
     this.#diskMaxMs = options.diskRetryMaxMs ?? DISK_RETRY_MAX_MS;
     if (!Number.isFinite(this.#diskMinMs) || this.#diskMinMs <= 0) throw new TypeError(`option diskRetryMinMs must be a positive number, got ${this.#diskMinMs}`);
     if (!Number.isFinite(this.#diskMaxMs) || this.#diskMaxMs < this.#diskMinMs) throw new TypeError(`option diskRetryMaxMs must be a number ≥ diskRetryMinMs (${this.#diskMinMs}), got ${this.#diskMaxMs}`);
+    this.#maxStreamUpdates = options.maxStreamUpdates ?? MAX_STREAM_UPDATES;
+    this.#maxStreamBytes = options.maxStreamBytes ?? MAX_STREAM_BYTES;
+    if (!Number.isSafeInteger(this.#maxStreamUpdates) || this.#maxStreamUpdates < 1) throw new TypeError(`option maxStreamUpdates must be a positive integer, got ${this.#maxStreamUpdates}`);
+    if (!Number.isSafeInteger(this.#maxStreamBytes) || this.#maxStreamBytes < 1) throw new TypeError(`option maxStreamBytes must be a positive integer, got ${this.#maxStreamBytes}`);
   }
 
   /**
@@ -191,7 +219,7 @@ export class StatusUpdateManager {
       this.#logger.warn({ frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update after a terminal one: ignored');
       return { outcome: 'ignored', recorded: DURABLE };
     }
-    const entry: Entry = { update: { frameworkId, status }, durable: false, attempts: 0 };
+    const entry: Entry = { update: { frameworkId, status }, durable: false, attempts: 0, bytes: approximateBytes(status) };
     const recorded = new Promise<void>((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -201,9 +229,30 @@ export class StatusUpdateManager {
     stream.queue.push(entry);
     if (isTerminal(status.state)) stream.terminated = true;
     stream.uuids.set(status.uuid, recorded);
-    // A stalled stream records nothing new until its retry, which takes every record in order.
-    if (!stream.stalled) this.#recordEntry(stream, entry);
+    // A stalled stream records nothing new until its retry; a full one, until an acknowledgement.
+    this.#admit(stream);
     return { outcome: 'recorded', recorded };
+  }
+
+  /** Records, in order, the stream's updates not admitted yet, while it is under its bound. */
+  #admit(stream: Stream): void {
+    if (stream.stalled || this.#closed) return;
+    while (stream.admitted < stream.queue.length) {
+      const entry = stream.queue[stream.admitted]!;
+      if (stream.admitted >= this.#maxStreamUpdates) return;
+      if (stream.admitted > 0 && stream.admittedBytes + entry.bytes > this.#maxStreamBytes) return;
+      entry.admitted = true;
+      stream.admitted += 1;
+      stream.admittedBytes += entry.bytes;
+      this.#recordEntry(stream, entry);
+    }
+  }
+
+  #unadmit(stream: Stream, entry: Entry): void {
+    if (!entry.admitted) return;
+    entry.admitted = false;
+    stream.admitted -= 1;
+    stream.admittedBytes -= entry.bytes;
   }
 
   /** Hands an entry's UPDATE record to the store; the disk refusing it stalls the stream until its retry. */
@@ -226,6 +275,7 @@ export class StatusUpdateManager {
           return;
         }
         this.#drop(stream, entry, error);
+        this.#admit(stream);
       },
     );
   }
@@ -234,6 +284,7 @@ export class StatusUpdateManager {
   #drop(stream: Stream, entry: Entry, error: unknown): void {
     const index = stream.queue.indexOf(entry);
     if (index !== -1) stream.queue.splice(index, 1);
+    this.#unadmit(stream, entry);
     stream.uuids.delete(entry.update.status.uuid);
     stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));
     entry.reject?.(error);
@@ -258,7 +309,8 @@ export class StatusUpdateManager {
       return;
     }
     stream.stalled = false;
-    for (const entry of stream.queue) if (!entry.durable) this.#recordEntry(stream, entry);
+    for (const entry of stream.queue) if (entry.admitted && !entry.durable) this.#recordEntry(stream, entry);
+    this.#admit(stream);
   }
 
   /**
@@ -285,8 +337,10 @@ export class StatusUpdateManager {
     }
     stream.acking = false;
     stream.queue.shift();
+    this.#unadmit(stream, head);
     stream.intervalMs = this.#minMs;
     this.#onAcknowledged?.(head.update);
+    this.#admit(stream); // room for an update waiting on the stream's bound
     if (!this.#closed) this.#sendHead(stream);
     this.#checkDrained();
     return true;
@@ -308,7 +362,10 @@ export class StatusUpdateManager {
       if (acked.has(recorded.uuid)) continue;
       // Only what is still to be forwarded is copied (an acknowledged update is kept as its uuid).
       const status: ForwardedStatus = { ...recorded, source: recorded.source ?? 'SOURCE_EXECUTOR', agentId: origin.agentId, executorId: origin.executorId };
-      stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0 });
+      // Restored entries count against the bound (a restored stream over it admits nothing new until acknowledged).
+      stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0, admitted: true, bytes: approximateBytes(status) });
+      stream.admitted += 1;
+      stream.admittedBytes += approximateBytes(status);
     }
   }
 
@@ -401,6 +458,8 @@ export class StatusUpdateManager {
         stalled: false,
         diskTimer: undefined,
         diskDelayMs: this.#diskMinMs,
+        admitted: 0,
+        admittedBytes: 0,
       };
       this.#streams.set(key, stream);
     }

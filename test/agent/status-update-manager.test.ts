@@ -356,4 +356,31 @@ test('an acknowledgement the disk refuses leaves its update in flight, resent on
   assert.is(manager.pendingCount(), 0);
 });
 
+test('a stream past its bound records (and so acknowledges) nothing more until the framework acknowledges; nothing is dropped', async () => {
+  const store = new MemoryUpdateStore();
+  const forwarded: string[] = [];
+  const manager = new StatusUpdateManager({ store, retryIntervalMinMs: 100, retryIntervalMaxMs: 400, timers: new ManualTimers(), maxStreamUpdates: 3, forward: (update) => {
+    forwarded.push(update.status.uuid);
+    return true;
+  } });
+  const statuses = Array.from({ length: 5 }, () => status('t1'));
+  let durable = 0;
+  const receipts = statuses.map((s) => manager.update('f1', s));
+  for (const receipt of receipts) void receipt.recorded.then(() => void durable++);
+  assert.equal(receipts.map((r) => r.outcome), ['recorded', 'recorded', 'recorded', 'recorded', 'recorded']);
+  await manager.idle();
+  await Promise.resolve();
+  assert.is(durable, 3, 'three recorded: the bound');
+  assert.is(store.records.length, 3);
+  assert.is(manager.update('f1', { ...statuses[4]! }).outcome, 'duplicate', 'a waiting update is known (a resend is a duplicate)');
+  assert.ok(await manager.acknowledge('f1', 't1', statuses[0]!.uuid));
+  await manager.idle();
+  await Promise.resolve();
+  assert.is(durable, 4, 'one acknowledged: one more recorded');
+  assert.ok(await manager.acknowledge('f1', 't1', statuses[1]!.uuid));
+  await Promise.all(receipts.map((r) => r.recorded));
+  assert.equal(store.records.filter((r) => r.kind === 'UPDATE').map((r) => (r.kind === 'UPDATE' ? r.status.uuid : '')), statuses.map((s) => s.uuid), 'all recorded, in order');
+  assert.equal(forwarded.slice(0, 3), statuses.slice(0, 3).map((s) => s.uuid));
+});
+
 test.run();

@@ -224,6 +224,27 @@ Recovery('writes shim.json on start and rewrites it when a task group is tracked
 
 // ---- the agent goes away and comes back ----
 
+Recovery('a full backlog makes update() wait, in order, until an acknowledgement makes room; nothing is dropped', async (context) => {
+  const agent = await startAgent(context, { acknowledge: false, launch: commandTask('task-1', 'true') });
+  const { driver, seen } = recordingDriver(context, { maxBacklogUpdates: 3 });
+  await driver.start();
+  await waitFor(() => seen.launched.length === 1, { message: 'LAUNCH' });
+  const resolved: number[] = [];
+  const pending = Array.from({ length: 5 }, (_, i) => driver.update({ taskId: 'task-1', state: 'TASK_RUNNING', message: `n=${i + 1}` }).then(() => void resolved.push(i + 1)));
+  await waitFor(() => agent.statuses().length === 3, { message: 'three updates at the agent' });
+  await driver.flush();
+  assert.equal(agent.statuses().map((s) => s.message), ['n=1', 'n=2', 'n=3'], 'the bound: the other two wait, not sent, not recorded');
+  assert.equal((await readRecordLog(outboxPath(context.dir))).records.filter((r) => r.kind === 'UPDATE').length, 3, 'nor in the outbox');
+  agent.acknowledge(agent.statuses()[0]!);
+  await waitFor(() => agent.statuses().length === 4, { message: 'one acknowledged: the next goes' });
+  for (const status of agent.statuses()) agent.acknowledge(status);
+  await waitFor(() => agent.statuses().length === 5, { message: 'the last' });
+  agent.acknowledge(agent.statuses()[4]!);
+  await withTimeout(Promise.all(pending), 5_000, 'every update acknowledged');
+  assert.equal(resolved, [1, 2, 3, 4, 5]);
+  assert.equal(agent.statuses().map((s) => s.message), ['n=1', 'n=2', 'n=3', 'n=4', 'n=5']);
+});
+
 Recovery('a large backlog goes in bounded pieces: a SUBSCRIBE with the oldest, then the rest as UPDATE frames, in order', async (context) => {
   const first = await startAgent(context, { acknowledge: false, launch: commandTask('task-1', 'true') });
   const { driver, seen } = recordingDriver(context);
