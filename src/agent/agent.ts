@@ -6,7 +6,6 @@
 // executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 // This module is the wiring and start/stop; what the agent knows is the NodeModel (node-model.ts),
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
-import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
 import { GroupCommitter } from '../checkpoint/group-commit.js';
 import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
@@ -27,6 +26,8 @@ import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
 import { removeStaleSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
+import { ensureWritableDir } from './work-dir.js';
+import { watchDisk } from './disk-status.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';
 export type { AgentStatus } from './node-model.js';
@@ -104,6 +105,7 @@ export class Agent {
       httpAddress: () => this.#advertisedAddress(),
       recovery: () => this.#recoverySummary,
     });
+    const diskHealth = this.#checkpointer && watchDisk(this.#checkpointer.diskHealth, this.#metrics.registry, this.#logger);
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
       port: this.#config.port,
@@ -111,6 +113,7 @@ export class Agent {
       state: () => stateResponse(this.#model),
       logger: this.#logger,
       files: new SandboxFiles(sandboxesDir(this.#config.workDir)),
+      ...(diskHealth && { diskHealth }),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,
@@ -186,7 +189,7 @@ export class Agent {
     let live: ExecutorRun[] = [];
     const startedWallAt = Date.now();
     try {
-      await fs.mkdir(this.#config.workDir, { recursive: true });
+      ensureWritableDir(this.#config.workDir, 'work_dir'); // never a recursive mkdir: it loops on /proc/x
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.

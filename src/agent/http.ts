@@ -16,6 +16,8 @@ export interface AgentHttpOptions {
   /** The /state body, or undefined while it cannot be answered yet (503). */
   state(): { status: string; body?: unknown };
   logger?: Logger;
+  /** The checkpoint disk's health (disk-status.ts): `degraded` while it fails, which makes /health 503. */
+  diskHealth?(): { status: string };
   /** /files/browse and /files/read over the sandboxes (issue 15). */
   files?: SandboxFiles;
   /** /health's answer (default: from state()'s status; see healthOf). */
@@ -102,7 +104,9 @@ export class AgentHttpServer {
     switch (path) {
       case '/health': {
         const health = this.#options.health?.() ?? healthOf(this.#options.state().status);
-        json(response, health.ready ? 200 : 503, { status: health.status });
+        const disk = health.ready ? this.#options.diskHealth?.() : undefined;
+        if (disk && disk.status !== 'ok') json(response, 503, disk);
+        else json(response, health.ready ? 200 : 503, { status: health.status });
         return;
       }
       case '/state': {

@@ -5,6 +5,7 @@
 // --recover=cleanup exits 0 once the old executors are gone, without registering.
 import os from 'node:os';
 import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '../agent/index.js';
+import { ensureWritableDir } from '../agent/work-dir.js';
 import { createLogger } from '../log.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
@@ -83,6 +84,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   parseMasterSpec(flags.master, '--master'); // a bad address exits 2, naming the flag and the value
   const level = loggingLevel(flags.logging_level, sources.logging_level);
+  // Checked (and made) before anything else touches them: an odd path exits 1 at once, naming the flag.
+  ensureWritableDir(flags.work_dir, 'work_dir');
+  if (flags.runtime_dir !== undefined) ensureWritableDir(flags.runtime_dir, 'runtime_dir');
   const options: AgentOptions = {
     master: flags.master,
     workDir: flags.work_dir,

@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'ERR_DRIVER_STOPPED'
   | 'ERR_ENVIRONMENT'
   | 'ERR_CHECKPOINT_CORRUPT'
+  | 'ERR_DIRECTORY'
+  | 'ERR_DISK'
   | 'ERR_RECOVERY'
   | 'ERR_TIMEOUT'
   | 'ERR_NOT_LEADER';

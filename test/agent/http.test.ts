@@ -42,7 +42,7 @@ test('/health is a readiness probe: 200 ok only while RUNNING, 503 naming the st
 
 test('/health takes a health source that can say degraded (a disk that stopped taking the checkpoint)', async () => {
   const registry = new Registry();
-  server = new AgentHttpServer({ ip: '127.0.0.1', port: 0, registry, state: () => ({ status: 'RUNNING', body: {} }), health: () => ({ status: 'degraded', ready: false }) });
+  server = new AgentHttpServer({ ip: '127.0.0.1', port: 0, registry, state: () => ({ status: 'RUNNING', body: {} }), diskHealth: () => ({ status: 'degraded' }) });
   const { port } = await server.listen();
   assert.equal(await getJson(`http://127.0.0.1:${port}/health`), { status: 503, body: { status: 'degraded' } });
   assert.equal(healthOf('RUNNING'), { status: 'ok', ready: true });
