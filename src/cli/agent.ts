@@ -31,6 +31,8 @@ export const AGENT_FLAGS = {
   hostname: { type: 'string', defaultHelp: os.hostname(), help: 'host name reported to the master' },
   executor_heartbeat_interval: { type: 'duration', default: '5secs', help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
   checkpoint_batching: { type: 'boolean', default: 'true', help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
+  max_status_updates_per_task: { type: 'integer', default: '10000', help: 'most updates of a task recorded and not yet acknowledged by its framework; past it, updates wait unacknowledged (the executor then waits too)' },
+  max_status_update_bytes_per_task: { type: 'integer', default: '16777216', help: 'the same bound in bytes' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Which flag each Agent option comes from, to name it when the Agent rejects a value. */
@@ -53,6 +55,8 @@ const FLAG_OF: Record<string, string> = {
   hostname: 'hostname',
   executorHeartbeatIntervalMs: 'executor_heartbeat_interval',
   checkpointBatching: 'checkpoint_batching',
+  maxStatusUpdatesPerTask: 'max_status_updates_per_task',
+  maxStatusUpdateBytesPerTask: 'max_status_update_bytes_per_task',
 };
 
 const USAGE = '--master=HOST:PORT --work_dir=DIR [flags]';
@@ -87,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
     hostname: flags.hostname,
     executorHeartbeatIntervalMs: flags.executor_heartbeat_interval,
     checkpointBatching: flags.checkpoint_batching,
+    maxStatusUpdatesPerTask: flags.max_status_updates_per_task,
+    maxStatusUpdateBytesPerTask: flags.max_status_update_bytes_per_task,
   };
   // Nothing the agent writes (meta/, sandboxes, and what executors inherit) may be writable by
   // group or others, whatever the operator's umask: a 0600 token.sha256 in a 0777 directory is
