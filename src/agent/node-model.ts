@@ -85,6 +85,8 @@ export class NodeModel {
       store,
       retryIntervalMinMs: options.config.statusUpdateRetryIntervalMinMs,
       retryIntervalMaxMs: options.config.statusUpdateRetryIntervalMaxMs,
+      maxStreamUpdates: options.config.maxStatusUpdatesPerTask,
+      maxStreamBytes: options.config.maxStatusUpdateBytesPerTask,
       logger: options.logger.child({ component: 'status-updates' }),
       forward: (update, resend) => options.forward(update, resend),
       onAcknowledged: (update) => this.#onAcknowledged(update),

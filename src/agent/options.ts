@@ -65,6 +65,13 @@ export interface AgentOptions {
   checkpointBatching?: boolean;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
+  /**
+   * The most updates (and bytes) of one task recorded and not yet acknowledged by the framework;
+   * past it, further updates wait unrecorded (so unacknowledged to the executor). Defaults:
+   * 10000 and 16 MiB.
+   */
+  maxStatusUpdatesPerTask?: number;
+  maxStatusUpdateBytesPerTask?: number;
   logger?: Logger;
 }
 
@@ -95,6 +102,8 @@ export interface Config {
   hostname: string;
   executorHeartbeatIntervalMs: number;
   checkpointBatching: boolean;
+  maxStatusUpdatesPerTask: number;
+  maxStatusUpdateBytesPerTask: number;
 }
 
 export function validateOptions(options: AgentOptions): Config {
@@ -175,5 +184,13 @@ export function validateOptions(options: AgentOptions): Config {
     hostname,
     executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
     checkpointBatching: bool('checkpointBatching', true),
+    maxStatusUpdatesPerTask: positiveInteger(options, 'maxStatusUpdatesPerTask', 10_000),
+    maxStatusUpdateBytesPerTask: positiveInteger(options, 'maxStatusUpdateBytesPerTask', 16 * 1024 * 1024),
   };
+}
+
+function positiveInteger(options: AgentOptions, name: 'maxStatusUpdatesPerTask' | 'maxStatusUpdateBytesPerTask', fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new AgentOptionError(name, value, 'a positive integer');
+  return value;
 }

@@ -52,7 +52,13 @@ options('fills in every default', () => {
     hostname: os.hostname(),
     executorHeartbeatIntervalMs: 5_000,
     checkpointBatching: true,
+    maxStatusUpdatesPerTask: 10_000,
+    maxStatusUpdateBytesPerTask: 16 * 1024 * 1024,
   });
+  for (const name of ['maxStatusUpdatesPerTask', 'maxStatusUpdateBytesPerTask'] as const) {
+    assert.is(refusal({ [name]: 0 }).option, name);
+    assert.is(validateOptions({ ...base, [name]: 7 })[name], 7);
+  }
 });
 
 options('keeps the values given, and only the three resource amounts', () => {
