@@ -21,7 +21,6 @@ const NODE = 'This node (HTTP endpoint, identity, resources)';
 const LOGGING = 'Logging';
 
 export const AGENT_FLAGS = {
-<<<<<<< HEAD
   master: { type: 'string', required: true, placeholder: 'HOST:PORT', help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT (tried in turn, following the leader), or etcd://HOST:PORT[,HOST:PORT]/PREFIX (the leader read from etcd)' },
   work_dir: { type: 'string', required: true, placeholder: 'PATH', help: 'directory for sandboxes (and checkpoints)' },
   checkpoint: { type: 'boolean', default: 'true', group: RECOVERY, help: 'checkpoint agent and framework state to disk, for frameworks that ask for it' },
@@ -39,6 +38,8 @@ export const AGENT_FLAGS = {
   disk_watch_interval: { type: 'duration', default: '1mins', group: EXECUTORS, help: 'how often the work dir\'s disk usage is read for gc_disk_headroom' },
   status_update_retry_interval_min: { type: 'duration', default: '1secs', group: UPDATES, help: 'first resend interval of an unacknowledged status update' },
   status_update_retry_interval_max: { type: 'duration', default: '1mins', group: UPDATES, help: 'largest resend interval of an unacknowledged status update' },
+  max_status_updates_per_task: { type: 'integer', default: '10000', group: UPDATES, help: 'most updates of a task recorded and not yet acknowledged by its framework; past it, updates wait unacknowledged (the executor then waits too)' },
+  max_status_update_bytes_per_task: { type: 'integer', default: '16777216', placeholder: 'BYTES', group: UPDATES, help: 'the same bound in bytes' },
   max_frame_bytes: { type: 'integer', default: '1048576', placeholder: 'BYTES', group: EXECUTORS, help: 'largest frame accepted on the executor endpoint' },
   port: { type: 'integer', default: '5051', placeholder: 'PORT', group: NODE, help: 'HTTP port for /state, /metrics and /health' },
   ip: { type: 'string', default: '127.0.0.1', placeholder: 'IP', group: NODE, help: 'IP address the HTTP endpoint listens on' },
@@ -47,30 +48,6 @@ export const AGENT_FLAGS = {
   executor_heartbeat_interval: { type: 'duration', default: '5secs', group: EXECUTORS, help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
   checkpoint_batching: { type: 'boolean', default: 'true', hidden: true, help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
   logging_level: { ...LOGGING_LEVEL_FLAG, group: LOGGING },
-=======
-  master: { type: 'string', required: true, help: 'HOST:PORT of the master' },
-  work_dir: { type: 'string', required: true, help: 'directory for sandboxes (and checkpoints)' },
-  checkpoint: { type: 'boolean', default: 'true', help: 'checkpoint agent and framework state to disk, for frameworks that ask for it' },
-  strict: { type: 'boolean', default: 'true', help: 'any recovery error is fatal; false: skip what is corrupt and recover the rest' },
-  recover: { type: 'string', default: 'reconnect', values: ['reconnect', 'cleanup'], help: 'reconnect to live executors, or cleanup: kill old executors and exit' },
-  recovery_timeout: { type: 'duration', default: '15mins', help: 'how long executors wait for a restarted agent before they shut themselves down' },
-  executor_reregistration_timeout: { type: 'duration', default: '2secs', help: 'how long a recovering agent waits for live executors to re-subscribe' },
-  executor_shutdown_grace_period: { type: 'duration', default: '5secs', help: 'SIGTERM to SIGKILL grace for executors and tasks' },
-  registration_backoff_factor: { type: 'duration', default: '1secs', help: '(re-)registration retry backoff with the master (doubling, capped at 1mins)' },
-  runtime_dir: { type: 'string', defaultHelp: '<work_dir>/run (a short path in the temp dir if that is too long for a socket)', help: 'where the executor socket lives (keep it short: a socket path has at most 107 bytes)' },
-  gc_delay: { type: 'duration', default: '1weeks', help: 'completed runs\' sandboxes and meta directories are removed this long after they complete' },
-  status_update_retry_interval_min: { type: 'duration', default: '1secs', help: 'first resend interval of an unacknowledged status update' },
-  status_update_retry_interval_max: { type: 'duration', default: '1mins', help: 'largest resend interval of an unacknowledged status update' },
-  max_frame_bytes: { type: 'integer', default: '1048576', help: 'largest frame accepted on the executor endpoint' },
-  port: { type: 'integer', default: '5051', help: 'HTTP port for /state, /metrics and /health' },
-  ip: { type: 'string', default: '127.0.0.1', help: 'IP address the HTTP endpoint listens on' },
-  resources: { type: 'string', defaultHelp: 'detected', help: 'resources offered, cpus:N;mem:MB;disk:MB (any left out are detected)' },
-  hostname: { type: 'string', defaultHelp: os.hostname(), help: 'host name reported to the master' },
-  executor_heartbeat_interval: { type: 'duration', default: '5secs', help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
-  checkpoint_batching: { type: 'boolean', default: 'true', help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
-  max_status_updates_per_task: { type: 'integer', default: '10000', help: 'most updates of a task recorded and not yet acknowledged by its framework; past it, updates wait unacknowledged (the executor then waits too)' },
-  max_status_update_bytes_per_task: { type: 'integer', default: '16777216', help: 'the same bound in bytes' },
->>>>>>> i13
 } as const satisfies Record<string, FlagSpec>;
 
 /** Which flag each Agent option comes from, to name it when the Agent rejects a value. */
