@@ -15,6 +15,9 @@
 //   node dist/scripts/bench-recovery.js                 N = 100, 1000, 5000; 3 trials each
 //   node dist/scripts/bench-recovery.js --quick         N = 100, 1000; 1 trial
 //   node dist/scripts/bench-recovery.js --sizes=1000 --trials=1 --profile=prof   agent CPU profiles in prof/
+//   node dist/scripts/bench-recovery.js --history=1000000   one stream with a long history (issue 13
+//       point 1): N updates through the Checkpointer (compacted as they go), against one stream
+//       with a single update, same run; prints both restarts and the size of task.updates
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -87,6 +90,80 @@ export async function writeCheckpoint(workDir: string, n: number, updates: numbe
   }
 }
 
+/**
+ * One executor whose task has sent `history` updates (each acknowledged but the last), written
+ * through the Checkpointer in chunks, as an agent would over time: compaction keeps the file small.
+ * Returns the size of its task.updates.
+ */
+export async function writeHistoryCheckpoint(workDir: string, history: number, dead: ProcessIdentity): Promise<number> {
+  const checkpointer = new Checkpointer({ workDir });
+  try {
+    await checkpointer.writeBootId(bootId());
+    await checkpointer.checkpointAgent({ id: AGENT_ID, hostname: HOSTNAME, resources: RESOURCE_VALUES, checkpoint: true });
+    await checkpointer.checkpointFramework({ agentId: AGENT_ID }, { id: FRAMEWORK_ID, name: 'bench-recovery', checkpoint: true });
+    const containerId = randomUUID();
+    const ref = { agentId: AGENT_ID, frameworkId: FRAMEWORK_ID, executorId: 'e0', containerId };
+    const info = { executorId: 'e0', frameworkId: FRAMEWORK_ID, command: { value: 'node executor.js' } };
+    await checkpointer.checkpointExecutor(ref, info, { generated: false });
+    await checkpointer.checkpointRun(ref, { tokenHash: createHash('sha256').update(containerId).digest('hex') });
+    await checkpointer.checkpointForked(ref, dead);
+    const taskRef = { ...ref, taskId: 't0' };
+    await checkpointer.checkpointTask(taskRef, { taskId: 't0', name: 't0', agentId: AGENT_ID, resources: { cpus: 0.01, mem: 1 }, executor: info });
+    const CHUNK = 5_000;
+    for (let start = 0; start < history; start += CHUNK) {
+      const records: Array<{ ref: typeof taskRef; record: LogRecord }> = [];
+      for (let u = start; u < Math.min(history, start + CHUNK); u++) {
+        const status: TaskStatus = { taskId: 't0', state: u === 0 ? 'TASK_STARTING' : 'TASK_RUNNING', uuid: randomUUID(), timestamp: Date.now(), source: 'SOURCE_EXECUTOR', message: `progress ${u}` };
+        records.push({ ref: taskRef, record: { kind: 'UPDATE', status } });
+        if (u < history - 1) records.push({ ref: taskRef, record: { kind: 'ACK', uuid: status.uuid } });
+      }
+      await checkpointer.appendRecords(records);
+    }
+    return fs.statSync(path.join(workDir, 'meta', 'agents', AGENT_ID, 'frameworks', FRAMEWORK_ID, 'executors', 'e0', 'runs', containerId, 'tasks', 't0', 'task.updates')).size;
+  } finally {
+    await checkpointer.close();
+  }
+}
+
+/** --history=N: restart after N updates on one stream vs. a fresh stream, same run. */
+async function historyMain(history: number, trials: number): Promise<number> {
+  const root = fs.realpathSync(tempDir('ll-brh-'));
+  const fast = fs.mkdtempSync(path.join(FAST_TMP, 'll-brh-'));
+  try {
+    const dead = deadIdentity();
+    const sources = { fresh: path.join(fast, 'fresh'), long: path.join(fast, 'long') };
+    const sizes = { fresh: await writeHistoryCheckpoint(sources.fresh, 1, dead), long: 0 };
+    const writtenAt = Date.now();
+    sizes.long = await writeHistoryCheckpoint(sources.long, history, dead);
+    process.stderr.write(`bench-recovery: ${history} updates on one stream written in ${Date.now() - writtenAt} ms; task.updates is ${sizes.long} bytes\n`);
+    const results: Record<'fresh' | 'long', Array<Record<Moment, number>>> = { fresh: [], long: [] };
+    for (let t = 0; t < trials; t++) {
+      for (const which of ['fresh', 'long'] as const) {
+        const copy = path.join(root, 'run');
+        removeDir(copy);
+        const cp = spawnSync('cp', ['-a', sources[which], copy]);
+        if (cp.status !== 0) throw new Error(`bench-recovery: cp -a failed: ${cp.stderr}`);
+        results[which].push(await trial(copy, path.join(root, `${which}-${t}.log`)));
+      }
+    }
+    const of = (which: 'fresh' | 'long', m: Moment) => median(results[which].map((r) => r[m]));
+    printTable(
+      `bench-recovery --history=${history}: ms from spawning the agent (medians of ${trials} trial(s); one executor, dead)`,
+      ['stream', 'task.updates bytes', 'HTTP listening', 'executor socket listening', 're-registered (RUNNING)'],
+      [
+        ['1 update', sizes.fresh, of('fresh', 'http'), of('fresh', 'listening'), of('fresh', 'reregistered')],
+        [`${history} updates`, sizes.long, of('long', 'http'), of('long', 'listening'), of('long', 'reregistered')],
+      ],
+    );
+    process.stdout.write('\n');
+    printBar(barLine('recovery', history, 'listening after a history (baseline: a fresh stream)', of('long', 'listening'), 'ms', of('fresh', 'listening')));
+    return 0;
+  } finally {
+    removeDir(root);
+    removeDir(fast);
+  }
+}
+
 interface LogLine {
   time: number;
   msg: string;
@@ -143,7 +220,8 @@ async function trial(workDir: string, logFile: string, profileDir = ''): Promise
 }
 
 async function main(): Promise<number> {
-  const flags = parseScriptFlags('bench-recovery', { sizes: '100,1000,5000', updates: 20, trials: 3, quick: false, profile: '' });
+  const flags = parseScriptFlags('bench-recovery', { sizes: '100,1000,5000', updates: 20, trials: 3, quick: false, profile: '', history: 0 });
+  if (flags.history > 0) return historyMain(flags.history, flags.quick ? 1 : flags.trials);
   const sizes = (flags.quick ? '100,1000' : flags.sizes).split(',').map((s) => Number(s.trim()));
   for (const n of sizes) if (!Number.isInteger(n) || n < 1) throw new TypeError(`bench-recovery: --sizes must be positive integers, got ${flags.sizes}`);
   const trials = flags.quick ? 1 : flags.trials;

@@ -53,8 +53,8 @@ async function agentStartup(s: Scenario, executorId: string): Promise<{ startupM
     () => {
       for (const line of s.agent!.stderr.split('\n')) {
         if (!line.includes('executor reported TASK_RUNNING') || !line.includes(executorId)) continue;
-        const entry = JSON.parse(line) as { executorId?: string; startupMs?: number; pid?: number };
-        if (entry.executorId === executorId && entry.startupMs !== undefined && entry.pid !== undefined) return { startupMs: entry.startupMs, pid: entry.pid };
+        const entry = JSON.parse(line) as { executorId?: string; startupMs?: number; executorPid?: number };
+        if (entry.executorId === executorId && entry.startupMs !== undefined && entry.executorPid !== undefined) return { startupMs: entry.startupMs, pid: entry.executorPid };
       }
       return undefined;
     },

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript, ScriptFlagError } from '../harness/lib/args.js';
 import { parseBarLines, printTable, type Bar, type BarLine } from '../harness/lib/report.js';
 
-const BENCHES = ['updates', 'reconnect', 'recovery', 'shim', 'launch'] as const;
+const BENCHES = ['updates', 'reconnect', 'recovery', 'shim', 'launch', 'failover'] as const;
 
 /** DESIGN §10, as checks on the printed lines. */
 export const BARS: readonly Bar[] = [

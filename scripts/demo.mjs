@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npm run demo`: the whole path once, for real — a master and an agent on loopback ports and a temp
-// dir, one task through `lifeline run`, then the task's own output from its sandbox. Plain
-// JavaScript running the built CLI (dist/), as users run it. Never hangs (60 s deadline) and cleans
-// up its processes and temp dir on every path; exits with `lifeline run`'s exit code.
+// `npm run demo`: what lifeline is for, for real — a master and an agent on loopback ports and a
+// temp dir, a checkpointing task through `lifeline run`, the agent `kill -9`ed while the task runs
+// and started again, then the task's timeline from the master (it never stopped, and ended
+// TASK_FINISHED) and its output through `lifeline logs`. Plain JavaScript running the built CLI
+// (dist/), as users run it. Never hangs (60 s deadline) and cleans up its processes and temp dir on
+// every path; exits with `lifeline run`'s exit code.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -12,9 +14,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const COMMAND = 'echo hello from lifeline; sleep 1; echo done';
+const COMMAND = 'for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done; echo done';
+/** How long the agent stays dead. */
+const AGENT_DOWN_MS = 1_000;
 /** The steps must be done by then; stopping everything has the rest of HARD_DEADLINE_MS. */
-const DEADLINE_MS = 45_000;
+const DEADLINE_MS = 30_000;
 const STOP_GRACE_MS = 4_000;
 /** Whatever happens, the demo exits by then (the exit handler SIGKILLs what is left). */
 const HARD_DEADLINE_MS = 60_000;
@@ -135,21 +139,6 @@ async function stopChild(record, signal = 'SIGTERM') {
   clearTimeout(timer);
 }
 
-function findFiles(dir, name, found = []) {
-  let entries = [];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) findFiles(full, name, found);
-    else if (entry.name === name) found.push(full);
-  }
-  return found;
-}
-
 async function demo() {
   if (!fs.existsSync(CLI)) throw new DemoError(`${path.relative(ROOT, CLI)} is missing: build first (npm run build)`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-demo-'));
@@ -164,9 +153,7 @@ async function demo() {
   await waitUntil(`the master's /health on ${master}`, async () => (await fetch(`http://${master}/health`, { signal: AbortSignal.timeout(2_000) })).ok, { record: masterProc });
 
   say(`Starting an agent on ${agentAddress} (work dir ${workDir})`);
-  const agentProc = startLifeline(
-    'agent',
-    [
+  const agentArgs = [
       'agent',
       `--master=${master}`,
       `--work_dir=${workDir}`,
@@ -175,9 +162,8 @@ async function demo() {
       `--port=${agentPort}`,
       '--resources=cpus:2;mem:1024;disk:1024',
       '--registration_backoff_factor=100ms',
-    ],
-    { logFile: path.join(tmp, 'agent.log') },
-  );
+  ];
+  const agentProc = startLifeline('agent', agentArgs, { logFile: path.join(tmp, 'agent.log') });
   const agentId = await waitUntil(
     'the agent to register with the master',
     async () => {
@@ -189,24 +175,78 @@ async function demo() {
   );
   process.stdout.write(`agent registered as ${agentId}\n`);
 
-  say(`lifeline run --master=${master} --command='${COMMAND}'`);
-  const run = startLifeline('lifeline run', ['run', `--master=${master}`, `--command=${COMMAND}`, '--name=demo'], {
+  say(`lifeline run --master=${master} --checkpoint --name=demo --command='${COMMAND}'`);
+  const run = startLifeline('lifeline run', ['run', `--master=${master}`, '--checkpoint', '--name=demo', `--command=${COMMAND}`], {
     detached: false,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  const task = await waitUntil(
+    'the task to be TASK_RUNNING',
+    async () => {
+      if (run.exit) throw exitedEarly(run);
+      const state = await getJson(`http://${master}/state`);
+      return state?.frameworks?.flatMap((framework) => framework.tasks).find((entry) => entry.state === 'TASK_RUNNING');
+    },
+    { record: agentProc },
+  );
+  const executorPid = (await getJson(`http://${agentAddress}/state`))?.frameworks?.flatMap((f) => f.executors).find((e) => e.id === task.executorId)?.pid;
+  await sleep(700);
+
+  say(`kill -9 ${agentProc.child.pid} (the agent), while the task runs`);
+  process.kill(agentProc.child.pid, 'SIGKILL');
+  await inTime(agentProc.exited);
+  if (executorPid) process.stdout.write(`the agent is gone; its executor (pid ${executorPid}) is ${alive(executorPid) ? 'still running' : 'GONE'}\n`);
+  await sleep(AGENT_DOWN_MS);
+
+  say('Starting the agent again on the same work dir');
+  const again = startLifeline('agent', agentArgs, { logFile: path.join(tmp, 'agent.log') });
   const { code, signal, error } = await inTime(run.exited);
   if (error) throw new DemoError(`could not start lifeline run: ${error.message}`);
   const runCode = code ?? 1;
   process.stdout.write(dim(`lifeline run exited with ${code !== null ? `code ${code}` : `signal ${signal}`}\n`));
+  if (again.exit) throw exitedEarly(again);
 
-  say('The task\'s stdout, from its sandbox');
-  const outputs = findFiles(path.join(workDir, 'sandboxes'), 'stdout');
-  if (outputs.length === 0) process.stdout.write('(no sandbox stdout found)\n');
-  for (const file of outputs) {
-    process.stdout.write(dim(`${path.relative(workDir, file)}:\n`));
-    process.stdout.write(fs.readFileSync(file, 'utf8'));
+  say(`The task's timeline, from the master's /state (also drawn at http://${master}/)`);
+  const state = await getJson(`http://${master}/state`);
+  const ended = [...(state?.frameworks ?? []), ...(state?.completedFrameworks ?? [])].flatMap((f) => f.tasks).find((entry) => entry.id === task.id);
+  const agent = state?.agents?.find((entry) => entry.id === task.agentId);
+  const statuses = ended?.statuses ?? [];
+  const start = statuses[0]?.timestamp ?? Date.now();
+  const end = statuses.at(-1)?.timestamp ?? Date.now();
+  const rows = [
+    ...statuses.map((status) => ({ at: status.timestamp, text: `${status.state}${status.source ? ` (${status.source.replace('SOURCE_', '').toLowerCase()})` : ''}${status.message ? `: ${status.message}` : ''}` })),
+    ...(agent?.events ?? [])
+      .filter((event) => event.timestamp >= start && event.timestamp <= end + 1_000 && event.type !== 'REGISTERED')
+      .map((event) => ({
+        at: event.timestamp,
+        text: event.type === 'DISCONNECTED' ? `agent ${agent.id} disconnected (killed); the task keeps running` : `agent ${agent.id} ${event.type === 'REREGISTERED' ? 're-registered' : event.type.toLowerCase()}${event.awayMs !== undefined ? ` after ${(event.awayMs / 1000).toFixed(1)} s` : ''}${event.recovery ? ` (it recovered in ${event.recovery.durationMs} ms: ${event.recovery.resubscribed} of ${event.recovery.executors} live executors re-subscribed)` : ''}`,
+        agent: true,
+      })),
+  ].sort((a, b) => a.at - b.at);
+  for (const row of rows) process.stdout.write(`  +${((row.at - start) / 1000).toFixed(1).padStart(5)} s  ${row.agent ? dim(row.text) : row.text}\n`);
+  const states = statuses.map((status) => status.state);
+  const firstRunning = states.indexOf('TASK_RUNNING');
+  const stopped = states.slice(firstRunning + 1, -1).some((state) => state !== 'TASK_RUNNING');
+  const killedAgent = rows.some((row) => row.agent && row.text.includes('disconnected'));
+  if (states.at(-1) === 'TASK_FINISHED' && firstRunning !== -1 && !stopped && killedAgent) {
+    process.stdout.write(bold('The task never stopped while its agent was killed and restarted, and ended TASK_FINISHED.\n'));
+  } else {
+    process.stdout.write(`unexpected timeline: ${states.join(' → ')}\n`);
   }
-  return runCode;
+
+  say(`lifeline logs ${task.id} --master=${master}`);
+  const logs = startLifeline('lifeline logs', ['logs', task.id, `--master=${master}`], { detached: false, stdio: ['ignore', 'inherit', 'inherit'] });
+  await inTime(logs.exited);
+  return states.at(-1) === 'TASK_FINISHED' && !stopped ? runCode : 1;
+}
+
+function alive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 async function cleanup() {

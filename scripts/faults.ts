@@ -5,6 +5,7 @@
 //   npm run faults                                   full runs, seed from the clock (printed)
 //   npm run faults -- --seed=42 --rounds=300         repeat a run; more agent kills
 //   npm run faults -- --only=corrupt,hostile --mutations=10000
+//   npm run faults -- --soak=30m                     the soak alone (issue 13): 50 executors, agent kill -9 every minute
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript, ScriptFlagError } from '../harness/lib/args.js';
@@ -16,6 +17,7 @@ const RUNS = {
   corrupt: ['seed', 'mutations'],
   hostile: ['seed', 'frames'],
   security: ['seed'],
+  soak: ['duration'],
 } as const;
 type RunName = keyof typeof RUNS;
 
@@ -29,8 +31,10 @@ function runOne(name: RunName, args: string[]): Promise<{ code: number; ms: numb
 }
 
 async function main(): Promise<number> {
-  const flags = parseScriptFlags('faults', { only: Object.keys(RUNS).join(','), seed: Date.now() % 1_000_000, rounds: 0, mutations: 0, frames: 0 });
-  const only = flags.only.split(',').map((s) => s.trim()).filter(Boolean) as RunName[];
+  const flags = parseScriptFlags('faults', { only: Object.keys(RUNS).filter((name) => name !== 'soak').join(','), seed: Date.now() % 1_000_000, rounds: 0, mutations: 0, frames: 0, soak: '' });
+  // --soak=DURATION runs the soak alone (it takes its length from the flag, not a seed).
+  const only = (flags.soak ? 'soak' : flags.only).split(',').map((s) => s.trim()).filter(Boolean) as RunName[];
+  const soakArgs = flags.soak ? [`--duration=${flags.soak}`] : [];
   for (const name of only) {
     if (!(name in RUNS)) throw new ScriptFlagError(`faults: unknown run ${JSON.stringify(name)} in --only (known: ${Object.keys(RUNS).join(', ')})`);
   }
@@ -39,7 +43,7 @@ async function main(): Promise<number> {
   let failures = 0;
   for (const name of only) {
     process.stdout.write(`\n=== faults/${name} ===\n`);
-    const args = RUNS[name].flatMap((flag) => (flags[flag] ? [`--${flag}=${flags[flag]}`] : []));
+    const args = name === 'soak' ? soakArgs : RUNS[name].flatMap((flag) => (flag in flags && flags[flag as keyof typeof flags] ? [`--${flag}=${flags[flag as keyof typeof flags]}`] : []));
     const { code, ms } = await runOne(name, args);
     if (code !== 0) failures++;
     rows.push([name, `${(ms / 1000).toFixed(1)} s`, code === 0 ? 'pass' : `FAIL (exit ${code})`]);

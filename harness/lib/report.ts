@@ -2,7 +2,7 @@
 // shape issue 5 asks for, `{"bench","n","metric","value","unit","baseline","ratio"}`, in that key
 // order, so that a runner (or a person with `grep '^{"bench"'`) can compare runs.
 
-export type BenchName = 'updates' | 'reconnect' | 'recovery' | 'shim-rss' | 'shim-start' | 'shim-private' | 'launch';
+export type BenchName = 'updates' | 'reconnect' | 'recovery' | 'shim-rss' | 'shim-start' | 'shim-private' | 'launch' | 'failover' | 'registry-restart';
 export type Unit = 'ops/s' | 'ms' | 'MiB';
 
 export interface BarLine {

@@ -6,14 +6,17 @@
 // executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 // This module is the wiring and start/stop; what the agent knows is the NodeModel (node-model.ts),
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
-import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
-import { IllegalStateError } from '../protocol/index.js';
+import { GroupCommitter } from '../checkpoint/group-commit.js';
+import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
+import { Housekeeping } from './housekeeping.js';
+import { SandboxFiles } from './files.js';
+import { sandboxesDir } from '../checkpoint/layout.js';
 import { ExecutorLauncher } from './launcher.js';
 import { MasterSession } from './master-session.js';
 import { AgentMetrics } from './metrics.js';
@@ -23,6 +26,8 @@ import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
 import { removeStaleSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
+import { ensureWritableDir } from './work-dir.js';
+import { watchDisk } from './disk-status.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';
 export type { AgentStatus } from './node-model.js';
@@ -44,7 +49,10 @@ export class Agent {
   readonly #master: MasterSession;
   readonly #checkpointer: Checkpointer | undefined;
   readonly #recovery: RecoveryFlow;
+  readonly #housekeeping: Housekeeping;
   #liveness: NodeJS.Timeout | undefined;
+  /** How the recovery of this start went (issue 15), told to the master when re-registering. */
+  #recoverySummary: RecoverySummary | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #resolveClosed!: () => void;
@@ -63,10 +71,18 @@ export class Agent {
         return counts;
       },
       pendingUpdates: () => this.#model.updates.pendingCount(),
+      tasks: () => {
+        const counts: Record<string, number> = {};
+        for (const run of this.#model.runs()) for (const entry of run.tasks.values()) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+        return counts;
+      },
       executorConnections: () => this.#endpoint.connections.length,
     });
     if (this.#config.checkpoint) {
       this.#checkpointer = new Checkpointer({ workDir: this.#config.workDir, batching: this.#config.checkpointBatching });
+      // fdatasync latency and batch sizes, for as long as this agent lives.
+      const unobserve = GroupCommitter.observe(this.#metrics.groupCommitObserver);
+      void this.closed.then(unobserve);
     }
     this.#model = new NodeModel({
       config: this.#config,
@@ -77,6 +93,7 @@ export class Agent {
       forward: (update, resend) => this.#master.forward(update, resend),
     });
     this.#ending = new RunEnding(this.#model);
+    this.#housekeeping = new Housekeeping(this.#model, this.#logger);
     const launcher = new ExecutorLauncher(this.#model, this.#ending);
     this.#recovery = new RecoveryFlow(this.#model, this.#ending);
     this.#master = new MasterSession({
@@ -85,13 +102,18 @@ export class Agent {
       ending: this.#ending,
       // The master has removed this agent already: nothing to unregister, nobody to acknowledge.
       onShutdown: () => void this.#terminate({ everything: true, forwardUpdates: false, unregister: false, forget: true, reason: 'master shutdown' }),
+      httpAddress: () => this.#advertisedAddress(),
+      recovery: () => this.#recoverySummary,
     });
+    const diskHealth = this.#checkpointer && watchDisk(this.#checkpointer.diskHealth, this.#metrics.registry, this.#logger);
     this.#http = new AgentHttpServer({
       ip: this.#config.ip,
       port: this.#config.port,
       registry: this.#metrics.registry,
       state: () => stateResponse(this.#model),
       logger: this.#logger,
+      files: new SandboxFiles(sandboxesDir(this.#config.workDir)),
+      ...(diskHealth && { diskHealth }),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,
@@ -127,6 +149,14 @@ export class Agent {
     return address && { ip: address.address, port: address.port };
   }
 
+  /** HOST:PORT of the HTTP endpoint as the master shows it (the hostname when listening on every address). */
+  #advertisedAddress(): string | undefined {
+    const address = this.#http.address;
+    if (!address) return undefined;
+    const host = address.address === '0.0.0.0' || address.address === '::' ? this.#config.hostname : address.address;
+    return host.includes(':') ? `[${host}]:${address.port}` : `${host}:${address.port}`;
+  }
+
   get metrics(): AgentMetrics {
     return this.#metrics;
   }
@@ -156,9 +186,11 @@ export class Agent {
   }
 
   async #start(): Promise<void> {
+    const startedAt = performance.now();
     let live: ExecutorRun[] = [];
+    const startedWallAt = Date.now();
     try {
-      await fs.mkdir(this.#config.workDir, { recursive: true });
+      ensureWritableDir(this.#config.workDir, 'work_dir'); // never a recursive mkdir: it loops on /proc/x
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.
@@ -171,13 +203,16 @@ export class Agent {
       }
       if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while recovering
       await this.#endpoint.listen();
+      this.#metrics.markListening();
       // Listening first: the runs recovery found dead are ended now, while live executors come back.
       this.#recovery.endDeadRuns();
       // The agent is not the parent of recovered executors: it watches them instead.
       this.#liveness = setInterval(() => this.#ending.checkLiveness(), LIVENESS_INTERVAL_MS);
       this.#liveness.unref();
+      this.#housekeeping.start();
     } catch (error) {
       clearInterval(this.#liveness);
+      await this.#housekeeping.stop();
       await this.#endpoint.close().catch(() => {});
       await this.#http.close().catch(() => {});
       await this.#checkpointer?.close().catch(() => {});
@@ -189,8 +224,13 @@ export class Agent {
     }
     if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while starting
     await this.#recovery.awaitReregistration(live);
+    if (this.#checkpointer) {
+      const now = Date.now();
+      this.#recoverySummary = { recoveredAt: now, durationMs: now - startedWallAt, executors: live.length, resubscribed: live.filter((run) => run.is('RUNNING')).length };
+    }
     await this.#recovery.finish().catch((error: unknown) => this.#logger.error({ err: (error as Error).message }, 'could not record the boot id'));
     if (this.#model.lifecycle.is('TERMINATING')) return;
+    this.#recovered(performance.now() - startedAt, live.length);
     this.#model.lifecycle.transition('DISCONNECTED');
     this.#master.link.start();
   }
@@ -210,6 +250,19 @@ export class Agent {
    */
   shutdown(): Promise<void> {
     return this.#terminate({ everything: true, forwardUpdates: true, unregister: true, forget: true, reason: 'shutdown' });
+  }
+
+  /** Recovery's closing line and metrics; process metrics start now, off the start-up path. */
+  #recovered(elapsedMs: number, live: number): void {
+    this.#metrics.recovered(elapsedMs / 1000);
+    if (!this.#checkpointer) return;
+    const { resubscribed, gone, tasksLost } = this.#recovery.summary();
+    const ms = Math.round(elapsedMs);
+    const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+    this.#logger.info(
+      { durationMs: ms, liveExecutors: live, resubscribed, gone, tasksLost },
+      `recovered in ${ms} ms: ${plural(resubscribed, 'executor')} re-subscribed, ${gone} gone, ${plural(tasksLost, 'task')} lost`,
+    );
   }
 
   /** After --recover=cleanup: the agent closes without registering. */
@@ -262,6 +315,7 @@ export class Agent {
       await this.#master.link.close();
       await this.#endpoint.close();
       clearInterval(this.#liveness);
+      await this.#housekeeping.stop();
       this.#model.clearTimers();
       await this.#model.updates.idle();
       this.#model.updates.close();

@@ -9,6 +9,8 @@ import type { UpdateRecord, UpdateStore } from './status-update-manager.js';
 /** The part of the Checkpointer this store uses. */
 export interface RecordAppender {
   appendRecords(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<void>;
+  /** Per entry: undefined when durable, else its file's error (only the failing file's records are refused). */
+  appendRecordsSettled?(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<unknown[]>;
 }
 
 /**
@@ -30,17 +32,28 @@ export class CheckpointUpdateStore implements UpdateStore {
     this.#resolve = resolve;
   }
 
-  async append(records: readonly UpdateRecord[]): Promise<void> {
+  /** Resolves with each record's failure (undefined: durable, or not checkpointed). */
+  async append(records: readonly UpdateRecord[]): Promise<unknown[]> {
     const entries: Array<{ ref: TaskRef; record: LogRecord }> = [];
-    for (const record of records) {
+    /** The index in `records` of each entry. */
+    const indexes: number[] = [];
+    for (const [index, record] of records.entries()) {
       const taskId = record.kind === 'UPDATE' ? record.status.taskId : record.taskId;
       const found = this.#resolve(record.frameworkId, taskId);
       const ref = found instanceof Promise ? await found.catch(() => undefined) : found;
       if (!ref) continue;
       entries.push({ ref, record: record.kind === 'UPDATE' ? { kind: 'UPDATE', status: record.status } : { kind: 'ACK', uuid: record.uuid } });
+      indexes.push(index);
     }
-    if (entries.length === 0) return;
+    const failures: unknown[] = records.map(() => undefined);
+    if (entries.length === 0) return failures;
     this.batches++;
-    await this.#appender.appendRecords(entries);
+    if (!this.#appender.appendRecordsSettled) {
+      await this.#appender.appendRecords(entries);
+      return failures;
+    }
+    const settled = await this.#appender.appendRecordsSettled(entries);
+    settled.forEach((failure, entry) => (failures[indexes[entry]!] = failure));
+    return failures;
   }
 }

@@ -73,6 +73,10 @@ export class ExecutorSessions implements ExecutorHandler {
     const recovering = run.is('RECOVERING');
     if (run.is('LAUNCHING', 'RECOVERING')) run.transition('RUNNING');
     log.info({ replayedUpdates: call.unacknowledgedUpdates.length, replayedTasks: call.unacknowledgedTasks.length, recovering }, 'executor subscribed');
+    if (recovering) {
+      metrics.executorResubscribed();
+      this.#recovery.noteResubscribed(run);
+    }
     connection.send({
       type: 'SUBSCRIBED',
       agentId: model.id!,
@@ -141,12 +145,16 @@ export class ExecutorSessions implements ExecutorHandler {
       // Executor start-up latency, for operators (and bench-shim): spawn to its first TASK_RUNNING.
       const startupMs = Math.round((performance.now() - run.spawnedAt) * 10) / 10;
       run.spawnedAt = undefined;
-      model.logger.info({ executorId: run.id, taskId: status.taskId, pid: run.pid, startupMs }, 'executor reported TASK_RUNNING');
+      model.logger.info({ executorId: run.id, taskId: status.taskId, executorPid: run.pid, startupMs }, 'executor reported TASK_RUNNING');
     }
+    const received = performance.now();
     const receipt = model.record(run.frameworkId, run.id, entry, status);
     // DESIGN §2: ACKNOWLEDGED only once the update is durable (for checkpointing frameworks).
     receipt.recorded.then(
-      () => connection.send({ type: 'ACKNOWLEDGED', taskId: status.taskId, uuid: status.uuid }),
+      () => {
+        model.metrics.updateAckDuration.observe((performance.now() - received) / 1000);
+        connection.send({ type: 'ACKNOWLEDGED', taskId: status.taskId, uuid: status.uuid });
+      },
       (error: unknown) => {
         model.logger.error({ err: (error as Error).message, taskId: status.taskId }, 'could not record a status update: closing the executor connection');
         // Not ERROR (which makes an executor give up): a broken connection makes it resend.

@@ -1,11 +1,14 @@
-// The agent's HTTP endpoint for operators: /health, /state (DESIGN §9 JSON; 503 while the agent is
-// still recovering, since its picture of the node is not complete yet) and /metrics.
+// The agent's HTTP endpoint for operators: /health (a readiness probe: 200 only once the agent is
+// RUNNING), /state (DESIGN §9 JSON; 503 while the agent is still recovering, since its picture of
+// the node is not complete yet) and /metrics.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConnectionError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { versionDocument } from '../checkpoint/format.js';
+import type { SandboxFiles } from './files.js';
+import { NODE_VIEW_HTML } from './node-view.js';
 
 export interface AgentHttpOptions {
   ip: string;
@@ -14,6 +17,37 @@ export interface AgentHttpOptions {
   /** The /state body, or undefined while it cannot be answered yet (503). */
   state(): { status: string; body?: unknown };
   logger?: Logger;
+  /** The checkpoint disk's health (disk-status.ts): `degraded` while it fails, which makes /health 503. */
+  diskHealth?(): { status: string };
+  /** /files/browse and /files/read over the sandboxes (issue 15). */
+  files?: SandboxFiles;
+  /** /health's answer (default: from state()'s status; see healthOf). */
+  health?(): Health;
+}
+
+/** /health's body; `ready` makes it 200, anything else 503. */
+export interface Health {
+  status: 'ok' | 'recovering' | 'disconnected' | 'terminating' | 'degraded';
+  ready: boolean;
+}
+
+/**
+ * Readiness from the agent's lifecycle: ready (200 `ok`) only when RUNNING (recovered and
+ * registered); 503 `recovering` while it reads its checkpoint and waits for executors, 503
+ * `disconnected` while its master is away, 503 `terminating` while it stops. A disk that stops
+ * taking the checkpoint is to say `degraded` here: the place for it is this function.
+ */
+export function healthOf(status: string): Health {
+  switch (status) {
+    case 'RUNNING':
+      return { status: 'ok', ready: true };
+    case 'RECOVERING':
+      return { status: 'recovering', ready: false };
+    case 'DISCONNECTED':
+      return { status: 'disconnected', ready: false };
+    default:
+      return { status: 'terminating', ready: false };
+  }
 }
 
 export class AgentHttpServer {
@@ -69,9 +103,13 @@ export class AgentHttpServer {
       return;
     }
     switch (path) {
-      case '/health':
-        json(response, 200, { status: 'ok' });
+      case '/health': {
+        const health = this.#options.health?.() ?? healthOf(this.#options.state().status);
+        const disk = health.ready ? this.#options.diskHealth?.() : undefined;
+        if (disk && disk.status !== 'ok') json(response, 503, disk);
+        else json(response, health.ready ? 200 : 503, { status: health.status });
         return;
+      }
       case '/version':
         json(response, 200, versionDocument());
         return;
@@ -85,6 +123,22 @@ export class AgentHttpServer {
         const registry = this.#options.registry;
         const text = await registry.metrics();
         response.writeHead(200, { 'content-type': registry.contentType }).end(text);
+        return;
+      }
+      case '/':
+        response.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-cache',
+          'content-security-policy': "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        }).end(NODE_VIEW_HTML);
+        return;
+      case '/files/browse':
+      case '/files/read': {
+        const files = this.#options.files;
+        if (!files) return json(response, 404, { error: 'this agent serves no files' });
+        const query = new URL(request.url ?? '/', 'http://agent').searchParams;
+        const answer = path === '/files/browse' ? await files.browse(query) : await files.read(query);
+        json(response, answer.status, answer.body);
         return;
       }
       default:

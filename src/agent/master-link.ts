@@ -3,13 +3,14 @@
 // validated event to the agent; when the connection breaks or cannot be made, try again with a
 // doubling backoff (--registration_backoff_factor, capped), as a Mesos agent does. Nothing is
 // sent before the master has registered the agent.
-import { AgentEvent, ConnectionError, REREGISTER_PART_BYTES, UnknownTypeError, UnknownTypes, decodeFrame, encode, type AgentCall } from '../protocol/index.js';
+import { AgentEvent, ConnectionError, REREGISTER_PART_BYTES, UnknownTypeError, UnknownTypes, decodeFrame, encode, parseMasterSpec, type AgentCall } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { reregisterFrames } from './reregistration.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
 import { HandshakeTimeoutError, PeerSilentError } from '../session/connection.js';
 import type { HandshakeLink, HandshakeStep } from '../session/handshake.js';
 import { connectWs } from '../session/ws-transport.js';
+import { MasterTargets } from '../session/master-targets.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
 
@@ -61,19 +62,29 @@ export class MasterLink {
   readonly #unknown = new UnknownTypes();
   readonly #logger: Logger;
   readonly #session: ClientSession<AgentEvent, RegisteredEvent>;
+  /** Which master to try next (a list, or the leader in etcd; issue 12). */
+  readonly #targets: MasterTargets;
+  /** The highest leader epoch a master registered this agent with: an older one is not obeyed. */
+  #epoch = 0;
+  /** The master has been unreachable since the last registration, and a warning said so (once per episode). */
+  #warnedUnreachable = false;
 
   constructor(options: MasterLinkOptions) {
     this.#options = options;
-    const url = `ws://${options.master}/api/v1/agent`;
     this.#logger = options.logger ?? silentLogger;
+    this.#targets = new MasterTargets(parseMasterSpec(options.master, 'option master'), (leader) => {
+      this.#logger.info({ leader }, 'etcd names a new leading master');
+      this.#session.wake();
+    });
+    const connector = this.#targets.connector('/api/v1/agent', (url, events) => {
+      this.#logger.debug({ url }, 'connecting to the master');
+      return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS }, events);
+    });
     const maxMs = options.maxBackoffMs ?? 60_000;
     this.#session = new ClientSession<AgentEvent, RegisteredEvent>({
       name: 'master link',
       peer: `the master at ${options.master}`,
-      connect: (events) => {
-        this.#logger.debug({ url }, 'connecting to the master');
-        return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS }, events);
-      },
+      connect: connector,
       decode: (bytes) => decodeFrame(AgentEvent, bytes),
       handshake: () => this.#registration(),
       handshakeName: 'registration',
@@ -92,10 +103,16 @@ export class MasterLink {
         return 'drop';
       },
       onTransportError: (error) => this.#logger.debug({ err: error.message }, 'master connection error'),
-      onAccepted: (event) => this.#options.onRegistered(event),
+      onAccepted: (event) => {
+        this.#warnedUnreachable = false;
+        this.#options.onRegistered(event);
+      },
       onFrame: (event) => this.#onEvent(event),
       onConnectionEnd: (end) => this.#onConnectionEnd(end),
-      onAttemptFailed: (error, attempt) => this.#logger.debug({ reason: error.message, attempt }, 'retrying the master'),
+      onAttemptFailed: (error, attempt) => {
+        this.#targets.failed(this.#targets.last);
+        this.#attemptFailed(error, attempt);
+      },
     });
   }
 
@@ -125,7 +142,12 @@ export class MasterLink {
 
   /** Closes the connection (waiting a moment for a clean close) and stops retrying. */
   close(timeoutMs = 1_000): Promise<void> {
-    return this.#session.close(1000, 'agent stopping', timeoutMs);
+    return this.#session.close(1000, 'agent stopping', timeoutMs).finally(() => this.#targets.close());
+  }
+
+  /** The leader epoch of the master this agent is registered with (0: a master without a registry). */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** The handshake: REGISTER or REREGISTER (in parts), answered by REGISTERED or REREGISTERED. */
@@ -144,7 +166,7 @@ export class MasterLink {
         }
         const bytes = Math.max(...frames.map((frame) => frame.length));
         this.#registrationFrame = { type: call.type, bytes, parts: frames.length };
-        this.#logger.info({ master: this.#options.master, type: call.type, bytes, parts: frames.length }, 'connected to the master, registering');
+        this.#logger.info({ master: this.#targets.last, type: call.type, bytes, parts: frames.length }, 'connected to the master, registering');
         for (const frame of frames) link.send(frame);
         return undefined;
       },
@@ -154,23 +176,44 @@ export class MasterLink {
             opened?.send(encode({ type: 'PONG' }));
             return undefined;
           case 'REGISTERED':
-          case 'REREGISTERED':
+          case 'REREGISTERED': {
+            const epoch = event.epoch ?? 0;
+            if (epoch > 0 && epoch < this.#epoch) {
+              // A deposed leader that has not noticed yet: not this agent's master any more.
+              this.#logger.warn({ master: this.#targets.last, epoch, known: this.#epoch }, 'registration answer from an older leader epoch: ignored');
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} answered with leader epoch ${epoch}, older than ${this.#epoch}`) };
+            }
+            if (epoch > this.#epoch) this.#epoch = epoch;
             // A registered connection that hears nothing (not even a PING) for several ping intervals is dead.
             return {
               kind: 'accept',
               value: event,
               heartbeat: event.pingIntervalMs > 0 ? { intervalMs: event.pingIntervalMs, missed: PING_TIMEOUTS } : undefined,
             };
+          }
           case 'ERROR':
+            if (event.code === 'ERR_NOT_LEADER') {
+              // A standby: go to the leader it names (or, naming none, the next master).
+              this.#logger.info({ master: this.#targets.last, leader: event.leader }, 'not the leader: following');
+              this.#targets.failed(this.#targets.last);
+              this.#targets.follow(event.leader);
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} is not the leader: ${event.message}`) };
+            }
             this.#logger.error({ code: event.code, message: event.message }, 'error from the master');
             this.#options.onEvent(event);
             return undefined;
           case 'SHUTDOWN':
-            // A master that has removed this agent answers its re-registration with SHUTDOWN alone.
-            this.#options.onEvent(event);
+            // A master that has removed this agent answers its re-registration with SHUTDOWN alone;
+            // obeyed only from a master that names a leader epoch no older than this agent has seen.
+            if (event.epoch !== undefined && event.epoch >= this.#epoch) {
+              this.#options.onEvent(event);
+            } else {
+              this.#logger.warn({ master: this.#targets.last, epoch: event.epoch, known: this.#epoch }, 'SHUTDOWN before registration without a current leader epoch: ignored');
+            }
             return undefined;
           default:
-            this.#logger.warn({ type: event.type }, 'event from the master before registration: ignored');
+            // Only the master that registers this agent is obeyed (issue 12).
+            this.#logger.warn({ type: event.type, master: this.#targets.last }, 'event from the master before registration: ignored');
             return undefined;
         }
       },
@@ -195,6 +238,16 @@ export class MasterLink {
     }
   }
 
+  /** At warn once per episode (until the next registration), then at debug: the agent keeps trying. */
+  #attemptFailed(error: Error, attempt: number): void {
+    if (this.#warnedUnreachable) {
+      this.#logger.debug({ reason: error.message, attempt }, 'retrying the master');
+      return;
+    }
+    this.#warnedUnreachable = true;
+    this.#logger.warn({ master: this.#options.master, reason: error.message, attempt }, `the master at ${this.#options.master} is unreachable: retrying (said once until it answers)`);
+  }
+
   #onConnectionEnd({ error, code, reason, accepted, state }: ConnectionEnd): void {
     if (error instanceof HandshakeTimeoutError) this.#logger.warn({ master: this.#options.master }, 'no answer to registration: trying again');
     if (error instanceof PeerSilentError) this.#logger.warn({ err: error.message }, 'no ping from the master: reconnecting');
@@ -210,6 +263,7 @@ export class MasterLink {
     if (accepted && this.state !== 'CLOSED') {
       const why = `closed with ${code}${reason.length ? ` (${reason})` : ''}`;
       this.#logger.warn({ reason: why }, 'lost the connection to the master');
+      this.#warnedUnreachable = true; // that warning opens the episode: failed attempts after it are debug
       this.#options.onDisconnected(why);
     }
   }

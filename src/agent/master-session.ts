@@ -1,7 +1,7 @@
 // What the agent does with its master (DESIGN §8): it builds REGISTER or REREGISTER from the node
 // model, takes REGISTERED, routes RUN_TASK and KILL_TASK to runs, records acknowledgements, relays
 // messages, shuts frameworks down, and forwards status updates. The connection itself is MasterLink.
-import { answeredVersion, firstFrameVersion, isTerminal, shapeStatus, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
+import { answeredVersion, firstFrameVersion, isTerminal, shapeStatus, type RecoverySummary, type AgentCall, type AgentEvent, type ExecutorInfo, type Reason, type ReportedTask, type TaskInfo, type TaskState } from '../protocol/index.js';
 import type { FrameworkRecord } from './executor-run.js';
 import { commandExecutorInfo, type ExecutorLauncher } from './launcher.js';
 import { MasterLink, type MasterLinkOptions } from './master-link.js';
@@ -17,6 +17,10 @@ export interface MasterSessionOptions {
   ending: RunEnding;
   /** The master told this agent to shut down (it has removed the agent already). */
   onShutdown(message: string): void;
+  /** Where the agent's HTTP endpoint answers, HOST:PORT, told to the master (issue 15). */
+  httpAddress?(): string | undefined;
+  /** How the last restart's recovery went, once it is over (issue 15). */
+  recovery?(): RecoverySummary | undefined;
 }
 
 export class MasterSession {
@@ -28,12 +32,16 @@ export class MasterSession {
   readonly #onShutdown: (message: string) => void;
   /** What the master answered at the last registration: the protocol agreed and its release (0.1.0 says neither: protocol 1). */
   master: { protocol: number; release: string | undefined } | undefined;
+  readonly #httpAddress: () => string | undefined;
+  readonly #recovery: () => RecoverySummary | undefined;
 
   constructor(options: MasterSessionOptions) {
     this.#model = options.model;
     this.#launcher = options.launcher;
     this.#ending = options.ending;
     this.#onShutdown = options.onShutdown;
+    this.#httpAddress = options.httpAddress ?? (() => undefined);
+    this.#recovery = options.recovery ?? (() => undefined);
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
@@ -56,8 +64,10 @@ export class MasterSession {
 
   /** The status update manager's way to the master. */
   forward(update: StatusUpdate, resend: boolean): boolean {
+    const sandbox = this.#model.framework(update.frameworkId)?.executors.get(update.status.executorId)?.sandbox;
     // Shaped for the version the master agreed (a 0.1.0 master refuses a name it does not know).
-    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status: shapeStatus(update.status, this.master?.protocol ?? 1) });
+    const status = shapeStatus(update.status, this.master?.protocol ?? 1);
+    const sent = this.link.send({ type: 'STATUS_UPDATE', frameworkId: update.frameworkId, status, ...(sandbox !== undefined && { sandbox }) });
     if (sent) this.#model.metrics.statusUpdatesForwarded.inc({ resend: String(resend) });
     return sent;
   }
@@ -66,7 +76,8 @@ export class MasterSession {
   registration(): AgentCall {
     const model = this.#model;
     const { config } = model;
-    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint };
+    const httpAddress = this.#httpAddress();
+    const agentInfo = { hostname: config.hostname, resources: { ...config.resources }, checkpoint: config.checkpoint, ...(httpAddress !== undefined && { httpAddress }) };
     if (model.id === undefined) {
       model.metrics.registrations.inc({ type: 'REGISTER' });
       return { type: 'REGISTER', agentInfo, ...firstFrameVersion() };
@@ -87,13 +98,15 @@ export class MasterSession {
             // The first frame goes before the master says its version: shaped for the last one it
             // agreed, or for protocol 1 (a 0.1.0 master refuses a state it does not know).
             state: shapeStatus({ state: entry.state }, this.master?.protocol ?? 1).state,
+            sandbox: run.sandbox,
             ...(head && { unacknowledgedState: shapeStatus({ state: head.state }, this.master?.protocol ?? 1).state, unacknowledgedUuid: head.uuid }),
           });
         }
       }
     }
     model.metrics.registrations.inc({ type: 'REREGISTER' });
-    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks, ...firstFrameVersion() };
+    const recovery = this.#recovery();
+    return { type: 'REREGISTER', agentInfo: { ...agentInfo, id: model.id }, frameworks, executors, tasks, ...(recovery && { recovery }), ...firstFrameVersion() };
   }
 
   #onRegistered(event: RegisteredEvent): void {

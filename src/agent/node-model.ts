@@ -85,6 +85,8 @@ export class NodeModel {
       store,
       retryIntervalMinMs: options.config.statusUpdateRetryIntervalMinMs,
       retryIntervalMaxMs: options.config.statusUpdateRetryIntervalMaxMs,
+      maxStreamUpdates: options.config.maxStatusUpdatesPerTask,
+      maxStreamBytes: options.config.maxStatusUpdateBytesPerTask,
       logger: options.logger.child({ component: 'status-updates' }),
       forward: (update, resend) => options.forward(update, resend),
       onAcknowledged: (update) => this.#onAcknowledged(update),
@@ -272,6 +274,11 @@ export class NodeModel {
     if (receipt.outcome === 'recorded') {
       if (entry) entry.state = status.state;
       this.metrics.statusUpdatesReceived.inc({ source: forwarded.source });
+      // Every status update at info, with the IDs an operator greps for (issue 15).
+      this.logger.info(
+        { frameworkId, executorId, taskId: status.taskId, state: status.state, source: forwarded.source, ...(status.reason && { reason: status.reason }), uuid: status.uuid },
+        `status update ${status.state} for task ${status.taskId}`,
+      );
     } else if (receipt.outcome === 'duplicate') {
       this.metrics.statusUpdatesDuplicate.inc();
     }
@@ -354,6 +361,11 @@ export class NodeModel {
   clearTimers(): void {
     for (const run of this.runs(true)) clearTimeout(run.killTimer);
     this.#collector.clear();
+  }
+
+  /** --gc_disk_headroom: removes now the completed runs older than `maxAgeMs`; resolves with how many. */
+  pruneCompletedRuns(maxAgeMs: number): Promise<number> {
+    return this.#collector.prune(maxAgeMs);
   }
 
   /** Stops the gc timers only (after --recover=cleanup). */

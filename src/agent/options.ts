@@ -3,6 +3,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import type { Logger } from '../log.js';
+import { AddressError, parseMasterSpec } from '../protocol/address.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -11,7 +12,7 @@ import type { UpdateStore } from './status-update-manager.js';
 export type RecoverMode = 'reconnect' | 'cleanup';
 
 export interface AgentOptions {
-  /** `HOST:PORT` of the master. Required. */
+  /** `HOST:PORT` of the master, a list `HOST:PORT,HOST:PORT` or `etcd://HOST:PORT[,…]/PREFIX` (src/protocol/address.ts). Required. */
   master: string;
   /** Where sandboxes and checkpoints (`meta/`) live. Required. */
   workDir: string;
@@ -33,6 +34,16 @@ export interface AgentOptions {
   registrationBackoffFactorMs?: number;
   /** Completed runs' sandboxes and meta directories are removed this long after completion. Default: 1 week. */
   gcDelayMs?: number;
+  /** A task's stdout or stderr larger than this is rotated (--sandbox_log_max_size). Default: 10 MiB. */
+  sandboxLogMaxBytes?: number;
+  /** Files kept per output stream, the live one included (--sandbox_log_max_files). Default: 5. */
+  sandboxLogMaxFiles?: number;
+  /** How often live sandboxes' output sizes are checked. Default: 2000. */
+  sandboxLogCheckIntervalMs?: number;
+  /** Completed sandboxes go earlier when the disk is fuller than 1 − this (--gc_disk_headroom, 0..1). Default: 0.1. */
+  gcDiskHeadroom?: number;
+  /** How often the work dir's disk usage is read (--disk_watch_interval). Default: 1 min. */
+  diskWatchIntervalMs?: number;
   /** Status update resend backoff. Defaults: 1000 and 60000. */
   statusUpdateRetryIntervalMinMs?: number;
   statusUpdateRetryIntervalMaxMs?: number;
@@ -54,6 +65,13 @@ export interface AgentOptions {
   checkpointBatching?: boolean;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
+  /**
+   * The most updates (and bytes) of one task recorded and not yet acknowledged by the framework;
+   * past it, further updates wait unrecorded (so unacknowledged to the executor). Defaults:
+   * 10000 and 16 MiB.
+   */
+  maxStatusUpdatesPerTask?: number;
+  maxStatusUpdateBytesPerTask?: number;
   logger?: Logger;
 }
 
@@ -70,6 +88,11 @@ export interface Config {
   executorShutdownGracePeriodMs: number;
   registrationBackoffFactorMs: number;
   gcDelayMs: number;
+  sandboxLogMaxBytes: number;
+  sandboxLogMaxFiles: number;
+  sandboxLogCheckIntervalMs: number;
+  gcDiskHeadroom: number;
+  diskWatchIntervalMs: number;
   statusUpdateRetryIntervalMinMs: number;
   statusUpdateRetryIntervalMaxMs: number;
   maxFrameBytes: number;
@@ -79,9 +102,9 @@ export interface Config {
   hostname: string;
   executorHeartbeatIntervalMs: number;
   checkpointBatching: boolean;
+  maxStatusUpdatesPerTask: number;
+  maxStatusUpdateBytesPerTask: number;
 }
-
-const MASTER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
 export function validateOptions(options: AgentOptions): Config {
   if (options === null || typeof options !== 'object') throw new AgentOptionError('options', options, 'an object');
@@ -98,8 +121,12 @@ export function validateOptions(options: AgentOptions): Config {
     return value;
   };
   const master = options.master;
-  const port = MASTER_ADDRESS.exec(typeof master === 'string' ? master : '')?.[1];
-  if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new AgentOptionError('master', master, 'HOST:PORT');
+  try {
+    parseMasterSpec(master, 'option master');
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    throw new AgentOptionError('master', master, `HOST:PORT, HOST:PORT,HOST:PORT or etcd://HOST:PORT/PREFIX (${error.why})`);
+  }
   if (typeof options.workDir !== 'string' || options.workDir === '') throw new AgentOptionError('workDir', options.workDir, 'a directory path');
   if (options.runtimeDir !== undefined && (typeof options.runtimeDir !== 'string' || options.runtimeDir === '')) {
     throw new AgentOptionError('runtimeDir', options.runtimeDir, 'a directory path');
@@ -121,6 +148,12 @@ export function validateOptions(options: AgentOptions): Config {
   const retryMin = ms('statusUpdateRetryIntervalMinMs', 1_000);
   const retryMax = ms('statusUpdateRetryIntervalMaxMs', 60_000);
   if (retryMax < retryMin) throw new AgentOptionError('statusUpdateRetryIntervalMaxMs', retryMax, `≥ statusUpdateRetryIntervalMinMs (${retryMin})`);
+  const sandboxLogMaxBytes = options.sandboxLogMaxBytes ?? 10 * 1024 * 1024;
+  if (!Number.isSafeInteger(sandboxLogMaxBytes) || sandboxLogMaxBytes < 1024) throw new AgentOptionError('sandboxLogMaxBytes', sandboxLogMaxBytes, 'a whole number of bytes ≥ 1KB');
+  const sandboxLogMaxFiles = options.sandboxLogMaxFiles ?? 5;
+  if (!Number.isInteger(sandboxLogMaxFiles) || sandboxLogMaxFiles < 1 || sandboxLogMaxFiles > 1000) throw new AgentOptionError('sandboxLogMaxFiles', sandboxLogMaxFiles, 'an integer from 1 to 1000');
+  const gcDiskHeadroom = options.gcDiskHeadroom ?? 0.1;
+  if (typeof gcDiskHeadroom !== 'number' || !(gcDiskHeadroom >= 0 && gcDiskHeadroom <= 1)) throw new AgentOptionError('gcDiskHeadroom', gcDiskHeadroom, 'a fraction from 0 to 1');
   const runtimeDir = options.runtimeDir ?? defaultRuntimeDir(options.workDir);
   const socketPath = executorSocketPath(runtimeDir);
   return {
@@ -137,6 +170,11 @@ export function validateOptions(options: AgentOptions): Config {
     executorShutdownGracePeriodMs: ms('executorShutdownGracePeriodMs', 5_000, 0),
     registrationBackoffFactorMs: ms('registrationBackoffFactorMs', 1_000),
     gcDelayMs: ms('gcDelayMs', 7 * 24 * 3_600_000),
+    sandboxLogMaxBytes,
+    sandboxLogMaxFiles,
+    sandboxLogCheckIntervalMs: ms('sandboxLogCheckIntervalMs', 2_000),
+    gcDiskHeadroom,
+    diskWatchIntervalMs: ms('diskWatchIntervalMs', 60_000),
     statusUpdateRetryIntervalMinMs: retryMin,
     statusUpdateRetryIntervalMaxMs: retryMax,
     maxFrameBytes,
@@ -146,5 +184,13 @@ export function validateOptions(options: AgentOptions): Config {
     hostname,
     executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
     checkpointBatching: bool('checkpointBatching', true),
+    maxStatusUpdatesPerTask: positiveInteger(options, 'maxStatusUpdatesPerTask', 10_000),
+    maxStatusUpdateBytesPerTask: positiveInteger(options, 'maxStatusUpdateBytesPerTask', 16 * 1024 * 1024),
   };
+}
+
+function positiveInteger(options: AgentOptions, name: 'maxStatusUpdatesPerTask' | 'maxStatusUpdateBytesPerTask', fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new AgentOptionError(name, value, 'a positive integer');
+  return value;
 }

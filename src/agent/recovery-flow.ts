@@ -38,6 +38,10 @@ export class RecoveryFlow {
   #pendingBootId: string | undefined;
   /** While waiting for live executors to re-subscribe: what ends the wait early. */
   #endWait: (() => void) | undefined;
+  /** For the closing summary line: runs ended by recovery (dead, or not back in time) and the tasks they still had. */
+  readonly #gone = new Map<ExecutorRun, string[]>();
+  readonly #resubscribed = new Set<ExecutorRun>();
+  #live: readonly ExecutorRun[] = [];
 
   constructor(model: NodeModel, ending: RunEnding) {
     this.#model = model;
@@ -110,6 +114,7 @@ export class RecoveryFlow {
       }
     }
     this.#model.setLoading(false);
+    for (const run of this.#foundDead.keys()) this.#noteGone(run);
     log.info({ frameworks: this.#model.frameworkCount, liveExecutors: live.length, deadExecutors: this.#foundDead.size, errors: skipped.length }, 'checkpoint recovered');
     // Runs found dead are being ended (outbox statuses first, then TASK_FAILED) while the socket
     // opens for the live ones; finish() waits for them before the agent registers.
@@ -214,6 +219,7 @@ export class RecoveryFlow {
    * process groups, reporting their tasks TASK_LOST/REASON_EXECUTOR_REREGISTRATION_TIMEOUT.
    */
   async awaitReregistration(live: readonly ExecutorRun[]): Promise<void> {
+    this.#live = live;
     const pending = new Set(live.filter((run) => run.is('RECOVERING') && run.exit === undefined));
     if (pending.size === 0) return;
     const timeoutMs = this.#model.config.executorReregistrationTimeoutMs;
@@ -233,6 +239,7 @@ export class RecoveryFlow {
     // A run refused for its protocol version is alive and retrying: it keeps its tasks (issue 11);
     // it ends when its own recovery timeout makes it exit, which the liveness checks notice.
     const late = [...pending].filter((run) => run.is('RECOVERING') && run.exit === undefined && !run.versionRefused);
+    for (const run of late) this.#noteGone(run);
     await Promise.all(
       late.map((run) =>
         this.#ending.finish(run, {
@@ -263,6 +270,30 @@ export class RecoveryFlow {
       }),
     );
     await this.finish();
+  }
+
+  /**
+   * What recovery did, for its closing line and metrics (once finish() has run): executors
+   * re-subscribed, executors gone (found dead, or killed for not re-subscribing in time), and the
+   * tasks those had that did not end TASK_FINISHED (failed or lost with their executor).
+   */
+  summary(): { resubscribed: number; gone: number; tasksLost: number } {
+    // A live one that exited before it could re-subscribe is gone too.
+    for (const run of this.#live) if (!this.#resubscribed.has(run)) this.#noteGone(run);
+    let tasksLost = 0;
+    for (const [run, taskIds] of this.#gone) {
+      for (const taskId of taskIds) if (run.tasks.get(taskId)?.state !== 'TASK_FINISHED') tasksLost++;
+    }
+    return { resubscribed: this.#resubscribed.size, gone: this.#gone.size, tasksLost };
+  }
+
+  /** A recovered executor re-subscribed (executor-sessions tells). */
+  noteResubscribed(run: ExecutorRun): void {
+    this.#resubscribed.add(run);
+  }
+
+  #noteGone(run: ExecutorRun): void {
+    if (!this.#gone.has(run)) this.#gone.set(run, run.liveTasks().map((entry) => entry.info.taskId));
   }
 
   /** The agent is stopping: recovery waits no longer for executors to re-subscribe. */

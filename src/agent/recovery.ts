@@ -1,10 +1,9 @@
 // The agent's side of recovery (DESIGN §5, §7) that needs no agent state: which process a recorded
 // run names, whether the checkpointed agent.json still describes this agent, and what an executor
 // left in its sandbox (shim.json, outbox.log). Executor-written files are untrusted: they are
-// validated, must name the run they sit in, and a bad one counts as absent.
-import { readJson } from '../checkpoint/atomic-write.js';
-import { readRecordLog } from '../checkpoint/record-log.js';
-import { outboxPath, shimInfoPath } from '../checkpoint/layout.js';
+// validated, must name the run they sit in, and a bad one counts as absent. Recovery and run ending
+// read them through the same guarded reader (checkpoint/recover-sandbox.ts).
+import { NEWER_FORMAT, readOutbox, readShim, sandboxDirsReal, type Note } from '../checkpoint/recover-sandbox.js';
 import { ShimInfo } from '../checkpoint/shim-info.js';
 import type { RecoveredRun } from '../checkpoint/state.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -41,26 +40,35 @@ export function sameAgentInfo(recorded: Pick<AgentInfo, 'hostname' | 'resources'
   );
 }
 
-/** The sandbox's .lifeline/shim.json as it is now, if valid and about this run. */
-export async function readShimInfo(sandbox: string, executorId: string, containerId: string): Promise<ShimInfo | undefined> {
-  try {
-    return shimOfRun(await readJson(shimInfoPath(sandbox), ShimInfo), executorId, containerId);
-  } catch {
-    return undefined;
-  }
+/** Where a refused executor-written file is reported: the file, what was wrong, what became of it. */
+export type SandboxNote = Note;
+
+const IGNORE: Note = () => {};
+
+/**
+ * The sandbox's .lifeline/shim.json as it is now, if valid and about this run. Read as recovery
+ * reads it (recover-sandbox.ts: no link followed, no FIFO or device opened for a blocking read, a
+ * size cap): a task can replace the file with anything. What is refused is reported to `note`.
+ */
+export async function readShimInfo(sandbox: string, executorId: string, containerId: string, note: Note = IGNORE): Promise<ShimInfo | undefined> {
+  if (!(await sandboxDirsReal(sandbox, note))) return undefined;
+  const shim = await readShim({ executorId, containerId }, sandbox, note);
+  // A newer sandbox format (issue 11) is reported to `note` and not half-read.
+  return shim === NEWER_FORMAT ? undefined : shim;
 }
 
 /**
  * The statuses in the sandbox's .lifeline/outbox.log as it is now, in order: what the executor
- * recorded before sending. Damage is skipped (the intact prefix is used); a missing file is empty.
+ * recorded before sending and the agent has not acknowledged. Read like readShimInfo; damage is
+ * skipped (the intact prefix is used); a missing or refused file is empty.
  */
-export async function readOutboxStatuses(sandbox: string): Promise<TaskStatus[]> {
-  try {
-    const { records } = await readRecordLog(outboxPath(sandbox), { strict: false });
-    return records.flatMap((record) => (record.kind === 'UPDATE' ? [record.status] : []));
-  } catch {
-    return [];
-  }
+export async function readOutboxStatuses(sandbox: string, note: Note = IGNORE): Promise<TaskStatus[]> {
+  if (!(await sandboxDirsReal(sandbox, note))) return [];
+  const records = (await readOutbox(sandbox, note)) ?? [];
+  // An update with an ACK record was acknowledged by this agent, so it is in its checkpoint: not
+  // replayed (after a compaction of task.updates its uuid may be forgotten, and it would go again).
+  const acked = new Set(records.flatMap((record) => (record.kind === 'ACK' ? [record.uuid] : [])));
+  return records.flatMap((record) => (record.kind === 'UPDATE' && !acked.has(record.status.uuid) ? [record.status] : []));
 }
 
 /**

@@ -21,6 +21,8 @@ export interface RunCollectorOptions {
 export class RunCollector {
   readonly #options: RunCollectorOptions;
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** The run each timer is for, so that --gc_disk_headroom can collect it early. */
+  readonly #pending = new Map<string, ExecutorRun>();
 
   constructor(options: RunCollectorOptions) {
     this.#options = options;
@@ -37,17 +39,35 @@ export class RunCollector {
     const dueAt = run.completedAt + this.#options.gcDelayMs;
     const timer = setTimeout(() => {
       this.#timers.delete(run.containerId);
+      this.#pending.delete(run.containerId);
       if (Date.now() < dueAt) this.schedule(run); // a delay longer than setTimeout allows
       else void this.#collect(run);
     }, Math.min(Math.max(0, dueAt - Date.now()), MAX_TIMER_MS));
     timer.unref();
     this.#timers.set(run.containerId, timer);
+    this.#pending.set(run.containerId, run);
+  }
+
+  /**
+   * Collects now every scheduled run that completed at least `maxAgeMs` ago (the disk is short,
+   * --gc_disk_headroom); resolves with how many were removed.
+   */
+  async prune(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const due = [...this.#pending.values()].filter((run) => run.completedAt !== undefined && now - run.completedAt >= maxAgeMs);
+    for (const run of due) {
+      clearTimeout(this.#timers.get(run.containerId));
+      this.#timers.delete(run.containerId);
+      this.#pending.delete(run.containerId);
+    }
+    await Promise.all(due.map((run) => this.#collect(run)));
+    return due.length;
   }
 
   /** Cancels every pending removal (the agent is stopping). */
   clear(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    this.#pending.clear();
   }
 
   async #collect(run: ExecutorRun): Promise<void> {

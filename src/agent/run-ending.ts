@@ -60,6 +60,11 @@ export class RunEnding {
     run.exit = options.exit ?? { exitCode: null, signal: null };
     clearTimeout(run.killTimer);
     const log = model.logger.child({ frameworkId: run.frameworkId, executorId: run.id, containerId: run.containerId });
+    // A task can put anything where shim.json and outbox.log belong (a FIFO, a link to /dev/zero):
+    // the file is refused, named in a warning, and the run ends without it.
+    const note = (error: unknown, file: string, consequence: string): void => {
+      log.warn({ file, err: error instanceof Error ? error.message : String(error) }, `executor-written file refused: ${consequence}`);
+    };
     if (options.trustPids !== false) {
       if (run.recovered) killExecutorGroup(run.identity);
       else if (run.pid !== undefined && run.pid > 1) {
@@ -70,7 +75,7 @@ export class RunEnding {
           // the group is empty
         }
       }
-      const killed = killTaskGroups(await readShimInfo(run.sandbox, run.id, run.containerId));
+      const killed = killTaskGroups(await readShimInfo(run.sandbox, run.id, run.containerId, note));
       if (killed.length > 0) log.info({ tasks: killed }, 'killed the leftover process groups of its tasks');
     }
     // Frames it wrote before dying may still be in the socket: let the connection close first.
@@ -81,7 +86,7 @@ export class RunEnding {
       clearTimeout(timer);
       if (connection.isOpen) connection.close(1000, 'executor exited');
     }
-    const outbox = await readOutboxStatuses(run.sandbox);
+    const outbox = await readOutboxStatuses(run.sandbox, note);
     // From here to the last update, synchronous: whoever waits for `terminated` finds them recorded.
     if (!run.is('TERMINATED')) run.transition('TERMINATED');
     model.metrics.executorsTerminated.inc();

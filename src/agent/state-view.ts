@@ -16,6 +16,7 @@ export interface AgentState {
       containerId: string;
       pid: number | null;
       state: string;
+      directory: string;
       tasks: Array<{ id: string; state: TaskState }>;
       /** The protocol agreed at its last SUBSCRIBE and the release it said it is (null: not subscribed since this agent started; release null: 0.1.0). */
       protocol: number | null;
@@ -37,6 +38,7 @@ export function agentState(model: NodeModel): AgentState {
         containerId: run.containerId,
         pid: run.pid ?? null,
         state: run.state,
+        directory: run.sandbox,
         tasks: [...run.tasks.values()].map((entry) => ({ id: entry.info.taskId, state: entry.state })),
         protocol: run.protocol ?? null,
         release: run.release ?? (run.protocol === undefined ? null : '0.1.0'),

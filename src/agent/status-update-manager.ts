@@ -4,7 +4,11 @@
 // master relays the framework's acknowledgement, then the next one goes. Recording goes through an
 // UpdateStore in batches gathered over one turn of the event loop, so that a durable store (the
 // recovery issue) can group-commit its fsyncs; the in-memory store here just keeps the records.
-import { IllegalStateError, isTerminal, type TaskStatus } from '../protocol/index.js';
+// A record the disk refused (ENOSPC, EIO: a DiskError) is not lost and not acknowledged: its stream
+// stalls, and its records are tried again, in order, on a backoff of their own; a framework's ACK
+// that could not be recorded leaves its update in flight, resent on its usual backoff.
+import { DISK_RETRY_MAX_MS, DISK_RETRY_MIN_MS } from '../checkpoint/disk-health.js';
+import { IllegalStateError, isTerminal, LifelineError, type TaskStatus } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 
 /** A status as it leaves the node: the agent has filled in its own ID and the executor's. */
@@ -25,9 +29,13 @@ export type UpdateRecord =
   | { readonly kind: 'UPDATE'; readonly frameworkId: string; readonly status: ForwardedStatus }
   | { readonly kind: 'ACK'; readonly frameworkId: string; readonly taskId: string; readonly uuid: string };
 
-/** Where records go before anything is acknowledged. `append` resolves once they are durable. */
+/**
+ * Where records go before anything is acknowledged. `append` resolves once they are durable; it
+ * may instead resolve with one entry per record: undefined (durable) or that record's error, so
+ * that a failing file refuses only its own records. An error with code ERR_DISK is retried.
+ */
 export interface UpdateStore {
-  append(records: readonly UpdateRecord[]): Promise<void>;
+  append(records: readonly UpdateRecord[]): Promise<void | readonly unknown[]>;
 }
 
 /** The skeleton's store: records kept in memory (lost with the agent). */
@@ -77,12 +85,39 @@ export interface StatusUpdateManagerOptions {
   logger?: Logger;
   /** For tests: where resend timers come from. */
   timers?: Timers;
+  /** First wait before records the disk refused are tried again (doubling up to the max). */
+  diskRetryMinMs?: number;
+  diskRetryMaxMs?: number;
+  /**
+   * The most updates (and bytes of them, roughly) of one task stream recorded and not yet
+   * acknowledged by the framework. Past it, further updates wait unrecorded — so unacknowledged to
+   * their executor, whose own bounded backlog then makes `update()` wait — until the framework
+   * acknowledges. Nothing is refused or dropped. Defaults: 10,000 and 16 MiB.
+   */
+  maxStreamUpdates?: number;
+  maxStreamBytes?: number;
+}
+
+export const MAX_STREAM_UPDATES = 10_000;
+export const MAX_STREAM_BYTES = 16 * 1024 * 1024;
+
+/** An update's size, roughly (a status is ~200 bytes of msgpack besides its message and data). */
+function approximateBytes(status: TaskStatus): number {
+  return 200 + (status.message?.length ?? 0) + (status.data?.byteLength ?? 0);
 }
 
 interface Entry {
   readonly update: StatusUpdate;
   durable: boolean;
   attempts: number;
+  /** Its UPDATE record is with the store now. */
+  recording?: boolean;
+  /** Counted against its stream's bound (recorded, being recorded, or waiting for a disk retry). */
+  admitted?: boolean;
+  readonly bytes: number;
+  /** Settle the receipt's `recorded` (absent for restored entries, durable already). */
+  resolve?(): void;
+  reject?(error: unknown): void;
 }
 
 interface Stream {
@@ -97,15 +132,31 @@ interface Stream {
   acking: boolean;
   timer: unknown;
   intervalMs: number;
+  /** An UPDATE record of this stream was refused by the disk: later ones wait for its retry (order). */
+  stalled: boolean;
+  diskTimer: unknown;
+  diskDelayMs: number;
+  /** Entries admitted (a prefix of `queue`), and their bytes. */
+  admitted: number;
+  admittedBytes: number;
 }
 
 interface Pending {
   readonly record: UpdateRecord;
+  readonly stream?: Stream;
   resolve(): void;
   reject(error: unknown): void;
 }
 
 const DURABLE: Promise<void> = Promise.resolve();
+
+/** A record that can be tried again: the disk refused it (checkpoint/disk-health.ts DiskError). */
+function isDiskError(error: unknown): boolean {
+  return error instanceof LifelineError && error.code === 'ERR_DISK';
+}
+
+/** What a stalled stream's later records get in its place: they wait for the stream's retry. */
+const WAITING = new LifelineError('ERR_DISK', 'waiting for the retry of an earlier record of its stream');
 
 export class StatusUpdateManager {
   readonly #forward: StatusUpdateManagerOptions['forward'];
@@ -115,6 +166,10 @@ export class StatusUpdateManager {
   readonly #onAcknowledged: StatusUpdateManagerOptions['onAcknowledged'];
   readonly #logger: Logger;
   readonly #timers: Timers;
+  readonly #diskMinMs: number;
+  readonly #diskMaxMs: number;
+  readonly #maxStreamUpdates: number;
+  readonly #maxStreamBytes: number;
   readonly #streams = new Map<string, Stream>();
   #batch: Pending[] = [];
   #flushScheduled = false;
@@ -134,6 +189,14 @@ export class StatusUpdateManager {
     this.#onAcknowledged = options.onAcknowledged;
     this.#logger = options.logger ?? silentLogger;
     this.#timers = options.timers ?? REAL_TIMERS;
+    this.#diskMinMs = options.diskRetryMinMs ?? DISK_RETRY_MIN_MS;
+    this.#diskMaxMs = options.diskRetryMaxMs ?? DISK_RETRY_MAX_MS;
+    if (!Number.isFinite(this.#diskMinMs) || this.#diskMinMs <= 0) throw new TypeError(`option diskRetryMinMs must be a positive number, got ${this.#diskMinMs}`);
+    if (!Number.isFinite(this.#diskMaxMs) || this.#diskMaxMs < this.#diskMinMs) throw new TypeError(`option diskRetryMaxMs must be a number ≥ diskRetryMinMs (${this.#diskMinMs}), got ${this.#diskMaxMs}`);
+    this.#maxStreamUpdates = options.maxStreamUpdates ?? MAX_STREAM_UPDATES;
+    this.#maxStreamBytes = options.maxStreamBytes ?? MAX_STREAM_BYTES;
+    if (!Number.isSafeInteger(this.#maxStreamUpdates) || this.#maxStreamUpdates < 1) throw new TypeError(`option maxStreamUpdates must be a positive integer, got ${this.#maxStreamUpdates}`);
+    if (!Number.isSafeInteger(this.#maxStreamBytes) || this.#maxStreamBytes < 1) throw new TypeError(`option maxStreamBytes must be a positive integer, got ${this.#maxStreamBytes}`);
   }
 
   /**
@@ -156,28 +219,98 @@ export class StatusUpdateManager {
       this.#logger.warn({ frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update after a terminal one: ignored');
       return { outcome: 'ignored', recorded: DURABLE };
     }
-    const entry: Entry = { update: { frameworkId, status }, durable: false, attempts: 0 };
+    const entry: Entry = { update: { frameworkId, status }, durable: false, attempts: 0, bytes: approximateBytes(status) };
+    const recorded = new Promise<void>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
+    // A caller that drops the receipt must not cause an unhandled rejection.
+    recorded.catch(() => {});
     stream.queue.push(entry);
     if (isTerminal(status.state)) stream.terminated = true;
-    const recorded = this.#record({ kind: 'UPDATE', frameworkId, status }).then(
+    stream.uuids.set(status.uuid, recorded);
+    // A stalled stream records nothing new until its retry; a full one, until an acknowledgement.
+    this.#admit(stream);
+    return { outcome: 'recorded', recorded };
+  }
+
+  /** Records, in order, the stream's updates not admitted yet, while it is under its bound. */
+  #admit(stream: Stream): void {
+    if (stream.stalled || this.#closed) return;
+    while (stream.admitted < stream.queue.length) {
+      const entry = stream.queue[stream.admitted]!;
+      if (stream.admitted >= this.#maxStreamUpdates) return;
+      if (stream.admitted > 0 && stream.admittedBytes + entry.bytes > this.#maxStreamBytes) return;
+      entry.admitted = true;
+      stream.admitted += 1;
+      stream.admittedBytes += entry.bytes;
+      this.#recordEntry(stream, entry);
+    }
+  }
+
+  #unadmit(stream: Stream, entry: Entry): void {
+    if (!entry.admitted) return;
+    entry.admitted = false;
+    stream.admitted -= 1;
+    stream.admittedBytes -= entry.bytes;
+  }
+
+  /** Hands an entry's UPDATE record to the store; the disk refusing it stalls the stream until its retry. */
+  #recordEntry(stream: Stream, entry: Entry): void {
+    const { frameworkId, status } = entry.update;
+    entry.recording = true;
+    this.#record({ kind: 'UPDATE', frameworkId, status }, stream).then(
       () => {
+        entry.recording = false;
         entry.durable = true;
         stream.uuids.set(status.uuid, DURABLE);
+        stream.diskDelayMs = this.#diskMinMs;
+        entry.resolve?.();
         this.#sendHead(stream);
       },
       (error: unknown) => {
-        // Not recorded: forget it, so that the executor's resend is taken as new.
-        const index = stream.queue.indexOf(entry);
-        if (index !== -1) stream.queue.splice(index, 1);
-        stream.uuids.delete(status.uuid);
-        stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));
-        throw error;
+        entry.recording = false;
+        if (isDiskError(error) && !this.#closed && this.#streams.get(streamKey(stream)) === stream) {
+          this.#scheduleDiskRetry(stream);
+          return;
+        }
+        this.#drop(stream, entry, error);
+        this.#admit(stream);
       },
     );
-    // A caller that drops the receipt must not cause an unhandled rejection.
-    recorded.catch(() => {});
-    stream.uuids.set(status.uuid, recorded);
-    return { outcome: 'recorded', recorded };
+  }
+
+  /** Not recorded and not to be retried: forget it, so that the executor's resend is taken as new. */
+  #drop(stream: Stream, entry: Entry, error: unknown): void {
+    const index = stream.queue.indexOf(entry);
+    if (index !== -1) stream.queue.splice(index, 1);
+    this.#unadmit(stream, entry);
+    stream.uuids.delete(entry.update.status.uuid);
+    stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));
+    entry.reject?.(error);
+  }
+
+  #scheduleDiskRetry(stream: Stream): void {
+    stream.stalled = true;
+    if (stream.diskTimer !== undefined || this.#closed) return;
+    const delay = stream.diskDelayMs;
+    stream.diskDelayMs = Math.min(delay * 2, this.#diskMaxMs);
+    stream.diskTimer = this.#timers.setTimeout(() => {
+      stream.diskTimer = undefined;
+      this.#retryRecords(stream);
+    }, delay);
+  }
+
+  /** The stream's unrecorded updates go to the store again, in order (none may be with it still). */
+  #retryRecords(stream: Stream): void {
+    if (this.#closed || this.#streams.get(streamKey(stream)) !== stream) return;
+    if (stream.queue.some((entry) => entry.recording)) {
+      this.#scheduleDiskRetry(stream);
+      return;
+    }
+    stream.stalled = false;
+    for (const entry of stream.queue) if (entry.admitted && !entry.durable) this.#recordEntry(stream, entry);
+    this.#admit(stream);
   }
 
   /**
@@ -196,15 +329,18 @@ export class StatusUpdateManager {
     try {
       await this.#record({ kind: 'ACK', frameworkId, taskId, uuid });
     } catch (error) {
-      // Not recorded: the update stays in flight, and goes again on its backoff.
+      // Not recorded: the update stays in flight and goes again on its backoff, not at once (a
+      // full disk must not turn every acknowledgement into an immediate resend).
       stream.acking = false;
-      if (!this.#closed) this.#send(stream, head);
+      if (!this.#closed && stream.queue[0] === head) this.#armResend(stream, head);
       throw error;
     }
     stream.acking = false;
     stream.queue.shift();
+    this.#unadmit(stream, head);
     stream.intervalMs = this.#minMs;
     this.#onAcknowledged?.(head.update);
+    this.#admit(stream); // room for an update waiting on the stream's bound
     if (!this.#closed) this.#sendHead(stream);
     this.#checkDrained();
     return true;
@@ -226,7 +362,10 @@ export class StatusUpdateManager {
       if (acked.has(recorded.uuid)) continue;
       // Only what is still to be forwarded is copied (an acknowledged update is kept as its uuid).
       const status: ForwardedStatus = { ...recorded, source: recorded.source ?? 'SOURCE_EXECUTOR', agentId: origin.agentId, executorId: origin.executorId };
-      stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0 });
+      // Restored entries count against the bound (a restored stream over it admits nothing new until acknowledged).
+      stream.queue.push({ update: { frameworkId, status }, durable: true, attempts: 0, admitted: true, bytes: approximateBytes(status) });
+      stream.admitted += 1;
+      stream.admittedBytes += approximateBytes(status);
     }
   }
 
@@ -282,6 +421,7 @@ export class StatusUpdateManager {
       if (stream.frameworkId !== frameworkId || (taskId !== undefined && stream.taskId !== taskId)) continue;
       this.#clearTimer(stream);
       this.#streams.delete(key);
+      this.#dropUnrecorded(stream, new IllegalStateError(`the status update stream of task ${stream.taskId} was forgotten before its update was recorded`));
     }
     this.#checkDrained();
   }
@@ -289,14 +429,38 @@ export class StatusUpdateManager {
   /** Stops every resend timer; later updates are refused. */
   close(): void {
     this.#closed = true;
-    for (const stream of this.#streams.values()) this.#clearTimer(stream);
+    for (const stream of this.#streams.values()) {
+      this.#clearTimer(stream);
+      this.#dropUnrecorded(stream, new IllegalStateError('the status update manager closed before the update was recorded'));
+    }
+  }
+
+  /** Entries waiting for a disk retry are refused (those with the store are, when it answers). */
+  #dropUnrecorded(stream: Stream, error: Error): void {
+    if (stream.diskTimer !== undefined) this.#timers.clearTimeout(stream.diskTimer);
+    stream.diskTimer = undefined;
+    for (const entry of [...stream.queue]) if (!entry.durable && !entry.recording) this.#drop(stream, entry, error);
   }
 
   #stream(frameworkId: string, taskId: string, create: boolean): Stream | undefined {
     const key = `${frameworkId}/${taskId}`;
     let stream = this.#streams.get(key);
     if (!stream && create) {
-      stream = { frameworkId, taskId, queue: [], uuids: new Map(), terminated: false, acking: false, timer: undefined, intervalMs: this.#minMs };
+      stream = {
+        frameworkId,
+        taskId,
+        queue: [],
+        uuids: new Map(),
+        terminated: false,
+        acking: false,
+        timer: undefined,
+        intervalMs: this.#minMs,
+        stalled: false,
+        diskTimer: undefined,
+        diskDelayMs: this.#diskMinMs,
+        admitted: 0,
+        admittedBytes: 0,
+      };
       this.#streams.set(key, stream);
     }
     return stream;
@@ -314,6 +478,12 @@ export class StatusUpdateManager {
     entry.attempts++;
     const delivered = this.#forward(entry.update, resend);
     this.#logger.debug({ taskId: stream.taskId, uuid: entry.update.status.uuid, state: entry.update.status.state, attempt: entry.attempts, delivered }, 'status update forwarded');
+    this.#armResend(stream, entry);
+  }
+
+  /** The entry goes again after the stream's current interval (which then doubles). */
+  #armResend(stream: Stream, entry: Entry): void {
+    this.#clearTimer(stream);
     const delay = stream.intervalMs;
     stream.intervalMs = Math.min(stream.intervalMs * 2, this.#maxMs);
     stream.timer = this.#timers.setTimeout(() => {
@@ -335,9 +505,9 @@ export class StatusUpdateManager {
   }
 
   /** Adds a record to the batch of this turn of the event loop; resolves when the batch is durable. */
-  #record(record: UpdateRecord): Promise<void> {
+  #record(record: UpdateRecord, stream?: Stream): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ record, resolve, reject });
+      this.#batch.push({ record, ...(stream ? { stream } : {}), resolve, reject });
       this.#scheduleFlush();
     });
   }
@@ -353,19 +523,43 @@ export class StatusUpdateManager {
 
   /** One append per batch, one batch at a time, so that records become durable in arrival order. */
   async #flush(): Promise<void> {
-    const batch = this.#batch;
+    const all = this.#batch;
     this.#batch = [];
+    // The UPDATEs of a stream stalled since they were handed in wait for its retry, in order.
+    const batch: Pending[] = [];
+    for (const pending of all) {
+      if (pending.stream?.stalled && pending.record.kind === 'UPDATE') pending.reject(WAITING);
+      else batch.push(pending);
+    }
     if (batch.length === 0) return;
     this.#flushing = true;
     try {
-      await this.#store.append(batch.map((pending) => pending.record));
-      for (const pending of batch) pending.resolve();
+      const failures = await this.#store.append(batch.map((pending) => pending.record));
+      batch.forEach((pending, index) => {
+        const failure = failures?.[index];
+        if (failure === undefined) pending.resolve();
+        else this.#refused(pending, failure);
+      });
     } catch (error) {
-      this.#logger.error({ err: error, records: batch.length }, 'could not record status updates');
-      for (const pending of batch) pending.reject(error);
+      for (const pending of batch) this.#refused(pending, error);
     } finally {
       this.#flushing = false;
       if (this.#batch.length > 0) this.#scheduleFlush();
     }
   }
+
+  /** A record the store refused. Its stream stalls at once (before the next batch) when the disk refused an UPDATE. */
+  #refused(pending: Pending, error: unknown): void {
+    if (isDiskError(error)) {
+      if (pending.stream && pending.record.kind === 'UPDATE') pending.stream.stalled = true;
+      this.#logger.debug({ err: (error as Error).message, kind: pending.record.kind }, 'status update record refused by the disk: retried on a backoff');
+    } else {
+      this.#logger.error({ err: error }, 'could not record a status update');
+    }
+    pending.reject(error);
+  }
+}
+
+function streamKey(stream: Pick<Stream, 'frameworkId' | 'taskId'>): string {
+  return `${stream.frameworkId}/${stream.taskId}`;
 }

@@ -48,6 +48,8 @@ import { repairRecordLog } from './record-log-read.js';
 import { checkRecord, type LogRecord } from './records.js';
 import type { LogRepair } from './state.js';
 import { TaskLogs } from './task-logs.js';
+import { DiskHealth } from './disk-health.js';
+import { COMPACT_AT_BYTES } from './compaction.js';
 
 export interface CheckpointerOptions {
   /** The agent's `--work_dir`. */
@@ -59,11 +61,17 @@ export interface CheckpointerOptions {
    * idle and reopened on the next append). Default 256.
    */
   maxOpenLogs?: number;
+  /** Where failing task.updates files are tracked (one is made if not given). */
+  diskHealth?: DiskHealth;
+  /** A task.updates is compacted (compaction.ts) once it is this big. Default 1 MiB. */
+  compactAtBytes?: number;
 }
 
 export interface CheckpointerStats extends GroupCommitStats {
   /** task.updates files open right now. */
   openLogs: number;
+  /** task.updates compactions done. */
+  compactions: number;
 }
 
 export type CheckpointerState = 'OPEN' | 'CLOSED';
@@ -95,13 +103,19 @@ export class Checkpointer {
   #awaitingRun = new Set<string>();
 
   constructor(options: CheckpointerOptions) {
-    const { workDir, batching = true, maxOpenLogs = 256 } = options ?? ({} as CheckpointerOptions);
+    const { workDir, batching = true, maxOpenLogs = 256, diskHealth = new DiskHealth(), compactAtBytes = COMPACT_AT_BYTES } = options ?? ({} as CheckpointerOptions);
+    if (!Number.isSafeInteger(compactAtBytes) || compactAtBytes < 1) throw new InvalidOptionError('compactAtBytes', compactAtBytes, 'a positive integer');
     if (typeof workDir !== 'string' || workDir.length === 0) throw new InvalidOptionError('workDir', workDir, 'a non-empty path');
     if (typeof batching !== 'boolean') throw new InvalidOptionError('batching', batching, 'a boolean');
     if (!Number.isSafeInteger(maxOpenLogs) || maxOpenLogs < 1) throw new InvalidOptionError('maxOpenLogs', maxOpenLogs, 'a positive integer');
     this.workDir = path.resolve(workDir);
     this.#batching = batching;
-    this.#logs = new TaskLogs(this.workDir, { batching, maxOpenLogs });
+    this.#logs = new TaskLogs(this.workDir, { batching, maxOpenLogs, health: diskHealth, compactAtBytes });
+  }
+
+  /** Which task.updates files are failing (full disk, I/O error) and waiting out their backoff. */
+  get diskHealth(): DiskHealth {
+    return this.#logs.health;
   }
 
   get state(): CheckpointerState {
@@ -114,7 +128,7 @@ export class Checkpointer {
 
   /** Batches, fdatasyncs and records committed so far, and the logs open now. */
   get stats(): CheckpointerStats {
-    return { ...this.#logs.stats, openLogs: this.#logs.openLogs };
+    return { ...this.#logs.stats, openLogs: this.#logs.openLogs, compactions: this.#logs.compactions };
   }
 
   /** `meta/boot_id`: the host's boot id, written at every recovery. */
@@ -225,7 +239,20 @@ export class Checkpointer {
    * anything is written.
    */
   appendRecords(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<void> {
+    return this.appendRecordsSettled(entries).then((failures) => {
+      const failure = failures.find((error) => error !== undefined);
+      if (failure !== undefined) throw failure;
+    });
+  }
+
+  /**
+   * appendRecords, saying for each entry (same order) whether it is durable: undefined, or the
+   * error of its file (a DiskError when the disk failed). A failing file refuses only its own
+   * records. An invalid entry still rejects the call before anything is written.
+   */
+  appendRecordsSettled(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<unknown[]> {
     const groups = new Map<string, { ref: TaskRef; records: LogRecord[] }>();
+    const groupOf: string[] = [];
     try {
       this.#check('append records');
       if (!Array.isArray(entries)) throw new InvalidOptionError('entries', entries, 'an array of {ref, record}');
@@ -236,13 +263,18 @@ export class Checkpointer {
         const group = groups.get(file);
         if (group) group.records.push(record);
         else groups.set(file, { ref, records: [record] });
+        groupOf.push(file);
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    if (groups.size === 0) return Promise.resolve();
-    const appended = this.#logs.append([...groups.values()]);
-    const tracked = appended.catch(() => {}).finally(() => this.#appending.delete(tracked));
+    if (groups.size === 0) return Promise.resolve([]);
+    const files = [...groups.keys()];
+    const appended = this.#logs.appendSettled([...groups.values()]).then((results) => {
+      const failure = new Map(files.map((file, index) => [file, results[index]!.status === 'rejected' ? (results[index] as PromiseRejectedResult).reason : undefined]));
+      return groupOf.map((file) => failure.get(file));
+    });
+    const tracked = appended.then(() => {}).finally(() => this.#appending.delete(tracked));
     this.#appending.add(tracked);
     return appended;
   }
@@ -298,6 +330,7 @@ export class Checkpointer {
     const executor = executorDir(this.workDir, ref);
     await this.#withLock(executor, async () => {
       await this.#logs.closeRun(dir);
+      for (const file of this.diskHealth.failingFiles) if (file.startsWith(`${dir}${path.sep}`)) this.diskHealth.forget(file);
       const latest = latestRunPath(this.workDir, ref);
       const target = await fsp.readlink(latest).catch(() => undefined);
       if (target === ref.containerId) await removeLatestSymlink(latest);

@@ -23,6 +23,35 @@ export interface GroupCommitStats {
   records: number;
 }
 
+/**
+ * Told of every fdatasync and every committed batch, for metrics (the agent's histograms). Called
+ * synchronously; must not throw. Process-wide (see GroupCommitter.observe), so the checkpoint's
+ * own modules need no wiring for it.
+ */
+export interface GroupCommitObserver {
+  /** One fdatasync took this long (seconds), whether it succeeded or not. */
+  synced(seconds: number): void;
+  /** One batch made this many records durable. */
+  committed(records: number): void;
+}
+
+const observers = new Set<GroupCommitObserver>();
+
+function timed(sync: Promise<void>): Promise<void> {
+  if (observers.size === 0) return sync;
+  const start = performance.now();
+  const report = () => {
+    const seconds = (performance.now() - start) / 1000;
+    for (const observer of observers) observer.synced(seconds);
+  };
+  sync.then(report, report);
+  return sync;
+}
+
+function committed(records: number): void {
+  if (records > 0) for (const observer of observers) observer.committed(records);
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -50,6 +79,12 @@ export class GroupCommitter {
   constructor({ batching = true }: GroupCommitterOptions = {}) {
     if (typeof batching !== 'boolean') throw new InvalidOptionError('batching', batching, 'a boolean');
     this.#batching = batching;
+  }
+
+  /** Reports every group committer's syncs and batches to `observer` until the returned function is called. */
+  static observe(observer: GroupCommitObserver): () => void {
+    observers.add(observer);
+    return () => observers.delete(observer);
   }
 
   get stats(): GroupCommitStats {
@@ -91,12 +126,13 @@ export class GroupCommitter {
   async #appendAlone(log: RecordLog, bytes: Buffer, records: number): Promise<void> {
     this.#stats.batches += 1;
     const written = log.appendEncoded(bytes);
-    const synced = log.sync();
+    const synced = timed(log.sync());
     synced.catch(() => {}); // a failed write fails the sync too; the write's error is the one reported
     await written;
     this.#stats.syncs += 1;
     await synced;
     this.#stats.records += records;
+    committed(records);
   }
 
   // setImmediate runs after the I/O callbacks of the current loop turn: every message that arrived
@@ -127,10 +163,13 @@ export class GroupCommitter {
     });
     const toSync = entries.filter(([log]) => !failures.has(log));
     this.#stats.syncs += toSync.length;
-    const synced = await Promise.allSettled(toSync.map(([log]) => log.sync()));
+    const synced = await Promise.allSettled(toSync.map(([log]) => timed(log.sync())));
     synced.forEach((result, index) => {
       if (result.status === 'rejected') failures.set(toSync[index]![0], result.reason);
     });
+    let durable = 0;
+    for (const [log, pending] of entries) if (!failures.has(log)) durable += pending.records;
+    committed(durable);
     for (const [log, pending] of entries) {
       const failure = failures.get(log);
       if (failures.has(log)) {

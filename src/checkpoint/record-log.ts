@@ -42,6 +42,8 @@ export class RecordLog {
   #handle: fsp.FileHandle;
   readonly #machine: StateMachine<LogState>;
   #size: number;
+  /** Bytes known durable: the size at open, then the size each successful sync covered. */
+  #durableSize: number;
   #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(file: string, handle: fsp.FileHandle, size: number) {
@@ -49,6 +51,7 @@ export class RecordLog {
     this.#machine = new StateMachine(`record log ${file}`, 'OPEN', RECORD_LOG_TRANSITIONS);
     this.#handle = handle;
     this.#size = size;
+    this.#durableSize = size;
   }
 
   /** Opens `file` for appending, creating it (and fsyncing its directory) if it does not exist. */
@@ -79,6 +82,14 @@ export class RecordLog {
   /** Bytes in the file as this writer knows it: the size at open plus what it appended. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Bytes known durable: what a later writer truncates the file back to after this log FAILED
+   * (a failed fsync says nothing about the bytes it covered, so they are not trusted).
+   */
+  get durableSize(): number {
+    return this.#durableSize;
   }
 
   /** Appends records with one write. Not durable until `sync()` resolves. */
@@ -115,8 +126,10 @@ export class RecordLog {
   /** fdatasync: every record appended before this call is durable when it resolves. */
   sync(): Promise<void> {
     return this.#enqueue('sync', async () => {
+      const covered = this.#size;
       try {
         await this.#handle.datasync();
+        this.#durableSize = covered;
       } catch (error) {
         this.#machine.transition('FAILED');
         throw error;

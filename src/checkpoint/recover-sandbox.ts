@@ -37,7 +37,7 @@ export async function sandboxDirsReal(sandbox: string, note: Note): Promise<bool
 }
 
 /** shim.json of the run `ref`, if it is there, intact and names that run. */
-export async function readShim(ref: RunRef, sandbox: string, note: Note): Promise<ShimInfo | typeof NEWER_FORMAT | undefined> {
+export async function readShim(ref: Pick<RunRef, 'executorId' | 'containerId'>, sandbox: string, note: Note): Promise<ShimInfo | typeof NEWER_FORMAT | undefined> {
   const file = shimInfoPath(sandbox);
   try {
     const bytes = await readRegularFile(file, MAX_JSON_BYTES);

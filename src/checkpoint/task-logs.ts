@@ -1,7 +1,13 @@
 // The agent's open task.updates files: one RecordLog per task, opened on first use, at most
 // `maxOpenLogs` kept open (least recently used idle ones are closed, and reopened on the next
-// append), every append made durable through one GroupCommitter.
+// append), every append made durable through one GroupCommitter. A log whose append or fsync
+// fails is closed and its file refused for a backoff (disk-health.ts), then reopened cut back to
+// what it knew was durable: a full disk costs no more than one attempt per file and backoff.
+import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
+import { compactLog, COMPACT_AT_BYTES, KEEP_ACKED } from './compaction.js';
+import { DiskError, DiskHealth } from './disk-health.js';
+import { repairRecordLog } from './record-log-read.js';
 import { runDir, taskUpdatesPath, type TaskRef } from './layout.js';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { RecordLog } from './record-log.js';
@@ -17,6 +23,8 @@ interface LogEntry {
   /** Appends using it right now: an entry is only closed when idle. */
   users: number;
   closeWhenIdle: boolean;
+  /** Grown past compactAtBytes: compacted once idle. */
+  compact?: boolean;
 }
 
 /** The records of one call for one task. */
@@ -33,13 +41,43 @@ export class TaskLogs {
   /** task.updates path → entry, least recently used first. */
   readonly #logs = new Map<string, LogEntry>();
   readonly #closing = new Set<Promise<void>>();
+  readonly #health: DiskHealth;
+  /** Failed logs already reported to #health (one report per failure, however many appends it failed). */
+  readonly #reported = new WeakSet<LogEntry>();
 
   /** Options are validated by the Checkpointer. */
-  constructor(workDir: string, { batching, maxOpenLogs }: { batching: boolean; maxOpenLogs: number }) {
+  readonly #compactAt: number;
+  readonly #keepAcked: number;
+  #compactions = 0;
+  /** After a compaction: the size at which to compact again (grown by compactAtBytes: never spins). */
+  readonly #retryCompactAt = new Map<string, number>();
+
+  constructor(
+    workDir: string,
+    {
+      batching,
+      maxOpenLogs,
+      health = new DiskHealth(),
+      compactAtBytes = COMPACT_AT_BYTES,
+      keepAcked = KEEP_ACKED,
+    }: { batching: boolean; maxOpenLogs: number; health?: DiskHealth; compactAtBytes?: number; keepAcked?: number },
+  ) {
+    this.#compactAt = compactAtBytes;
+    this.#keepAcked = keepAcked;
     this.#workDir = workDir;
     this.#batching = batching;
     this.#maxOpenLogs = maxOpenLogs;
     this.#committer = new GroupCommitter({ batching });
+    this.#health = health;
+  }
+
+  get health(): DiskHealth {
+    return this.#health;
+  }
+
+  /** Compactions done so far. */
+  get compactions(): number {
+    return this.#compactions;
   }
 
   get stats(): GroupCommitStats {
@@ -63,7 +101,18 @@ export class TaskLogs {
 
   /** Appends each group to its task's log; resolves once every record is durable. */
   append(groups: TaskRecords[]): Promise<void> {
-    return this.#batching ? this.#appendBatched(groups) : this.#appendOneByOne(groups);
+    return this.appendSettled(groups).then((results) => {
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+  }
+
+  /**
+   * Appends each group to its task's log; says for each group whether its records are durable. A
+   * failing file refuses only its own groups (a DiskError), at once while it waits out its backoff.
+   */
+  appendSettled(groups: TaskRecords[]): Promise<PromiseSettledResult<void>[]> {
+    return this.#batching ? Promise.allSettled(this.#appendBatched(groups)) : this.#appendOneByOne(groups);
   }
 
   /** Resolves when every append handed to the committer so far has been committed (or has failed). */
@@ -103,27 +152,60 @@ export class TaskLogs {
 
   // Appends are handed to the committer synchronously when the logs are open, so that every
   // record of this turn lands in the same batch.
-  #appendBatched(groups: TaskRecords[]): Promise<void> {
-    const appends = groups.map(({ ref, records }) => {
+  #appendBatched(groups: TaskRecords[]): Array<Promise<void>> {
+    return groups.map(({ ref, records }) => {
+      const file = taskUpdatesPath(this.#workDir, ref);
+      const refusal = this.#health.refusal(file);
+      if (refusal) return Promise.reject(refusal);
       const entry = this.#acquire(ref);
       const appended = entry.log ? this.#committer.append(entry.log, records) : entry.opening.then((log) => this.#committer.append(log, records));
-      return appended.finally(() => this.#release(entry));
+      return this.#settle(entry, appended);
     });
-    return Promise.all(appends).then(() => undefined);
   }
 
   // The baseline: every record appended and fdatasync'd on its own, in order.
-  async #appendOneByOne(groups: TaskRecords[]): Promise<void> {
+  async #appendOneByOne(groups: TaskRecords[]): Promise<PromiseSettledResult<void>[]> {
+    const results: PromiseSettledResult<void>[] = [];
     for (const { ref, records } of groups) {
-      const entry = this.#acquire(ref);
-      try {
-        const log = await entry.opening;
-        // Queued together (each written and synced on its own): a later call cannot cut in.
-        await Promise.all(records.map((record) => this.#committer.append(log, record)));
-      } finally {
-        this.#release(entry);
+      const refusal = this.#health.refusal(taskUpdatesPath(this.#workDir, ref));
+      if (refusal) {
+        results.push({ status: 'rejected', reason: refusal });
+        continue;
       }
+      const entry = this.#acquire(ref);
+      // Queued together (each written and synced on its own): a later call cannot cut in.
+      const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record)))).then(() => undefined);
+      const [result] = await Promise.allSettled([this.#settle(entry, appended)]);
+      results.push(result!);
     }
+    return results;
+  }
+
+  /** Releases the entry once its append settled; a disk failure closes the log and starts its backoff. */
+  #settle(entry: LogEntry, appended: Promise<void>): Promise<void> {
+    return appended.then(
+      () => {
+        if (entry.log && entry.log.size >= (this.#retryCompactAt.get(entry.file) ?? this.#compactAt)) entry.compact = true;
+        this.#release(entry);
+        if (this.#health.reopenLength(entry.file) !== undefined) this.#health.recovered(entry.file);
+      },
+      (error: unknown) => {
+        const log = entry.log;
+        // Not a disk failure (a record refused before anything was written): the log is fine.
+        if (log && log.state === 'OPEN') {
+          this.#release(entry);
+          throw error;
+        }
+        if (!this.#reported.has(entry)) {
+          this.#reported.add(entry);
+          // A log that could not even be opened changed nothing: nothing to cut back (Infinity).
+          this.#health.failed(entry.file, error, log?.durableSize ?? Number.POSITIVE_INFINITY);
+          this.#evict(entry);
+        }
+        this.#release(entry);
+        throw error instanceof DiskError ? error : new DiskError(entry.file, (error as Error)?.message ?? String(error), { cause: error });
+      },
+    );
   }
 
   #acquire(ref: TaskRef): LogEntry {
@@ -133,7 +215,10 @@ export class TaskLogs {
       this.#logs.delete(file); // re-inserted below: most recently used last
       entry.closeWhenIdle = false;
     } else {
-      const created: LogEntry = { file, run: runDir(this.#workDir, ref), opening: RecordLog.open(file), users: 0, closeWhenIdle: false };
+      const reopenAt = this.#health.reopenLength(file);
+      // After a failure: cut the file back to what it knew was durable (an fsync that failed says nothing of its bytes).
+      const opening = reopenAt === undefined || !Number.isFinite(reopenAt) ? RecordLog.open(file) : cutBack(file, reopenAt).then(() => RecordLog.open(file));
+      const created: LogEntry = { file, run: runDir(this.#workDir, ref), opening, users: 0, closeWhenIdle: false };
       created.opening.then(
         (log) => {
           created.log = log;
@@ -153,6 +238,7 @@ export class TaskLogs {
     entry.users -= 1;
     if (entry.users > 0) return;
     if (entry.closeWhenIdle) this.#evict(entry);
+    else if (entry.compact && entry.log && this.#logs.get(entry.file) === entry) this.#compact(entry, entry.log);
     // Over the cap: close the least recently used idle logs.
     if (this.#logs.size > this.#maxOpenLogs) {
       for (const candidate of [...this.#logs.values()]) {
@@ -160,6 +246,38 @@ export class TaskLogs {
         if (candidate.users === 0) this.#evict(candidate);
       }
     }
+  }
+
+  /**
+   * Idle (nothing of it with the committer): its writer is closed, the file compacted (compaction.ts:
+   * old or new log after a crash, never neither), and reopened; appends meanwhile wait for that.
+   * A compaction that fails (a full disk, damage) leaves the log as it was.
+   */
+  #compact(entry: LogEntry, log: RecordLog): void {
+    entry.compact = false;
+    entry.log = undefined;
+    const opening = (async () => {
+      await log.close();
+      try {
+        const { bytesAfter } = await compactLog(entry.file, this.#keepAcked);
+        this.#compactions += 1;
+        // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
+        this.#retryCompactAt.set(entry.file, bytesAfter + this.#compactAt);
+      } catch {
+        // kept as it was: tried again once it has grown by as much again
+        this.#retryCompactAt.set(entry.file, log.size + this.#compactAt);
+      }
+      return RecordLog.open(entry.file);
+    })();
+    entry.opening = opening;
+    opening.then(
+      (reopened) => {
+        if (entry.opening === opening) entry.log = reopened;
+      },
+      () => {
+        if (this.#logs.get(entry.file) === entry) this.#logs.delete(entry.file);
+      },
+    );
   }
 
   #evict(entry: LogEntry): void {
@@ -171,4 +289,16 @@ export class TaskLogs {
     const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
     this.#closing.add(tracked);
   }
+}
+
+/** Truncates `file` to `length` if it is longer (and makes that durable); a missing file is fine. */
+async function cutBack(file: string, length: number): Promise<void> {
+  let size: number;
+  try {
+    size = (await fsp.stat(file)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (size > length) await repairRecordLog(file, length);
 }

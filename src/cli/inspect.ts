@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointCorruptError } from '../checkpoint/errors.js';
 import { CheckpointFormatError, readCheckpointFormat, versionDocument, type CheckpointFormat } from '../checkpoint/format.js';
-import { latestAgentPath, metaDir } from '../checkpoint/layout.js';
+import { latestAgentPath, metaDir, sandboxDir } from '../checkpoint/layout.js';
 import { recoverState } from '../checkpoint/recover.js';
 import type { RecoveredRun, RecoveredState, RecoveredTask } from '../checkpoint/state.js';
 import { FlagError, show } from '../protocol/errors.js';
@@ -20,7 +20,7 @@ const FLAGS = {
 export async function main(argv: string[]): Promise<number> {
   const { flags, help } = parseFlags('inspect', FLAGS, argv);
   if (help) {
-    process.stdout.write(helpText('inspect', '--work_dir=DIR [--strict=false] [--json]', FLAGS));
+    process.stdout.write(helpText('inspect', '--work_dir=PATH [--strict=false] [--json]', FLAGS));
     return 0;
   }
   const workDir = path.resolve(flags.work_dir);
@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
     return 1;
   }
-  process.stdout.write(flags.json ? `${JSON.stringify(withFormat(toJson(state), format), null, 2)}\n` : `${toText(workDir, state, flags.strict)}${formatLine(format)}`);
+  process.stdout.write(flags.json ? `${JSON.stringify(withFormat(toJson(state, workDir), format), null, 2)}\n` : `${toText(workDir, state, flags.strict)}${formatLine(format)}`);
   return 0;
 }
 
@@ -68,7 +68,9 @@ function jsonSafe(value: unknown): unknown {
 }
 
 /** The `--json` document (DESIGN §5), plus `generated`, `outbox`, `repairs` and `strayTempFiles`. */
-export function toJson(state: RecoveredState): unknown {
+export function toJson(state: RecoveredState, workDir?: string): unknown {
+  const sandboxOf = (frameworkId: string, executorId: string, containerId: string) =>
+    workDir !== undefined && state.agentId !== undefined ? sandboxDir(workDir, { agentId: state.agentId, frameworkId, executorId, containerId }) : undefined;
   return jsonSafe({
     agentId: state.agentId ?? null,
     rebooted: state.rebooted,
@@ -83,6 +85,7 @@ export function toJson(state: RecoveredState): unknown {
         latest: executor.latest ?? null,
         runs: executor.runs.map((run) => ({
           containerId: run.containerId,
+          sandbox: sandboxOf(framework.id, executor.id, run.containerId),
           forked: run.forked ?? null,
           shim: run.shim ?? null,
           completed: run.completed,
@@ -132,6 +135,7 @@ export function toText(workDir: string, state: RecoveredState, strict: boolean):
         lines.push(`    executor ${executor.id}: ${what}; ${executor.runs.length} run${executor.runs.length === 1 ? '' : 's'}`);
         for (const run of executor.runs) {
           lines.push(`      ${runLine(run, run.containerId === executor.latest, state.rebooted)}`);
+          lines.push(`        sandbox ${sandboxDir(workDir, { agentId: state.agentId, frameworkId: framework.id, executorId: executor.id, containerId: run.containerId })}`);
           for (const task of run.tasks) lines.push(`        ${taskLine(task)}`);
         }
       }

@@ -12,12 +12,16 @@ export interface Subcommand {
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
   master: { summary: 'run a master', load: () => import('./master.js') },
-  agent: { summary: 'run an agent (--master=HOST:PORT --work_dir=DIR)', load: () => import('./agent.js') },
+  agent: { summary: 'run an agent (--master=HOST:PORT --work_dir=PATH)', load: () => import('./agent.js') },
   run: { summary: 'launch one task and follow it to a terminal state (--master=HOST:PORT --command=CMD)', load: () => import('./run.js') },
   shim: { summary: 'the command executor; launched by the agent, not by hand', load: loadShim },
   state: { summary: 'print /state of a master (--master=HOST:PORT) or an agent (--agent=HOST:PORT) as JSON', load: () => import('./state.js') },
   inspect: { summary: 'print the checkpointed state of a work dir (--work_dir=DIR)', load: () => import('./inspect.js') },
   version: { summary: 'print the release, protocol and on-disk format versions (also --version)', load: () => import('./version.js') },
+  tasks: { summary: 'list the tasks the master knows (--master=HOST:PORT [--json])', load: () => import('./tasks.js') },
+  agents: { summary: 'list the agents the master knows (--master=HOST:PORT [--json])', load: () => import('./agents.js') },
+  kill: { summary: 'kill a task through the master (TASK_ID --master=HOST:PORT)', load: () => import('./kill.js') },
+  logs: { summary: 'print a task\'s stdout or stderr from its sandbox (TASK_ID --master=HOST:PORT [--stderr] [--follow])', load: () => import('./logs.js') },
 };
 
 /**
@@ -72,8 +76,26 @@ run(process.argv.slice(2)).then(
       process.stderr.write(`lifeline: ${error.message} [${error.code}]\n`);
       process.exitCode = 1;
     } else {
-      process.stderr.write(`lifeline: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.stderr.write(`lifeline: ${oneLine(error)}\n`);
       process.exitCode = 1;
     }
   },
 );
+
+/**
+ * Any other error in one line, never a stack: a command's StartupError (startup-error.ts, which
+ * names the flag) as it is; a failed system call as `cannot mkdir PATH: permission denied
+ * [EACCES]`; anything else (a bug) by its message, with the stack only when LIFELINE_DEBUG is set.
+ * (Inline rather than imported: every shim loads this file, and nothing else it need not.)
+ */
+function oneLine(error: unknown): string {
+  if (error instanceof Error && error.name === 'StartupError') return error.message;
+  const system = error as NodeJS.ErrnoException;
+  if (error instanceof Error && typeof system.code === 'string' && /^E[A-Z0-9]+$/.test(system.code) && typeof system.syscall === 'string') {
+    const what = /^E[A-Z0-9]+: ([^,]+)/.exec(error.message)?.[1] ?? error.message;
+    return `cannot ${system.syscall}${system.path ? ` ${system.path}` : ''}: ${what} [${system.code}]`;
+  }
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  if (process.env.LIFELINE_DEBUG) return `${message}\n${(error as Error)?.stack ?? ''}`;
+  return `unexpected error: ${message} (LIFELINE_DEBUG=1 prints the stack)`;
+}

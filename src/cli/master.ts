@@ -1,18 +1,25 @@
 // `lifeline master`: runs a Master with the Mesos flag names until SIGTERM or SIGINT, then stops it
 // cleanly (every connection, timer and the HTTP server closed) and exits 0.
-import { FlagError, InvalidOptionError, show } from '../protocol/index.js';
+import { FlagError, InvalidOptionError, LifelineError, parseEtcdUrl, show } from '../protocol/index.js';
 import { createLogger } from '../log.js';
 import { Master, type MasterOptions } from '../master/index.js';
-import { helpText, parseFlags, type FlagSpec } from './flags.js';
+import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
+import { LOGGING_LEVEL_FLAG, loggingLevel } from './logging.js';
 
 const SPECS = {
-  ip: { type: 'string', default: '127.0.0.1', help: 'address to listen on (HTTP, /api/v1/agent, /api/v1/scheduler)' },
-  port: { type: 'integer', default: '5050', help: 'port to listen on (0: any free port, printed in the log)' },
+  ip: { type: 'string', default: '127.0.0.1', placeholder: 'IP', help: 'address to listen on (HTTP, /api/v1/agent, /api/v1/scheduler)' },
+  port: { type: 'integer', default: '5050', placeholder: 'PORT', help: 'port to listen on (0: any free port, printed in the log)' },
   agent_reregister_timeout: { type: 'duration', default: '75secs', help: 'how long a disconnected agent has to re-register before it is removed and its tasks reported TASK_LOST' },
   agent_ping_timeout: { type: 'duration', default: '15secs', help: 'how often the master pings each agent, and how long it waits for each PONG' },
   max_agent_ping_timeouts: { type: 'integer', default: '5', help: 'this many unanswered pings in a row count as a disconnection' },
   allocation_interval: { type: 'duration', default: '1secs', help: 'how often unused resources are offered (also at once when something changes)' },
-  max_frame_bytes: { type: 'integer', default: '1048576', help: 'largest WebSocket frame accepted from agents and schedulers; a larger one closes the connection with 1009' },
+  max_frame_bytes: { type: 'integer', default: '1048576', placeholder: 'BYTES', help: 'largest WebSocket frame accepted from agents and schedulers; a larger one closes the connection with 1009' },
+  work_dir: { type: 'string', help: 'keep the registry (admitted and removed agents, gone frameworks) in DIR/registry.json, so that a restarted master kills nothing. Without --work_dir or --registry the master keeps nothing: after a restart it cannot tell a returning agent from a new one, cannot tell a removed agent to shut down, and holds a reconciliation of a task it does not know for the whole --agent_reregister_timeout' },
+  registry: { type: 'string', help: 'etcd://HOST:PORT[,HOST:PORT...]/PREFIX: the registry in etcd, and leader election among the masters given the same URL (see docs/high-availability.md)' },
+  leader_lease_ttl: { type: 'duration', default: '10secs', help: 'with --registry: the leader\'s etcd lease; a standby takes over at most this long after the leader dies' },
+  recovery_agent_removal_limit: { type: 'string', default: '100%', help: 'after a restart or failover, agents of the registry that did not re-register within --agent_reregister_timeout are removed, unless they are more than this share of them (then they are kept and the master logs an error)' },
+  advertise_ip: { type: 'string', help: 'with --registry: the address other masters, agents and schedulers reach this master at (default: --ip, or 127.0.0.1 for 0.0.0.0)' },
+  logging_level: LOGGING_LEVEL_FLAG,
 } satisfies Record<string, FlagSpec>;
 
 const USAGE = '[flags]';
@@ -26,17 +33,28 @@ const FLAG_OF: Record<string, keyof typeof SPECS> = {
   maxAgentPingTimeouts: 'max_agent_ping_timeouts',
   allocationIntervalMs: 'allocation_interval',
   maxFrameBytes: 'max_frame_bytes',
+  workDir: 'work_dir',
+  registry: 'registry',
+  leaderLeaseTtlMs: 'leader_lease_ttl',
+  recoveryAgentRemovalLimit: 'recovery_agent_removal_limit',
+  advertiseIp: 'advertise_ip',
 };
 
+/** `100%`, `50%`, `12.5%` (or a fraction 0..1) as a fraction; a bad value is a FlagError naming the flag. */
+export function parsePercent(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
+  const value = match ? Number(match[1]) / 100 : /^(0(?:\.\d+)?|1(?:\.0+)?)$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(value >= 0 && value <= 1)) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected a percentage from 0% to 100%)`);
+  return value;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { flags, help, positional } = parseFlags('master', SPECS, argv);
+  const { flags, help, sources } = parseFlags('master', SPECS, argv);
   if (help) {
     process.stdout.write(helpText('master', USAGE, SPECS));
     return 0;
   }
-  if (positional.length > 0) throw new FlagError(`unexpected argument ${show(positional[0])} for lifeline master (see lifeline master --help)`);
-
-  const logger = await createLogger('master');
+  const logger = await createLogger('master', loggingLevel(flags.logging_level, sources.logging_level));
   const options: MasterOptions = {
     ip: flags.ip,
     port: flags.port,
@@ -46,28 +64,46 @@ export async function main(argv: string[]): Promise<number> {
     allocationIntervalMs: flags.allocation_interval,
     maxFrameBytes: flags.max_frame_bytes,
     logger,
+    workDir: flags.work_dir,
+    registry: flags.registry,
+    leaderLeaseTtlMs: flags.leader_lease_ttl,
+    recoveryAgentRemovalLimit: parsePercent(flags.recovery_agent_removal_limit, 'recovery_agent_removal_limit'),
+    advertiseIp: flags.advertise_ip,
+    onDeposed: () => deposed?.(),
   };
+  if (flags.registry !== undefined) parseEtcdUrl(flags.registry, '--registry');
+  if (flags.registry !== undefined && flags.work_dir !== undefined) throw new FlagError('flags --registry and --work_dir cannot be given together for lifeline master (the registry is either in etcd or in the work dir)');
+  let deposed: (() => void) | undefined;
   let master: Master;
   try {
     master = new Master(options);
   } catch (error) {
-    if (error instanceof InvalidOptionError) {
-      const option = /^option (\w+)/.exec(error.message)?.[1] ?? '';
-      const flag = FLAG_OF[option];
-      if (flag) throw new FlagError(`invalid value for --${flag} (${error.message.replace(/^option /, '')})`, { cause: error });
-    }
+    if (error instanceof InvalidOptionError) throw optionFlagError(error, FLAG_OF, sources) ?? error;
     throw error;
   }
 
   try {
     await master.start();
   } catch (error) {
+    if (error instanceof LifelineError && !(error instanceof InvalidOptionError)) {
+      process.stderr.write(`lifeline master: ${error.message}\n`);
+      return 1;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     process.stderr.write(`lifeline master: cannot listen on ${flags.ip}:${flags.port}: ${code ?? (error as Error).message}\n`);
     return 1;
   }
 
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
+    deposed = () => {
+      // Leadership lost: the master has stopped serving; exit so that a supervisor restarts it as a standby.
+      process.stderr.write('lifeline master: lost leadership; exiting (a restarted master campaigns again as a standby)\n');
+      exitCode = 1;
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -78,5 +114,5 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await master.stop();
-  return 0;
+  return exitCode;
 }

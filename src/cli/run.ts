@@ -1,23 +1,29 @@
 // `lifeline run`: a framework that launches one task and follows it to a terminal state, like
 // `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
 import { randomBytes } from 'node:crypto';
-import { FlagError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { FlagError, isTerminal, show, type AgentStatusEvent, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
-import { parseAddress } from '../scheduler/address.js';
+import { parseMasterSpec } from '../protocol/address.js';
+import { parseAddress, type Address } from '../scheduler/address.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
+import { fetchMasterState, findTask } from './master-api.js';
+import { envPrefix, exitCodeOf, takeEnv } from './run-task.js';
+
+export { envPrefix, exitCodeOf, takeEnv } from './run-task.js';
 
 const SPECS = {
-  master: { type: 'string', help: 'the master, HOST:PORT', required: true },
+  master: { type: 'string', help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT, or etcd://HOST:PORT[,HOST:PORT]/PREFIX', required: true },
   command: { type: 'string', help: 'shell command of the task (with --executor: passed to the executor as the task data)' },
   name: { type: 'string', help: 'framework and task name; the task ID is derived from it', default: 'lifeline-run' },
   checkpoint: { type: 'boolean', help: 'checkpoint the framework (its task survives an agent restart)', default: 'false' },
   resources: { type: 'string', help: 'resources of the task: cpus:N;mem:MB[;disk:MB]', default: 'cpus:0.1;mem:32' },
   executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
+  env: { type: 'string', help: 'KEY=VALUE in the environment of the task (repeatable)' },
 } satisfies Record<string, FlagSpec>;
 
-const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--json]';
+const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--env=KEY=VALUE]... [--json]';
 /** How often KILL is sent again while the task has not reached a terminal state (a kill can be lost). */
 const KILL_RESEND_MS = 2_000;
 /** Offers left over once the task is launched are refused for this long. */
@@ -92,12 +98,15 @@ export function jsonUpdate(status: RoutedTaskStatus): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { flags, help } = parseFlags('run', SPECS, argv);
+  const { env, rest } = takeEnv(argv);
+  const { flags, help } = parseFlags('run', SPECS, rest);
+  // Only LIFELINE_RUN_ENV can still be in flags.env (one KEY=VALUE): the command line's are taken.
+  if (env.length === 0 && flags.env !== undefined) env.push(...takeEnv([`--env=${flags.env}`]).env);
   if (help) {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
   }
-  if (!parseAddress(flags.master)) throw new FlagError(`invalid value for --master: ${show(flags.master)} (expected HOST:PORT)`);
+  parseMasterSpec(flags.master, '--master');
   if (flags.command === undefined && flags.executor === undefined) {
     throw new FlagError('flag --command is required for lifeline run (or give --executor)');
   }
@@ -121,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     need,
     executor: flags.executor,
     json: flags.json,
+    env,
   }).run();
 }
 
@@ -132,6 +142,7 @@ interface RunOptions {
   need: Resources;
   executor: string | undefined;
   json: boolean;
+  env: Array<[string, string]>;
 }
 
 /** One run: SUBSCRIBING (waiting for the master) → WAITING_FOR_OFFER → LAUNCHED → (KILLING) → DONE. */
@@ -156,6 +167,9 @@ class Run {
   #finish!: (code: number) => void;
   readonly #done: Promise<number>;
   readonly #unfitAgents = new Set<string>();
+  /** The agent the task was launched on. */
+  #agentId: string | undefined;
+  #sandboxShown = false;
   readonly #onSignal = (signal: NodeJS.Signals) => this.#signal(signal);
 
   constructor(options: RunOptions) {
@@ -181,6 +195,7 @@ class Run {
       onSubscribed: (frameworkId) => this.#subscribed(frameworkId),
       onOffers: (offers) => this.#offers(offers),
       onUpdate: (status) => this.#update(status),
+      onAgentStatus: (event) => this.#agentStatus(event),
       onFailure: (event) => {
         this.#warn(`failure reported by the master: ${event.message ?? `executor ${event.executorId ?? '?'} on agent ${event.agentId ?? '?'}`}`);
       },
@@ -232,12 +247,14 @@ class Run {
   #launch(offer: Offer): void {
     const frameworkId = this.#driver.frameworkId!;
     const task: NewTaskInfo = { taskId: this.#taskId, name: this.#o.name, agentId: offer.agentId, resources: this.#o.need };
+    const prefix = envPrefix(this.#o.env);
     if (this.#o.executor !== undefined) {
-      task.executor = { executorId: `${this.#taskId}-executor`, frameworkId, command: { value: this.#o.executor } };
+      task.executor = { executorId: `${this.#taskId}-executor`, frameworkId, command: { value: prefix + this.#o.executor } };
       if (this.#o.command !== undefined) task.data = Buffer.from(this.#o.command, 'utf8') as Uint8Array<ArrayBuffer>;
     } else {
-      task.command = { value: this.#o.command! };
+      task.command = { value: prefix + this.#o.command! };
     }
+    this.#agentId = offer.agentId;
     this.#phase.transition('LAUNCHED');
     this.#driver.accept([offer.id], [task]);
     if (!this.#o.json) this.#out(`${now()} launching task ${this.#taskId} on agent ${offer.agentId} (${offer.hostname}) with ${formatResources(this.#o.need)}`);
@@ -248,7 +265,47 @@ class Run {
     if (status.uuid !== undefined && status.agentId !== undefined) this.#driver.acknowledge(status);
     if (status.taskId !== this.#taskId) return;
     this.#out(this.#o.json ? jsonUpdate(status) : formatUpdate(status));
-    if (isTerminal(status.state)) this.#finish(status.state === 'TASK_FINISHED' ? 0 : 1);
+    if (isTerminal(status.state)) this.#finish(exitCodeOf(status));
+    else if (status.state === 'TASK_RUNNING' && !this.#o.json && !this.#sandboxShown) void this.#showSandbox();
+  }
+
+  /** Once, when the task runs: where its output is (the master learned it from the agent). */
+  async #showSandbox(): Promise<void> {
+    this.#sandboxShown = true;
+    try {
+      const master = parseAddress(this.#o.master) as Address;
+      const { task } = findTask(await fetchMasterState(master, this.#o.master), this.#taskId, this.#driver.frameworkId);
+      if (task.sandbox && !this.#phase.is('DONE')) {
+        this.#out(`${now()} sandbox ${task.sandbox} on agent ${task.agentId} (lifeline logs ${this.#taskId} --master=${this.#o.master})`);
+      }
+    } catch {
+      // Only a hint: an older master, or one that is away for a moment.
+    }
+  }
+
+  /** The master says the task's agent went away, came back, or was removed. */
+  #agentStatus(event: AgentStatusEvent): void {
+    if (this.#phase.is('DONE') || event.agentId !== this.#agentId) return;
+    if (this.#o.json) {
+      this.#out(JSON.stringify({ ...event, type: 'AGENT_STATUS' }));
+      return;
+    }
+    const agent = `agent ${event.agentId}${event.hostname ? ` (${event.hostname})` : ''}`;
+    const at = new Date(event.timestamp).toISOString();
+    switch (event.status) {
+      case 'DISCONNECTED': {
+        const wait = event.reregisterTimeoutMs !== undefined ? `, waiting up to ${seconds(event.reregisterTimeoutMs)} for it to re-register` : '';
+        const keeps = this.#o.checkpoint ? 'the task keeps running there' : 'the framework does not checkpoint, so the task is lost';
+        this.#out(`${at} ${agent} disconnected; ${keeps}${this.#o.checkpoint ? wait : ''}`);
+        return;
+      }
+      case 'REREGISTERED':
+        this.#out(`${at} ${agent} re-registered${event.awayMs !== undefined ? ` after ${(event.awayMs / 1000).toFixed(1)} s` : ''}`);
+        return;
+      case 'REMOVED':
+        this.#out(`${at} ${agent} was removed by the master (it did not come back in time)`);
+        return;
+    }
   }
 
   #signal(signal: NodeJS.Signals): void {
@@ -293,6 +350,11 @@ class Run {
   #warn(line: string): void {
     process.stderr.write(`lifeline run: ${line}\n`);
   }
+}
+
+/** 75000 → "75s", 1500 → "1.5s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 function now(): string {

@@ -9,7 +9,6 @@
 // main.js loads the shim from its one-file bundle (scripts/bundle-shim.mjs) it sets the flag itself
 // first, since that file holds the executor's code too.
 import v8 from 'node:v8';
-import { FlagError } from '../protocol/errors.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
 const FLAGS: Record<string, FlagSpec> = {};
@@ -18,14 +17,14 @@ const FLAGS: Record<string, FlagSpec> = {};
 const EXIT_FALLBACK_MS = 1_000;
 
 export async function main(argv: string[]): Promise<number> {
-  const { help, positional } = parseFlags('shim', FLAGS, argv);
+  // A stray argument is refused by parseFlags (exit 2, naming it).
+  const { help } = parseFlags('shim', FLAGS, argv);
   if (help) {
     process.stdout.write(
       helpText('shim', '(no arguments; configured by the LIFELINE_* environment the agent sets)', FLAGS),
     );
     return 0;
   }
-  if (positional.length > 0) throw new FlagError(`lifeline shim takes no arguments, got ${JSON.stringify(positional[0])}`);
   v8.setFlagsFromString('--no-opt');
   const { runCommandShim } = await import('../executor/command-shim.js');
   const code = await runCommandShim();

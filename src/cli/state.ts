@@ -2,11 +2,12 @@
 // script piping to jq) need not know the HTTP endpoint.
 import http from 'node:http';
 import { FlagError, show } from '../protocol/index.js';
-import { formatAddress, parseAddress, type Address } from '../scheduler/address.js';
+import { formatAddress, formatMasterSpec, parseAddress, parseMasterSpec, type Address, type MasterSpec } from '../protocol/address.js';
+import { etcdClient, readLeader } from '../session/etcd-leader.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
 const SPECS = {
-  master: { type: 'string', help: 'read the /state of the master at HOST:PORT' },
+  master: { type: 'string', help: 'read the /state of the leading master: HOST:PORT, a list HOST:PORT,HOST:PORT, or etcd://HOST:PORT[,HOST:PORT]/PREFIX' },
   agent: { type: 'string', help: 'read the /state of the agent at HOST:PORT' },
 } satisfies Record<string, FlagSpec>;
 
@@ -25,15 +26,37 @@ export async function main(argv: string[]): Promise<number> {
   const flag = flags.master !== undefined ? 'master' : flags.agent !== undefined ? 'agent' : undefined;
   if (!flag) throw new FlagError('flag --master or --agent is required for lifeline state');
   const text = flags[flag]!;
-  const address = parseAddress(text);
-  if (!address) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected HOST:PORT)`);
+  let candidates: Address[];
+  if (flag === 'master') {
+    candidates = await masterCandidates(parseMasterSpec(text, '--master'));
+  } else {
+    const address = parseAddress(text);
+    if (!address) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected HOST:PORT)`);
+    candidates = [address];
+  }
 
-  const where = `${flag} at ${text}`;
-  let response: { status: number; body: string };
-  try {
-    response = await get(address, '/state');
-  } catch (error) {
-    process.stderr.write(`lifeline state: cannot reach ${where}: ${(error as Error).message}\n`);
+  let where = `${flag} at ${text}`;
+  let response: { status: number; body: string } | undefined;
+  const failures: string[] = [];
+  for (let i = 0; i < candidates.length && !response; i++) {
+    const address = candidates[i]!;
+    try {
+      const answer = await get(address, '/state');
+      // A standby names the leader: its /state is the one wanted.
+      const leader = flag === 'master' && answer.status === 200 ? standbyLeader(answer.body) : undefined;
+      const leaderAddress = leader === undefined ? undefined : parseAddress(leader);
+      if (leaderAddress && leader !== formatAddress(address) && i < 8) {
+        candidates.splice(i + 1, 0, leaderAddress);
+        continue;
+      }
+      response = answer;
+      where = `${flag} at ${formatAddress(address)}`;
+    } catch (error) {
+      failures.push(`${formatAddress(address)}: ${(error as Error).message}`);
+    }
+  }
+  if (!response) {
+    process.stderr.write(`lifeline state: cannot reach ${where}: ${failures.join('; ') || 'no leader known'}\n`);
     return 1;
   }
   if (response.status !== 200) {
@@ -50,6 +73,33 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
   return 0;
+}
+
+/** The addresses to ask, in order: the list as given, or the leader etcd names. */
+async function masterCandidates(spec: MasterSpec): Promise<Address[]> {
+  if (spec.kind === 'hosts') return [...spec.hosts];
+  const client = await etcdClient(spec.endpoints);
+  try {
+    const leader = await readLeader(client, spec.prefix);
+    const address = leader && parseAddress(leader.address);
+    if (!address) throw new Error('no master leads right now');
+    return [address];
+  } catch (error) {
+    process.stderr.write(`lifeline state: cannot find the leader in ${formatMasterSpec(spec)}: ${(error as Error).message}\n`);
+    return [];
+  } finally {
+    client.close();
+  }
+}
+
+/** The leader a standby's /state names (undefined: it leads, or it is no HA master). */
+function standbyLeader(body: string): string | undefined {
+  try {
+    const state = JSON.parse(body) as { leading?: unknown; leader?: unknown };
+    return state.leading === false && typeof state.leader === 'string' ? state.leader : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One GET without keep-alive, so nothing is left open once it returns. */

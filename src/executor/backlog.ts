@@ -4,6 +4,18 @@
 // an update leaves this process only once its record is durable, so each entry says whether it is.
 import type { TaskInfo, TaskStatus } from '../protocol/common.js';
 
+/**
+ * The backlog's bound: past it, `update()` waits (its update is not made yet, in call order) until
+ * an acknowledgement makes room. Nothing is dropped; the outbox and every SUBSCRIBE stay bounded.
+ */
+export const BACKLOG_MAX_UPDATES = 10_000;
+export const BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
+
+/** An update's size, roughly (a status is ~200 bytes of msgpack besides its message and data). */
+function approximateBytes(status: TaskStatus): number {
+  return 200 + (status.message?.length ?? 0) + (status.data?.byteLength ?? 0);
+}
+
 /** One unacknowledged update: its place in the order of updates, and whether the outbox holds it durably. */
 export interface BacklogEntry {
   readonly status: TaskStatus;
@@ -18,6 +30,7 @@ export class Backlog {
   readonly #updates = new Map<string, BacklogEntry>();
   readonly #tasks = new Map<string, TaskInfo>();
   #seq = 0;
+  #bytes = 0;
 
   /** A task the agent launched; it stays here until one of its updates is acknowledged. */
   addTask(task: TaskInfo): void {
@@ -27,6 +40,7 @@ export class Backlog {
   addUpdate(status: TaskStatus): BacklogEntry {
     const entry: BacklogEntry = { status, seq: ++this.#seq, durable: false };
     this.#updates.set(status.uuid, entry);
+    this.#bytes += approximateBytes(status);
     return entry;
   }
 
@@ -42,6 +56,7 @@ export class Backlog {
     const entry = this.#updates.get(uuid);
     if (!entry) return false;
     this.#updates.delete(uuid);
+    this.#bytes -= approximateBytes(entry.status);
     this.#tasks.delete(entry.status.taskId);
     return true;
   }
@@ -76,5 +91,16 @@ export class Backlog {
 
   get size(): number {
     return this.#updates.size;
+  }
+
+  /** Bytes of the unacknowledged updates, roughly. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** No room for another update of `status`'s size (an empty backlog always has room). */
+  isFull(status: TaskStatus, maxUpdates = BACKLOG_MAX_UPDATES, maxBytes = BACKLOG_MAX_BYTES): boolean {
+    if (this.#updates.size === 0) return false;
+    return this.#updates.size >= maxUpdates || this.#bytes + approximateBytes(status) > maxBytes;
   }
 }

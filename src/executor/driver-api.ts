@@ -56,6 +56,9 @@ export interface DriverInternals {
   onAttempt?: (trigger: AttemptTrigger) => void;
   /** Read the executor environment from this object instead of process.env (several drivers in one process, as the reconnect benchmark runs them); its token is deleted from it. */
   env?: NodeJS.ProcessEnv;
+  /** The backlog's bound (default BACKLOG_MAX_UPDATES / BACKLOG_MAX_BYTES of backlog.ts). */
+  maxBacklogUpdates?: number;
+  maxBacklogBytes?: number;
 }
 
 /** A status update as an executor makes it; the driver fills in uuid, timestamp and source. */

@@ -17,6 +17,7 @@ import { StateMachine } from '../lifecycle/state-machine.js';
 import { processIdentity } from '../process/proc-stat.js';
 import type { Reason } from '../protocol/constants.js';
 import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../protocol/errors.js';
+import type { TaskStatus as ExecutorStatus } from '../protocol/common.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
 import { encode } from '../protocol/msgpack.js';
@@ -72,6 +73,8 @@ export class ExecutorDriver {
   readonly #backlog = new Backlog();
   /** The promise of each unacknowledged update() call, by uuid. */
   readonly #pending = new Map<string, Deferred>();
+  /** update() calls waiting for room in a full backlog, in call order. */
+  #waitingForRoom: Array<{ status: ExecutorStatus; admit: () => void }> = [];
   readonly #machine = new StateMachine<DriverState>('the executor driver', 'NEW', DRIVER_TRANSITIONS);
   #env: ExecutorEnvironment | undefined;
   #connection: SessionConnection<ExecutorEvent, number> | undefined;
@@ -177,12 +180,35 @@ export class ExecutorDriver {
     if (this.#machine.state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
     const status = makeStatus(update);
     const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
-    const entry = this.#backlog.addUpdate(status);
-    void this.#outbox!.appendUpdate(status).then(() => {
-      entry.durable = true;
-      this.#pump();
-    });
+    const admit = () => {
+      const entry = this.#backlog.addUpdate(status);
+      // Durable after as many retries as the disk needs (outbox.ts); rejected only when stopped.
+      this.#outbox!.appendUpdate(status).then(
+        () => {
+          entry.durable = true;
+          this.#pump();
+        },
+        () => {},
+      );
+    };
+    // A full backlog (backlog.ts): the update waits, in call order, for an acknowledgement to make room.
+    if (this.#waitingForRoom.length > 0 || this.#backlogFull(status)) this.#waitingForRoom.push({ status, admit });
+    else admit();
     return acknowledged;
+  }
+
+  #backlogFull(status: ExecutorStatus): boolean {
+    return this.#backlog.isFull(status, this.#internals.maxBacklogUpdates, this.#internals.maxBacklogBytes);
+  }
+
+  /** After an acknowledgement: the updates waiting for room go, in order, while there is room. */
+  #admitWaiting(): void {
+    while (this.#waitingForRoom.length > 0 && this.#machine.state !== 'STOPPED') {
+      const next = this.#waitingForRoom[0]!;
+      if (this.#backlogFull(next.status)) return;
+      this.#waitingForRoom.shift();
+      next.admit();
+    }
   }
 
   /**
@@ -237,6 +263,7 @@ export class ExecutorDriver {
     handshake?.reject(stopped);
     for (const deferred of this.#pending.values()) deferred.reject(stopped);
     this.#pending.clear();
+    this.#waitingForRoom = [];
     const recovery = this.#recovery;
     if (recovery) {
       clearTimeout(recovery.timer);
@@ -317,8 +344,9 @@ export class ExecutorDriver {
       backlog: this.#backlog,
       ready: async () => {
         await this.#filesReady;
-        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at most).
-        await this.#outbox!.flush();
+        // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at
+        // most; not while the outbox waits for a full disk: those follow as UPDATE once durable).
+        await this.#outbox!.quiet();
       },
       begin: () => {
         if (!current() || this.#machine.state !== 'CONNECTING') return false;
@@ -390,6 +418,7 @@ export class ExecutorDriver {
     const deferred = this.#pending.get(uuid);
     this.#pending.delete(uuid);
     deferred?.resolve();
+    this.#admitWaiting();
   }
 
   /** The agent refused the attempt under way: drop the connection and fail the attempt for good. */

@@ -1,8 +1,10 @@
 // The ExecutorDriver's handshake step (src/session/handshake.ts): once the socket is open and the
-// sandbox files are ready, SUBSCRIBE with everything unacknowledged (what is durable; what was made
-// since follows as UPDATE); then SUBSCRIBED accepts with its heartbeat interval, and ERROR, SHUTDOWN
-// or any other event refuses: before SUBSCRIBED nothing is called back.
+// sandbox files are ready, SUBSCRIBE with what is unacknowledged (what is durable, in a bounded
+// piece; the rest, and what was made since, follows as UPDATE); then SUBSCRIBED accepts with its
+// heartbeat interval, and ERROR, SHUTDOWN or any other event refuses: before SUBSCRIBED nothing
+// is called back.
 import { LifelineError } from '../protocol/errors.js';
+import type { TaskStatus } from '../protocol/common.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { encode } from '../protocol/msgpack.js';
 import { firstFrameVersion } from '../protocol/version.js';
@@ -22,6 +24,24 @@ export interface SubscriptionHost {
   acknowledge(uuid: string): void;
 }
 
+/** The most updates a SUBSCRIBE carries; the rest follow as UPDATE frames after SUBSCRIBED. */
+export const SUBSCRIBE_MAX_UPDATES = 1_000;
+/** The most bytes (msgpack) of updates a SUBSCRIBE carries: well under the default 1 MiB frame. */
+export const SUBSCRIBE_MAX_UPDATE_BYTES = 256 * 1024;
+
+/** The oldest updates that fit in one SUBSCRIBE (at least one, so a large single update still goes). */
+export function boundedPiece<T extends { status: TaskStatus }>(entries: readonly T[], maxUpdates = SUBSCRIBE_MAX_UPDATES, maxBytes = SUBSCRIBE_MAX_UPDATE_BYTES): T[] {
+  const piece: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (piece.length >= maxUpdates) break;
+    bytes += encode(entry.status).length;
+    if (piece.length > 0 && bytes > maxBytes) break;
+    piece.push(entry);
+  }
+  return piece;
+}
+
 /** An ERROR event of the agent as a LifelineError with its code. */
 export function agentError(code: string, message: string): LifelineError {
   return peerError('agent', code, message);
@@ -38,8 +58,9 @@ export function subscription(host: SubscriptionHost): HandshakeStep<ExecutorEven
         return { kind: 'refuse', error: error as LifelineError };
       }
       if (!host.begin()) return undefined;
-      // Only what is durable goes out; what was made since follows as UPDATE, in order, once it is.
-      const carried = backlog.durableUpdates();
+      // Only what is durable goes out, and at most a bounded piece of it (the agent refuses a frame
+      // over its --max_frame_bytes or with too many items): the rest follows as UPDATE, in order.
+      const carried = boundedPiece(backlog.durableUpdates());
       host.sentUpTo(carried.length > 0 ? carried[carried.length - 1]!.seq : 0);
       link.send(
         encode({

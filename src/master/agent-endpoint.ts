@@ -8,14 +8,22 @@ import {
   answerVersion,
   formatDuration,
   isTerminal,
+  LifelineError,
+  newId,
   ProtocolError,
   type AgentEvent,
+  type AgentInfo,
 } from '../protocol/index.js';
 import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
+import { NotLeaderError } from './registry-store.js';
+import { agentSeen, noticeAgent } from './agent-notices.js';
+
+/** The protocol agreed with an agent at its first frame (issue 11). */
+type Agreed = ReturnType<typeof negotiateFirstFrame>;
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -46,6 +54,10 @@ export class AgentEndpoint {
   #parts = new WeakMap<AgentSession, ReregisterParts>();
   /** agentId → the timer that removes it if it does not re-register. */
   #removalTimers = new Map<string, NodeJS.Timeout>();
+  /** Connections whose (re-)registration waits for the registry write that admits the agent. */
+  #admitting = new WeakSet<AgentSession>();
+  /** Agents whose removal is being recorded: one that comes back meanwhile is told to shut down. */
+  #removing = new Set<string>();
 
   constructor(ctx: MasterContext, options: AgentEndpointOptions) {
     this.#ctx = ctx;
@@ -87,6 +99,7 @@ export class AgentEndpoint {
   }
 
   #onCall(session: AgentSession, call: Call): void {
+    agentSeen(this.#ctx, session.peerId);
     switch (call.type) {
       case 'REGISTER':
         return this.#register(session, call);
@@ -116,32 +129,58 @@ export class AgentEndpoint {
   }
 
   #register(session: AgentSession, call: Extract<Call, { type: 'REGISTER' }>): void {
-    const { registry, logger } = this.#ctx;
+    const { registry } = this.#ctx;
     // Throws ProtocolVersionError naming both ranges: the endpoint answers ERROR and closes; the agent retries.
     const agreed = negotiateFirstFrame(call, `agent ${call.agentInfo.hostname}`);
     const previousId = call.agentInfo.id;
-    if (previousId !== undefined && registry.agent(previousId)?.status === 'REMOVED') {
+    if (previousId !== undefined && (registry.wasRemoved(previousId) || this.#removing.has(previousId))) {
       this.#shutdownRemoved(session, previousId);
       return;
     }
-    const agent = registry.addAgent(call.agentInfo);
+    if (this.#admitting.has(session)) return;
+    const id = newId();
+    // Durable before acted on: the agent is told its ID only once the registry holds it.
+    this.#admit(session, id, call.agentInfo, () => this.#registered(session, id, call, agreed));
+  }
+
+  #registered(session: AgentSession, id: string, call: Extract<Call, { type: 'REGISTER' }>, agreed: Agreed): void {
+    const { registry, logger } = this.#ctx;
+    const agent = registry.addAgent(call.agentInfo, id);
     agent.protocol = agreed.protocol;
     agent.release = agreed.peer.release;
     this.#activate(session, agent.id);
-    session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol) });
+    noticeAgent(this.#ctx, agent.id, 'REGISTERED');
+    session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#epoch });
     logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
     this.#ctx.allocateSoon();
   }
 
   #reregister(session: AgentSession, call: Extract<Call, { type: 'REREGISTER' }>): void {
-    const { registry, logger } = this.#ctx;
+    const { registry } = this.#ctx;
     const agentId = call.agentInfo.id;
     const agreed = negotiateFirstFrame(call, `agent ${agentId}`);
-    const known = registry.agent(agentId);
-    if (known?.status === 'REMOVED') {
+    if (registry.wasRemoved(agentId) || this.#removing.has(agentId)) {
       this.#shutdownRemoved(session, agentId);
       return;
     }
+    if (this.#admitting.has(session)) return;
+    const known = registry.agent(agentId);
+    if (!known || changed(known.info, call.agentInfo)) {
+      // An agent the registry does not hold yet (or holds with other facts): recorded first.
+      this.#admit(session, agentId, call.agentInfo, () => this.#reregistered(session, call, agreed));
+      return;
+    }
+    this.#reregistered(session, call, agreed);
+  }
+
+  #reregistered(session: AgentSession, call: Extract<Call, { type: 'REREGISTER' }>, agreed: Agreed): void {
+    const { registry, logger } = this.#ctx;
+    const agentId = call.agentInfo.id;
+    if (registry.wasRemoved(agentId) || this.#removing.has(agentId)) {
+      this.#shutdownRemoved(session, agentId);
+      return;
+    }
+    const known = registry.agent(agentId);
     if (known) {
       const old = this.#sessions.get(agentId);
       if (old && old !== session) {
@@ -159,13 +198,16 @@ export class AgentEndpoint {
     record.protocol = agreed.protocol;
     record.release = agreed.peer.release;
     this.#activate(session, agentId);
-    session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol) });
+    session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#epoch });
 
     const shutdown = new Set<string>();
     for (const framework of call.frameworks) {
       if (registry.isCompleted(framework.id)) shutdown.add(framework.id);
       // A framework known only from an agent's report waits, DISCONNECTED, for its scheduler.
-      else if (!registry.framework(framework.id)) registry.addFramework(framework, 'DISCONNECTED');
+      else if (!registry.framework(framework.id)) {
+        registry.addFramework(framework, 'DISCONNECTED');
+        this.#ctx.recovery?.markRecovered(framework.id);
+      }
     }
     const reported = new Set<string>();
     // Tasks still running there that the master has already given up on (lost when the agent
@@ -177,14 +219,19 @@ export class AgentEndpoint {
         continue;
       }
       // A task whose framework the agent did not list: it survived a restart, so it checkpoints.
-      if (!registry.framework(entry.frameworkId)) registry.addFramework({ id: entry.frameworkId, name: '', checkpoint: true }, 'DISCONNECTED');
+      if (!registry.framework(entry.frameworkId)) {
+        registry.addFramework({ id: entry.frameworkId, name: '', checkpoint: true }, 'DISCONNECTED');
+        this.#ctx.recovery?.markRecovered(entry.frameworkId);
+      }
       reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
       const task = registry.task(entry.frameworkId, entry.task.taskId);
       if (task && task.agentId === agentId) {
         if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
         registry.setState(task, entry.state);
+        if (entry.sandbox !== undefined) task.sandbox = entry.sandbox;
       } else {
-        registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        const added = registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
+        if (entry.sandbox !== undefined) added.sandbox = entry.sandbox;
       }
     }
     // A task the master launched there that the agent does not know any more is lost.
@@ -202,8 +249,11 @@ export class AgentEndpoint {
     for (const { frameworkId, taskId } of kills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
 
+    noticeAgent(this.#ctx, agentId, known ? 'REREGISTERED' : 'REGISTERED', call.recovery ? { recovery: call.recovery } : {});
     logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
     this.#ctx.sendUpdates(lost);
+    // Held RECONCILEs and KILLs of the tasks it reported are answered now.
+    this.#ctx.recovery?.agentBack(agentId);
     this.#ctx.allocateSoon();
   }
 
@@ -221,9 +271,15 @@ export class AgentEndpoint {
       session.send({ type: 'ACKNOWLEDGE', frameworkId, taskId: status.taskId, uuid: status.uuid });
       return;
     }
+    const before = registry.task(frameworkId, status.taskId)?.state;
     const task = registry.applyStatus(frameworkId, status);
+    if (task && call.sandbox !== undefined) task.sandbox = call.sandbox;
     metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
-    logger.debug({ agentId, frameworkId, taskId: status.taskId, state: status.state, uuid: status.uuid }, 'status update');
+    if (before !== undefined && !isTerminal(before) && isTerminal(status.state)) metrics.taskEnded(status.state, status.reason);
+    logger.info(
+      { agentId, frameworkId, executorId: status.executorId, taskId: status.taskId, state: status.state, source: status.source, ...(status.reason && { reason: status.reason }), uuid: status.uuid },
+      `status update ${status.state} for task ${status.taskId}`,
+    );
     // Not connected: dropped here; the agent resends it until the framework acknowledges it.
     this.#ctx.toFramework(frameworkId, { type: 'UPDATE', status });
     if (task && isTerminal(status.state)) this.#ctx.allocateSoon();
@@ -232,11 +288,45 @@ export class AgentEndpoint {
   #unregister(session: AgentSession): void {
     const agentId = session.peerId!;
     this.#sessions.delete(agentId);
-    const updates = this.#ctx.registry.removeAgent(agentId, `agent ${agentId} unregistered (shut down)`);
     this.#rescindOffers(agentId);
-    this.#ctx.logger.info({ agentId, lost: updates.length }, 'agent unregistered');
-    this.#ctx.sendUpdates(updates);
     session.close(1000, 'unregistered');
+    this.removeAgents([agentId], `agent ${agentId} unregistered (shut down)`, 'agent unregistered');
+  }
+
+  /**
+   * Removes agents for good: recorded in the registry first, then their tasks are TASK_LOST
+   * (REASON_AGENT_REMOVED) to their frameworks. One that comes back meanwhile is told to shut down.
+   */
+  removeAgents(agentIds: readonly string[], why: string, logMessage = 'agent removed'): void {
+    const { registry, logger, registrar } = this.#ctx;
+    const ids = agentIds.filter((id) => !this.#removing.has(id) && registry.agent(id) && registry.agent(id)!.status !== 'REMOVED');
+    for (const id of ids) this.#removing.add(id);
+    const at = Date.now();
+    const written = Promise.all(ids.map((agentId) => registrar?.record({ op: 'remove', agentId, at })));
+    written.then(
+      () => {
+        for (const agentId of ids) {
+          this.#removing.delete(agentId);
+          const agent = registry.agent(agentId);
+          if (!agent || agent.status === 'REMOVED') continue;
+          const old = this.#sessions.get(agentId);
+          if (old) {
+            this.#sessions.delete(agentId);
+            old.close(1000, 'agent removed');
+          }
+          this.#cancelRemoval(agentId);
+          this.#rescindOffers(agentId);
+          noticeAgent(this.#ctx, agentId, 'REMOVED');
+          const updates = registry.removeAgent(agentId, why.startsWith('agent ') ? why : `agent ${agentId}: ${why}`);
+          logger.warn({ agentId, lost: updates.length }, `${logMessage}: ${why}`);
+          this.#ctx.sendUpdates(updates);
+        }
+      },
+      (error: unknown) => {
+        for (const agentId of ids) this.#removing.delete(agentId);
+        this.#registryFailed(error, `remove agents ${ids.join(', ')}`);
+      },
+    );
   }
 
   /** The connection of a registered agent closed (or stopped answering pings). */
@@ -245,6 +335,7 @@ export class AgentEndpoint {
     if (this.#sessions.get(agentId) !== session) return; // superseded, or unregistered
     this.#sessions.delete(agentId);
     if (this.#ctx.registry.agent(agentId)?.status !== 'ACTIVE') return;
+    noticeAgent(this.#ctx, agentId, 'DISCONNECTED', { reregisterTimeoutMs: this.#options.reregisterTimeoutMs });
     const updates = this.#ctx.registry.disconnectAgent(agentId);
     this.#rescindOffers(agentId);
     this.#ctx.logger.warn(
@@ -258,12 +349,37 @@ export class AgentEndpoint {
 
   #removeAfterTimeout(agentId: string): void {
     this.#removalTimers.delete(agentId);
-    const { registry, logger } = this.#ctx;
-    if (registry.agent(agentId)?.status !== 'DISCONNECTED') return;
+    if (this.#ctx.registry.agent(agentId)?.status !== 'DISCONNECTED') return;
     const timeout = formatDuration(this.#options.reregisterTimeoutMs);
-    const updates = registry.removeAgent(agentId, `agent ${agentId} did not re-register within ${timeout}`);
-    logger.warn({ agentId, lost: updates.length }, `agent removed: it did not re-register within ${timeout}`);
-    this.#ctx.sendUpdates(updates);
+    this.removeAgents([agentId], `agent ${agentId} did not re-register within ${timeout}`, 'agent removed');
+  }
+
+  /** Records the agent in the registry, then runs `then` if the connection is still there. */
+  #admit(session: AgentSession, agentId: string, info: AgentInfo, then: () => void): void {
+    const { registrar } = this.#ctx;
+    if (!registrar?.store.durable) return then();
+    this.#admitting.add(session);
+    const { hostname, checkpoint, resources } = info;
+    registrar.record({ op: 'admit', agent: { id: agentId, hostname, checkpoint, resources: { ...resources }, address: session.remote } }).then(
+      () => {
+        this.#admitting.delete(session);
+        if (session.state === 'CONNECTED') then();
+      },
+      (error: unknown) => {
+        this.#admitting.delete(session);
+        session.reject(new LifelineError('ERR_CONNECTION', `the master could not record agent ${agentId} in its registry: ${(error as Error).message}; try again`), 1011);
+        this.#registryFailed(error, `admit agent ${agentId}`);
+      },
+    );
+  }
+
+  #registryFailed(error: unknown, what: string): void {
+    this.#ctx.logger.error({ err: (error as Error).message }, `registry write failed: could not ${what}`);
+    if (error instanceof NotLeaderError) this.#ctx.deposed?.(error);
+  }
+
+  get #epoch(): number {
+    return this.#ctx.epoch?.() ?? 0;
   }
 
   #activate(session: AgentSession, agentId: string): void {
@@ -286,7 +402,7 @@ export class AgentEndpoint {
   #shutdownRemoved(session: AgentSession, agentId: string): void {
     const message = `agent ${agentId} was removed by the master (it did not re-register within ${formatDuration(this.#options.reregisterTimeoutMs)}, or it unregistered); shut down its executors and register as a new agent`;
     this.#ctx.logger.warn({ agentId }, 'removed agent came back: telling it to shut down');
-    session.send({ type: 'SHUTDOWN', message });
+    session.send({ type: 'SHUTDOWN', message, epoch: this.#epoch });
     session.close(1000, 'agent removed');
   }
 
@@ -305,4 +421,11 @@ export class AgentEndpoint {
   get #pingIntervalMs(): number {
     return Math.max(1, Math.round(this.#options.pingTimeoutMs));
   }
+}
+
+/** Whether a re-registering agent reports other facts than the registry holds (then they are recorded again). */
+function changed(before: AgentInfo, now: AgentInfo): boolean {
+  const a = before.resources;
+  const b = now.resources;
+  return before.hostname !== now.hostname || before.checkpoint !== now.checkpoint || a.cpus !== b.cpus || a.mem !== b.mem || a.disk !== b.disk;
 }

@@ -1,4 +1,5 @@
-// The master's one HTTP server: /health, /state and /metrics, and the WebSocket upgrades of
+// The master's one HTTP server: /health, /state and /metrics, the web view at / (issue 15), the
+// operator's POST /api/v1/tasks/<id>/kill, and the WebSocket upgrades of
 // /api/v1/agent and /api/v1/scheduler routed by path. Every socket is tracked so that stop()
 // can close them all (closing a server leaves its open connections alone).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -10,6 +11,10 @@ import { versionDocument } from '../checkpoint/format.js';
 export interface HttpRoutes {
   state(): unknown;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** A file of the web view by path ('/', '/web/app.js', …), or undefined. */
+  asset?(path: string): { contentType: string; body: string } | undefined;
+  /** An operator's kill of a task (POST /api/v1/tasks/<taskId>/kill[?framework_id=]). */
+  kill?(taskId: string, frameworkId: string | undefined): { status: number; body: unknown };
   /** Upgrade handlers by path. */
   upgrades: Record<string, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
@@ -67,6 +72,21 @@ export class MasterHttpServer {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = pathOf(request);
+    const kill = KILL_PATH.exec(path);
+    if (kill && this.#routes.kill) return this.#kill(request, response, safeDecode(kill[1]!));
+    const asset = request.method === 'GET' || request.method === 'HEAD' ? this.#routes.asset?.(path) : undefined;
+    if (asset) {
+      response.writeHead(200, {
+        'Content-Type': asset.contentType,
+        'Content-Length': Buffer.byteLength(asset.body),
+        'Cache-Control': 'no-cache',
+        // Everything the page uses comes from the master itself.
+        'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        'X-Content-Type-Options': 'nosniff',
+      });
+      response.end(request.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
     const known = path === '/health' || path === '/state' || path === '/metrics' || path === '/version';
     if (!known) return send(response, 404, { error: `no such endpoint: ${path}` });
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -81,6 +101,23 @@ export class MasterHttpServer {
     response.end(body);
   }
 
+  /**
+   * POST only, with a JSON content type: a browser sends that cross-origin only after a CORS
+   * preflight, which the master never grants, so another site's page cannot kill tasks.
+   */
+  async #kill(request: IncomingMessage, response: ServerResponse, taskId: string): Promise<void> {
+    if (request.method !== 'POST') {
+      response.setHeader('Allow', 'POST');
+      return send(response, 405, { error: `${request.method} is not allowed on ${pathOf(request)} (POST it)` });
+    }
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') return send(response, 415, { error: 'send Content-Type: application/json (the body may be {})' });
+    await drain(request, MAX_KILL_BODY);
+    const frameworkId = new URL(request.url ?? '/', 'http://master').searchParams.get('framework_id') ?? undefined;
+    const { status, body } = this.#routes.kill!(taskId, frameworkId);
+    send(response, status, body);
+  }
+
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'upgrade socket error'));
     const handler = this.#routes.upgrades[pathOf(request)];
@@ -90,6 +127,35 @@ export class MasterHttpServer {
       return;
     }
     handler(request, socket, head);
+  }
+}
+
+const KILL_PATH = /^\/api\/v1\/tasks\/([^/]+)\/kill$/;
+/** A kill's body is not needed; at most this much of it is read. */
+const MAX_KILL_BODY = 4096;
+
+/** Reads and discards up to `limit` bytes of the request body; more than that ends the request. */
+function drain(request: IncomingMessage, limit: number): Promise<void> {
+  return new Promise((resolve) => {
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.destroy();
+        resolve();
+      }
+    });
+    request.on('end', () => resolve());
+    request.on('error', () => resolve());
+    request.on('close', () => resolve());
+  });
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // refused as an invalid ID
   }
 }
 

@@ -4,6 +4,9 @@
 import {
   IllegalStateError,
   InvalidOptionError,
+  formatAddress,
+  parseEtcdUrl,
+  isTerminal,
   type AgentEvent,
   type SchedulerEvent,
 } from '../protocol/index.js';
@@ -16,6 +19,13 @@ import { MasterHttpServer } from './http.js';
 import { MasterMetrics } from './metrics.js';
 import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
 import { SchedulerEndpoint } from './scheduler-endpoint.js';
+import { openStore, restore } from './leadership.js';
+import { RecoveryWindow } from './recovery.js';
+import { EtcdRegistryStore } from './registry-store-etcd.js';
+import { Registrar, type RegistryStore } from './registry-store.js';
+import { StandbyRefusals } from './standby.js';
+import { operatorKill } from './operator.js';
+import { masterAsset } from './web/assets.js';
 
 export interface MasterOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -37,9 +47,25 @@ export interface MasterOptions {
   /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
   registrationTimeoutMs?: number;
   logger?: Logger;
+  // ── high availability (issue 12, docs/high-availability.md) ──
+  /** Keep the registry in `<workDir>/registry.json`: a restarted master kills nothing. */
+  workDir?: string;
+  /** `etcd://HOST:PORT[,…]/PREFIX`: the registry in etcd, and leader election among masters. */
+  registry?: string;
+  /** The leader's etcd lease (it leads until the lease lapses unrenewed). Default: 10 s. */
+  leaderLeaseTtlMs?: number;
+  /** Share 0..1 of the registry's agents that may be removed after a recovery window. Default: 1 (100%). */
+  recoveryAgentRemovalLimit?: number;
+  /** The address clients reach this master at, as it campaigns in etcd. Default: `ip` (or 127.0.0.1 for 0.0.0.0). */
+  advertiseIp?: string;
+  /** Leadership was lost (etcd lease, fenced write): the master has stopped serving and is stopping. */
+  onDeposed?: (error: Error) => void;
 }
 
-type Resolved = Required<Omit<MasterOptions, 'logger'>>;
+/** The options of issue 12, resolved on their own (after the others). */
+const HA_KEYS = ['workDir', 'registry', 'leaderLeaseTtlMs', 'recoveryAgentRemovalLimit', 'advertiseIp', 'onDeposed'] as const;
+
+type Resolved = Required<Omit<MasterOptions, 'logger' | (typeof HA_KEYS)[number]>>;
 
 const DEFAULTS: Resolved = {
   ip: '127.0.0.1',
@@ -109,10 +135,36 @@ export class Master {
   #allocationTimer: NodeJS.Timeout | undefined;
   #allocationSoon: NodeJS.Immediate | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #ha: HaOptions;
+  #store: RegistryStore;
+  #registrar: Registrar;
+  #recovery: RecoveryWindow;
+  readonly #standby: StandbyRefusals;
+  /** Serving the agent and scheduler endpoints (false: a standby, still campaigning, or deposed). */
+  #leading = false;
+  #epoch = 0;
+  #campaign = new AbortController();
 
   constructor(options: MasterOptions = {}) {
     this.#options = resolveOptions(options);
+    this.#ha = resolveHa(options);
     this.#logger = options.logger ?? silentLogger;
+    this.#store = openStore({
+      workDir: this.#ha.workDir,
+      registry: this.#ha.registry,
+      address: () => this.#ownAddress(),
+      leaseTtlMs: this.#ha.leaderLeaseTtlMs,
+      onDeposed: (error) => this.#deposed(error),
+      onLeader: (leader) => this.#logger.info({ leader }, 'leader (as etcd says)'),
+    });
+    this.#registrar = new Registrar(this.#store);
+    this.#recovery = new RecoveryWindow(this.#registry, {
+      reregisterTimeoutMs: this.#options.agentReregisterTimeoutMs,
+      removalLimit: this.#ha.recoveryAgentRemovalLimit,
+      knowsAgents: this.#store.durable,
+      logger: this.#logger,
+    });
+    this.#standby = new StandbyRefusals(() => this.#leaderAddress(), this.#logger);
     this.#metrics = new MasterMetrics(this.#registry, this.#allocator);
     const context: MasterContext = {
       registry: this.#registry,
@@ -123,6 +175,10 @@ export class Master {
       toFramework: (frameworkId: string, event: SchedulerEvent) => this.#schedulers.send(frameworkId, event),
       sendUpdates: (updates: readonly GeneratedUpdate[]) => this.#sendUpdates(updates),
       allocateSoon: () => this.#allocateSoon(),
+      registrar: this.#registrar,
+      recovery: this.#recovery,
+      epoch: () => this.#epoch,
+      deposed: (error: Error) => this.#deposed(error),
     };
     const { maxFrameBytes, registrationTimeoutMs } = this.#options;
     this.#agents = new AgentEndpoint(context, {
@@ -141,9 +197,11 @@ export class Master {
       {
         state: () => this.state(),
         metrics: () => this.#metrics.text(),
+        asset: masterAsset,
+        kill: (taskId, frameworkId) => operatorKill(context, taskId, frameworkId),
         upgrades: {
-          '/api/v1/agent': (request, socket, head) => this.#agents.handleUpgrade(request, socket, head),
-          '/api/v1/scheduler': (request, socket, head) => this.#schedulers.handleUpgrade(request, socket, head),
+          '/api/v1/agent': (request, socket, head) => (this.#leading ? this.#agents.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),
+          '/api/v1/scheduler': (request, socket, head) => (this.#leading ? this.#schedulers.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),
         },
       },
       this.#logger,
@@ -159,9 +217,22 @@ export class Master {
     return this.#port;
   }
 
-  /** DESIGN §9 /state. */
+  /** Whether this master leads (serves agents and schedulers). A master without etcd leads once started. */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** The leadership term (0: a master without a registry). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** DESIGN §9 /state; with a registry also `leader` (HOST:PORT), `epoch` and the `registry` kind. */
   state(): MasterState {
-    return this.#registry.toJSON();
+    if (!this.#store.durable) return this.#registry.toJSON();
+    const ha = { leader: this.#leaderAddress() ?? null, epoch: this.#epoch, registry: this.#store.kind, leading: this.#leading };
+    if (!this.#leading) return { ...ha, agents: [], frameworks: [], completedFrameworks: [] } as MasterState;
+    return { ...ha, ...this.#registry.toJSON(), recovery: { expectedAgents: this.#recovery.expected, held: this.#recovery.held } } as MasterState;
   }
 
   async start(): Promise<{ port: number }> {
@@ -169,6 +240,8 @@ export class Master {
     this.#lifecycle.assert(['NEW'], 'move the master to STARTING');
     this.#lifecycle.transition('STARTING');
     try {
+      // A file registry is read (and its term started) before anything is served.
+      if (this.#store.kind !== 'etcd') await this.#takeTerm();
       this.#port = await this.#http.listen(this.#options.port, this.#options.ip);
     } catch (error) {
       this.#lifecycle.transition('STOPPING');
@@ -182,8 +255,74 @@ export class Master {
     }
     this.#lifecycle.transition('RUNNING');
     this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
-    this.#logger.info({ ip: this.#options.ip, port: this.#port }, 'master listening');
+    this.#logger.info({ ip: this.#options.ip, port: this.#port, registry: this.#store.kind }, 'master listening');
+    this.#metrics.started();
+    if (this.#store.kind === 'etcd') void this.#campaignAndLead();
+    else this.#lead();
     return { port: this.#port };
+  }
+
+  /** Resolves once this master leads (or rejects when it stops first). */
+  async whenLeading(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#leading) {
+      if (!this.#lifecycle.is('STARTING', 'RUNNING')) throw new IllegalStateError(`the master stopped before it led (${this.#lifecycle.state})`);
+      if (Date.now() > deadline) throw new IllegalStateError(`the master did not lead within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async #takeTerm(): Promise<void> {
+    const snapshot = await this.#store.load();
+    this.#epoch = snapshot.epoch;
+    const expected = restore(this.#registry, snapshot);
+    this.#expected = expected;
+  }
+
+  #expected: string[] = [];
+
+  #lead(): void {
+    this.#leading = true;
+    this.#recovery.start(this.#expected, {
+      answer: (frameworkId, taskId, task) => this.#schedulers.answerHeld(frameworkId, taskId, task),
+      kill: (frameworkId, taskId, task) => this.#schedulers.killKnown(frameworkId, taskId, task),
+      remove: (agentIds, why) => this.#agents.removeAgents(agentIds, why, 'agent removed after the master recovered'),
+    });
+    this.#logger.info({ epoch: this.#epoch, registry: this.#store.kind, expectedAgents: this.#expected.length }, 'leading');
+    this.#allocateSoon();
+  }
+
+  async #campaignAndLead(): Promise<void> {
+    const store = this.#store as EtcdRegistryStore;
+    try {
+      this.#logger.info({ registry: this.#ha.registry }, 'campaigning for leadership');
+      await store.campaign(this.#campaign.signal);
+      if (!this.#lifecycle.is('RUNNING')) return;
+      await this.#takeTerm();
+      if (!this.#lifecycle.is('RUNNING')) return;
+      this.#lead();
+    } catch (error) {
+      if (!this.#lifecycle.is('RUNNING')) return;
+      this.#deposed(error as Error);
+    }
+  }
+
+  #ownAddress(): string {
+    return formatAddress({ host: this.#ha.advertiseIp, port: this.#port ?? this.#options.port });
+  }
+
+  #leaderAddress(): string | undefined {
+    if (this.#leading) return this.#ownAddress();
+    return this.#store instanceof EtcdRegistryStore ? this.#store.leader : undefined;
+  }
+
+  /** Leadership is gone: stop serving at once (every connection dropped), then stop. */
+  #deposed(error: Error): void {
+    if (!this.#lifecycle.is('STARTING', 'RUNNING')) return;
+    const wasLeading = this.#leading;
+    this.#leading = false;
+    this.#logger.error({ err: error.message, wasLeading }, 'leadership lost: stopping at once');
+    void this.stop().then(() => this.#ha.onDeposed?.(error));
   }
 
   /** Closes every connection, timer and the HTTP server. Safe to call more than once. */
@@ -194,11 +333,15 @@ export class Master {
       return (this.#stopped = Promise.resolve());
     }
     this.#lifecycle.transition('STOPPING');
+    this.#leading = false;
+    this.#campaign.abort(new IllegalStateError('the master is stopping'));
+    this.#recovery.stop();
+    this.#standby.close();
     clearInterval(this.#allocationTimer);
     if (this.#allocationSoon) clearImmediate(this.#allocationSoon);
     this.#agents.close();
     this.#schedulers.close();
-    this.#stopped = this.#http.close().then(() => {
+    this.#stopped = Promise.all([this.#http.close(), this.#store.close().catch(() => {})]).then(() => {
       this.#lifecycle.transition('STOPPED');
       this.#logger.info('master stopped');
     });
@@ -208,6 +351,8 @@ export class Master {
   #sendUpdates(updates: readonly GeneratedUpdate[]): void {
     for (const { frameworkId, status } of updates) {
       this.#metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      if (isTerminal(status.state)) this.#metrics.taskEnded(status.state, status.reason);
+      this.#logger.info({ frameworkId, agentId: status.agentId, executorId: status.executorId, taskId: status.taskId, state: status.state, source: 'SOURCE_MASTER', reason: status.reason }, `status update ${status.state} for task ${status.taskId}`);
       this.#schedulers.send(frameworkId, { type: 'UPDATE', status });
     }
   }
@@ -221,7 +366,7 @@ export class Master {
   }
 
   #allocate(): void {
-    if (!this.#lifecycle.is('RUNNING')) return;
+    if (!this.#lifecycle.is('RUNNING') || !this.#leading) return;
     const agents = this.#registry
       .agents()
       .filter((agent) => agent.status === 'ACTIVE' && this.#agents.isConnected(agent.id))
@@ -247,4 +392,30 @@ export class Master {
       if (!sent) this.#allocator.withdrawFramework(frameworkId);
     }
   }
+}
+
+interface HaOptions {
+  workDir: string | undefined;
+  registry: string | undefined;
+  leaderLeaseTtlMs: number;
+  recoveryAgentRemovalLimit: number;
+  advertiseIp: string;
+  onDeposed: ((error: Error) => void) | undefined;
+}
+
+function resolveHa(options: MasterOptions): HaOptions {
+  const { workDir, registry, leaderLeaseTtlMs = 10_000, recoveryAgentRemovalLimit = 1, onDeposed } = options;
+  if (workDir !== undefined && (typeof workDir !== 'string' || workDir === '')) throw new InvalidOptionError('workDir', workDir, 'a directory path');
+  if (registry !== undefined) parseEtcdUrl(registry, 'option registry');
+  if (typeof leaderLeaseTtlMs !== 'number' || !Number.isFinite(leaderLeaseTtlMs) || leaderLeaseTtlMs < 1_000 || leaderLeaseTtlMs > 3_600_000) {
+    throw new InvalidOptionError('leaderLeaseTtlMs', leaderLeaseTtlMs, 'a number of milliseconds from 1000 to 3600000 (etcd leases count whole seconds)');
+  }
+  if (typeof recoveryAgentRemovalLimit !== 'number' || !(recoveryAgentRemovalLimit >= 0 && recoveryAgentRemovalLimit <= 1)) {
+    throw new InvalidOptionError('recoveryAgentRemovalLimit', recoveryAgentRemovalLimit, 'a fraction from 0 to 1');
+  }
+  if (onDeposed !== undefined && typeof onDeposed !== 'function') throw new InvalidOptionError('onDeposed', onDeposed, 'a function');
+  const ip = options.ip ?? '127.0.0.1';
+  const advertiseIp = options.advertiseIp ?? (ip === '0.0.0.0' || ip === '::' ? '127.0.0.1' : ip);
+  if (typeof advertiseIp !== 'string' || advertiseIp === '') throw new InvalidOptionError('advertiseIp', advertiseIp, 'a host address');
+  return { workDir, registry, leaderLeaseTtlMs, recoveryAgentRemovalLimit, advertiseIp, onDeposed };
 }

@@ -1,7 +1,7 @@
 // The master's Prometheus metrics, in a Registry of its own (never prom-client's global one), so
 // that several masters in one process (tests, embedding) do not share counters.
-import { Counter, Gauge, Registry as PromRegistry } from '../prometheus.js';
-import { TASK_STATES } from '../protocol/index.js';
+import { Counter, Gauge, Registry as PromRegistry, registerBuildInfo, registerProcessMetrics } from '../prometheus.js';
+import { EXECUTOR_PROTOCOL_VERSION, TASK_STATES } from '../protocol/index.js';
 import type { Allocator } from './allocator.js';
 import type { Registry } from './registry.js';
 
@@ -10,6 +10,9 @@ export class MasterMetrics {
   readonly framesRejected: Counter<'endpoint' | 'code'>;
   readonly statusUpdates: Counter<'source'>;
   readonly unknownMessages: Counter<'endpoint'>;
+  /** Tasks that reached a terminal state, by state and reason: kept when their framework goes, so rate() works. */
+  readonly tasksTerminal: Counter<'state' | 'reason'>;
+  #processMetrics = false;
 
   constructor(state: Registry, allocator: Allocator) {
     const registers = [this.registry];
@@ -69,6 +72,25 @@ export class MasterMetrics {
       labelNames: ['source'] as const,
       registers,
     });
+    this.tasksTerminal = new Counter({
+      name: 'lifeline_master_tasks_terminal_total',
+      help: 'Tasks that reached a terminal state (the first terminal update the master saw or made), by state and reason',
+      labelNames: ['state', 'reason'] as const,
+      registers,
+    });
+    registerBuildInfo(this.registry, 'lifeline_build_info', EXECUTOR_PROTOCOL_VERSION);
+  }
+
+  /** A task reached a terminal state (reason "none" when the update gives none). */
+  taskEnded(state: string, reason: string | undefined): void {
+    this.tasksTerminal.inc({ state, reason: reason ?? 'none' });
+  }
+
+  /** The master listens: process and Node.js metrics from now on (once), off the start-up path. */
+  started(): void {
+    if (this.#processMetrics) return;
+    this.#processMetrics = true;
+    registerProcessMetrics(this.registry);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

@@ -12,6 +12,21 @@ const AGENT_MOVES: Transitions<AgentStatus> = {
   REMOVED: [],
 };
 
+/** One event of an agent's history (issue 15): when it registered, went away, came back or was removed. */
+export interface AgentEventEntry {
+  type: 'REGISTERED' | 'DISCONNECTED' | 'REREGISTERED' | 'REMOVED';
+  timestamp: number;
+  /** REREGISTERED: how long it was away. */
+  awayMs?: number;
+  /** DISCONNECTED: how long the master waits for it. */
+  reregisterTimeoutMs?: number;
+  /** REREGISTERED after a restart: how its recovery went, as the agent reports it. */
+  recovery?: { recoveredAt: number; durationMs: number; executors: number; resubscribed: number };
+}
+
+/** How many events an agent's history keeps (the oldest are dropped). */
+export const MAX_AGENT_EVENTS = 50;
+
 export class AgentRecord {
   readonly id: string;
   #info: AgentInfo;
@@ -21,6 +36,23 @@ export class AgentRecord {
   /** The protocol agreed at its last (re)registration, and its release (undefined: 0.1.0, which does not say). */
   protocol: number | undefined;
   release: string | undefined;
+  /** Its history, oldest first, bounded (issue 15). */
+  readonly events: AgentEventEntry[] = [];
+  /** When the master last heard from it (ms since the epoch). */
+  lastSeenAt: number | undefined;
+
+  /** Adds an event to its history; returns it. */
+  note(event: AgentEventEntry): AgentEventEntry {
+    this.events.push(event);
+    if (this.events.length > MAX_AGENT_EVENTS) this.events.splice(0, this.events.length - MAX_AGENT_EVENTS);
+    return event;
+  }
+
+  /** When it last went away, if it is away now. */
+  get disconnectedAt(): number | undefined {
+    const last = this.events.at(-1);
+    return last?.type === 'DISCONNECTED' ? last.timestamp : undefined;
+  }
 
   constructor(id: string, info: AgentInfo) {
     this.id = id;

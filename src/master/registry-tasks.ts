@@ -19,6 +19,51 @@ export interface TaskRecord {
   terminalUnacknowledged?: boolean;
   /** The uuid of the terminal update forwarded to the framework, whose acknowledgement clears the above. */
   terminalUuid?: string;
+  /** The run's sandbox directory on the agent, as the agent reported it (issue 15). */
+  sandbox?: string;
+  /** The task's status history, oldest first, bounded (see recordStatus). */
+  statuses?: StatusEntry[];
+}
+
+/** One status of a task's history as /state shows it. */
+export interface StatusEntry {
+  state: TaskState;
+  timestamp: number;
+  source: string | null;
+  reason: string | null;
+  message: string | null;
+  uuid: string | null;
+}
+
+/** How many statuses a task's history keeps: its first, and the latest ones. */
+export const MAX_TASK_STATUSES = 50;
+
+/**
+ * Adds a status to the task's history: one entry per uuid (an agent resends an update until it
+ * is acknowledged), the first entry kept when the history is full and the oldest after it dropped.
+ */
+export function recordStatus(
+  task: TaskRecord,
+  status: { state: TaskState; timestamp: number; source?: string | undefined; reason?: string | undefined; message?: string | undefined; uuid?: string | undefined },
+): void {
+  const list = (task.statuses ??= []);
+  if (status.uuid !== undefined && list.some((entry) => entry.uuid === status.uuid)) return;
+  list.push({
+    state: status.state,
+    timestamp: status.timestamp,
+    source: status.source ?? null,
+    reason: status.reason ?? null,
+    message: status.message === undefined ? null : status.message.slice(0, 1024),
+    uuid: status.uuid ?? null,
+  });
+  if (list.length > MAX_TASK_STATUSES) list.splice(1, list.length - MAX_TASK_STATUSES);
+}
+
+/** The first entry of a task the master records: launched by it (STAGING), or reported by a re-registering agent. */
+export function firstStatus(state: TaskState): { state: TaskState; timestamp: number; source?: string; message: string } {
+  return state === 'TASK_STAGING'
+    ? { state, timestamp: Date.now(), source: 'SOURCE_MASTER', message: 'launched by the master' }
+    : { state, timestamp: Date.now(), message: 'reported by its agent when it re-registered' };
 }
 
 /** A status update the master made up itself, and the framework it goes to. */

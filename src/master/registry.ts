@@ -2,9 +2,9 @@
 // lifecycle. Pure state (no sockets, no timers): an operation returns the status updates it
 // generates, and the master sends them. State lives in memory; a restarted master starts empty.
 import { IllegalStateError, isTerminal, newId, type AgentInfo, type FrameworkInfo, type Reason, type RoutedTaskStatus, type TaskInfo, type TaskState } from '../protocol/index.js';
-import { AgentRecord, type AgentStatus } from './registry-agents.js';
+import { AgentRecord, type AgentEventEntry, type AgentStatus } from './registry-agents.js';
 import { FrameworkRecord, rememberMasterUuid, type FrameworkStatus } from './registry-frameworks.js';
-import { executorIdOf, masterStatus, type GeneratedUpdate, type TaskRecord } from './registry-tasks.js';
+import { executorIdOf, firstStatus, masterStatus, recordStatus, type GeneratedUpdate, type StatusEntry, type TaskRecord } from './registry-tasks.js';
 import { add, EMPTY, subtract, type Amounts } from './resources.js';
 
 // The records live in modules of their own; they are imported from here too.
@@ -13,7 +13,7 @@ export { FrameworkRecord, rememberMasterUuid, type FrameworkStatus, type Registe
 export { executorIdOf, masterStatus, type GeneratedUpdate, type TaskRecord } from './registry-tasks.js';
 
 export interface MasterState {
-  agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts; protocol: number | null; release: string | null }>;
+  agents: Array<{ id: string; hostname: string; checkpoint: boolean; status: AgentStatus; resources: Amounts; protocol: number | null; release: string | null } & AgentViewFields>;
   frameworks: FrameworkState[];
   completedFrameworks: FrameworkState[];
 }
@@ -23,7 +23,21 @@ export interface FrameworkState {
   name: string;
   checkpoint: boolean;
   status: FrameworkStatus;
-  tasks: Array<{ id: string; state: TaskState; agentId: string; executorId: string }>;
+  tasks: Array<{ id: string; state: TaskState; agentId: string; executorId: string } & TaskViewFields>;
+}
+
+/** Issue 15: what the web view, `lifeline agents` and `lifeline logs` need of an agent. */
+export interface AgentViewFields {
+  address: string | null;
+  lastSeen: number | null;
+  events: AgentEventEntry[];
+}
+
+/** Issue 15: a task's name, sandbox and status history. */
+export interface TaskViewFields {
+  name: string;
+  sandbox: string | null;
+  statuses: StatusEntry[];
 }
 
 export interface RegistryOptions {
@@ -38,6 +52,8 @@ export class Registry {
   #frameworks = new Map<string, FrameworkRecord>();
   #completed: FrameworkRecord[] = [];
   #completedIds = new Set<string>();
+  /** Agents removed by an earlier master (from the registry). */
+  #removedIds = new Set<string>();
   #tasksByAgent = new Map<string, Set<TaskRecord>>();
   #maxCompleted: number;
   #maxCompletedTasks: number;
@@ -118,6 +134,30 @@ export class Registry {
     return agent;
   }
 
+  // ── recovery from the durable registry (src/master/registry-store.ts) ─────────────────────
+
+  /** An agent of the registry, expected back: DISCONNECTED until it re-registers (or is removed). */
+  recoverAgent(info: AgentInfo, id: string): AgentRecord {
+    const agent = this.addAgent(info, id);
+    agent.transition('DISCONNECTED');
+    return agent;
+  }
+
+  /** An agent the registry says was removed: if it comes back it is told to shut down. */
+  recoverRemovedAgent(id: string): void {
+    this.#removedIds.add(id);
+  }
+
+  /** A framework the registry says is gone: it never comes back under its ID. */
+  recoverGoneFramework(id: string): void {
+    this.#completedIds.add(id);
+  }
+
+  /** Was this agent removed (by this master, or by one before it, as the registry says)? */
+  wasRemoved(agentId: string): boolean {
+    return this.#agents.get(agentId)?.status === 'REMOVED' || this.#removedIds.has(agentId);
+  }
+
   // ── frameworks ──────────────────────────────────────────────────────────────────────────
 
   /** Adds a framework with the ID in `info` (a fresh one if it has none). */
@@ -179,6 +219,7 @@ export class Registry {
     framework.tasks.set(task.id, task);
     this.#tasksByAgent.get(task.agentId)?.add(task);
     this.setState(task, state);
+    recordStatus(task, firstStatus(state));
     return task;
   }
 
@@ -212,6 +253,7 @@ export class Registry {
   applyStatus(frameworkId: string, status: RoutedTaskStatus): TaskRecord | undefined {
     const task = this.task(frameworkId, status.taskId);
     if (task) {
+      recordStatus(task, status);
       this.setState(task, status.state);
       if (isTerminal(status.state) && task.terminalUnacknowledged) task.terminalUuid = status.uuid;
     }
@@ -230,6 +272,7 @@ export class Registry {
     // The master sends this update itself; a terminal agent update it replaces will never come.
     task.terminalUnacknowledged = false;
     const status = masterStatus({ taskId: task.id, agentId: task.agentId, executorId: task.executorId }, state, reason, message);
+    recordStatus(task, status);
     const framework = this.#frameworks.get(task.frameworkId);
     if (framework) rememberMasterUuid(framework, status.uuid!);
     return { frameworkId: task.frameworkId, status };
@@ -256,6 +299,9 @@ export class Registry {
         resources: agent.total,
         protocol: agent.protocol ?? null,
         release: agent.release ?? (agent.protocol === undefined ? null : '0.1.0'),
+        address: agent.info.httpAddress ?? null,
+        lastSeen: agent.lastSeenAt ?? null,
+        events: [...agent.events],
       })),
       frameworks: this.frameworks().map(frameworkState),
       completedFrameworks: this.#completed.map(frameworkState),
@@ -279,6 +325,14 @@ function frameworkState(framework: FrameworkRecord): FrameworkState {
     name: framework.info.name,
     checkpoint: framework.checkpoint,
     status: framework.status,
-    tasks: [...framework.tasks.values()].map((task) => ({ id: task.id, state: task.state, agentId: task.agentId, executorId: task.executorId })),
+    tasks: [...framework.tasks.values()].map((task) => ({
+      id: task.id,
+      state: task.state,
+      agentId: task.agentId,
+      executorId: task.executorId,
+      name: task.info.name,
+      sandbox: task.sandbox ?? null,
+      statuses: [...(task.statuses ?? [])],
+    })),
   };
 }

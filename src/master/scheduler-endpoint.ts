@@ -86,7 +86,7 @@ export class SchedulerEndpoint {
         this.#ctx.allocateSoon();
         return;
       case 'KILL':
-        return this.#kill(session, framework, call.taskId);
+        return this.#kill(framework, call.taskId);
       case 'ACKNOWLEDGE':
         return this.#acknowledge(framework, call);
       case 'RECONCILE':
@@ -125,13 +125,15 @@ export class SchedulerEndpoint {
     } else {
       // A new framework, or one with an ID this master does not know (it restarted): accepted.
       framework = registry.addFramework(info, 'ACTIVE');
+      // Its tasks may be on agents that have not re-registered yet: calls for them are held.
+      if (info.id !== undefined) this.#ctx.recovery?.markRecovered(framework.id);
     }
     session.registered(framework.id);
     this.#sessions.set(framework.id, session);
     if (agreed.protocol < 2) session.shapeWith((event) => (event.type === 'UPDATE' ? { ...event, status: shapeStatus(event.status, agreed.protocol) } : event));
-    session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...answerVersion(agreed.protocol) });
+    session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#ctx.epoch?.() ?? 0 });
     session.every(this.#options.heartbeatIntervalMs, () => session.send({ type: 'HEARTBEAT' }));
-    logger.info({ frameworkId: framework.id, name: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known), protocol: agreed.protocol, release: agreed.peer.release }, 'framework subscribed');
+    logger.info({ frameworkId: framework.id, frameworkName: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known), protocol: agreed.protocol, release: agreed.peer.release }, 'framework subscribed');
     this.#ctx.allocateSoon();
   }
 
@@ -163,6 +165,7 @@ export class SchedulerEndpoint {
       rememberMasterUuid(framework, status.uuid!);
       logger.info({ frameworkId: framework.id, taskId: refusal.task.taskId, state: refusal.state, message: refusal.message }, 'task refused');
       this.#ctx.metrics.statusUpdates.inc({ source: 'SOURCE_MASTER' });
+      this.#ctx.metrics.taskEnded(refusal.state, refusal.reason);
       session.send({ type: 'UPDATE', status });
     }
     for (const task of plan.launch) {
@@ -175,15 +178,25 @@ export class SchedulerEndpoint {
     this.#ctx.allocateSoon(); // what the tasks did not use goes back to the pool
   }
 
-  #kill(session: SchedulerSession, framework: FrameworkRecord, taskId: string): void {
+  #kill(framework: FrameworkRecord, taskId: string): void {
     const { registry } = this.#ctx;
     const task = registry.task(framework.id, taskId);
+    if (!task && this.#ctx.recovery?.hold(framework.id, taskId, 'KILL')) return;
+    this.killKnown(framework.id, taskId, task);
+  }
+
+  /** A KILL of a task as the master knows it now (undefined: unknown, answered TASK_LOST). */
+  killKnown(frameworkId: string, taskId: string, task: TaskRecord | undefined): void {
+    const { registry } = this.#ctx;
+    const framework = registry.framework(frameworkId);
+    const session = this.#sessions.get(frameworkId);
+    if (!framework) return;
     if (!task) {
-      session.send({ type: 'UPDATE', status: masterStatus({ taskId }, 'TASK_LOST', 'REASON_RECONCILIATION', `cannot kill task ${taskId}: it is unknown to the master`, { withUuid: false }) });
+      session?.send({ type: 'UPDATE', status: masterStatus({ taskId }, 'TASK_LOST', 'REASON_RECONCILIATION', `cannot kill task ${taskId}: it is unknown to the master`, { withUuid: false }) });
       return;
     }
     if (isTerminal(task.state)) {
-      session.send({ type: 'UPDATE', status: this.#latest(task, `task ${taskId} is already ${task.state}`) });
+      session?.send({ type: 'UPDATE', status: this.#latest(task, `task ${taskId} is already ${task.state}`) });
       return;
     }
     const agent = registry.agent(task.agentId);
@@ -207,11 +220,21 @@ export class SchedulerEndpoint {
     const ids = taskIds && taskIds.length > 0 ? taskIds : [...framework.tasks.keys()];
     for (const taskId of ids) {
       const task = framework.tasks.get(taskId);
-      const status = task
-        ? this.#latest(task, 'reconciliation: latest task state')
-        : masterStatus({ taskId }, 'TASK_LOST', 'REASON_RECONCILIATION', `reconciliation: task ${taskId} is unknown to the master`, { withUuid: false });
-      session.send({ type: 'UPDATE', status });
+      // A restarted master does not guess: a task it does not know yet may be on an agent still to come.
+      if (!task && this.#ctx.recovery?.hold(framework.id, taskId, 'RECONCILE')) continue;
+      session.send({ type: 'UPDATE', status: this.#reconciled(taskId, task) });
     }
+  }
+
+  /** Answers a held RECONCILE once the task is known (or known to be unknown). */
+  answerHeld(frameworkId: string, taskId: string, task: TaskRecord | undefined): void {
+    this.#sessions.get(frameworkId)?.send({ type: 'UPDATE', status: this.#reconciled(taskId, task) });
+  }
+
+  #reconciled(taskId: string, task: TaskRecord | undefined): RoutedTaskStatus {
+    return task
+      ? this.#latest(task, 'reconciliation: latest task state')
+      : masterStatus({ taskId }, 'TASK_LOST', 'REASON_RECONCILIATION', `reconciliation: task ${taskId} is unknown to the master`, { withUuid: false });
   }
 
   /** The task's latest state, as reconciliation reports it (no uuid: nothing to acknowledge). */
@@ -248,7 +271,14 @@ export class SchedulerEndpoint {
     this.#cancelFailover(frameworkId);
     this.#sessions.delete(frameworkId);
     allocator.removeFramework(frameworkId);
+    const name = registry.framework(frameworkId)?.info.name ?? '';
     const agentIds = registry.removeFramework(frameworkId);
+    this.#ctx.recovery?.frameworkGone(frameworkId);
+    // Recorded so that a later master refuses the ID too (after the fact: see docs/high-availability.md).
+    this.#ctx.registrar?.record({ op: 'frameworkGone', framework: { id: frameworkId, name, removedAt: Date.now() } }).catch((error: unknown) => {
+      logger.error({ frameworkId, err: (error as Error).message }, 'could not record the removed framework in the registry');
+      if ((error as { name?: string }).name === 'NotLeaderError') this.#ctx.deposed?.(error as Error);
+    });
     for (const agentId of agentIds) this.#ctx.toAgent(agentId, { type: 'SHUTDOWN_FRAMEWORK', frameworkId });
     logger.info({ frameworkId, agents: agentIds }, `framework removed: ${why}`);
     this.#ctx.allocateSoon();

@@ -1,9 +1,11 @@
 // The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
 import * as v from 'valibot';
-import { AgentInfo, Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
+import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 const MAX_LIST = 100_000;
+/** An absolute path on the agent's host (a sandbox directory). */
+const Sandbox = v.pipe(v.string(), v.maxLength(4096));
 
 /**
  * A REREGISTER too large for one frame is sent as up to this many parts (index 0..count-1), one
@@ -31,8 +33,19 @@ export const ReportedTask = v.object({
   state: TaskStateName,
   unacknowledgedState: v.optional(TaskStateName),
   unacknowledgedUuid: v.optional(Uuid),
+  /** The run's sandbox directory on the agent (issue 15: `lifeline logs`, the web view). */
+  sandbox: v.optional(Sandbox),
 });
 export type ReportedTask = v.InferOutput<typeof ReportedTask>;
+
+/** A restarted agent's recovery: when it ended, how long it took, and how many live executors came back. */
+export const RecoverySummary = v.object({
+  recoveredAt: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  durationMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  executors: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  resubscribed: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type RecoverySummary = v.InferOutput<typeof RecoverySummary>;
 
 export const AgentCall = v.variant('type', [
   v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo, ...FirstFrameVersion }),
@@ -45,8 +58,10 @@ export const AgentCall = v.variant('type', [
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
     ...FirstFrameVersion,
+    /** How the agent's last restart went (issue 15: the web view's recovery events); not in split calls. */
+    recovery: v.optional(RecoverySummary),
   }),
-  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }) }),
+  v.object({ type: v.literal('STATUS_UPDATE'), frameworkId: Id, status: v.object({ ...TaskStatus.entries, agentId: Id, executorId: Id }), sandbox: v.optional(Sandbox) }),
   v.object({ type: v.literal('EXECUTOR_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('UNREGISTER') }),
   v.object({ type: v.literal('PONG') }),
@@ -57,14 +72,14 @@ export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
 export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
 export const AgentEvent = v.variant('type', [
-  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
-  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
   v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
   v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),
   v.object({ type: v.literal('FRAMEWORK_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('SHUTDOWN_FRAMEWORK'), frameworkId: Id }),
-  v.object({ type: v.literal('SHUTDOWN'), message: Text }),
+  v.object({ type: v.literal('SHUTDOWN'), message: Text, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('PING') }),
   ErrorEvent,
 ]);

@@ -64,6 +64,8 @@ export const AgentInfo = v.object({
   hostname: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NAME)),
   resources: v.object({ cpus: NonNegative, mem: NonNegative, disk: NonNegative }),
   checkpoint: v.boolean(),
+  /** Where the agent's HTTP endpoint (/state, /files) answers, HOST:PORT (issue 15); older agents leave it out. */
+  httpAddress: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME))),
 });
 export type AgentInfo = v.InferOutput<typeof AgentInfo>;
 
@@ -92,4 +94,13 @@ export type TaskStatus = v.InferOutput<typeof TaskStatus>;
 export const RoutedTaskStatus = v.object({ ...TaskStatus.entries, uuid: v.optional(Uuid) });
 export type RoutedTaskStatus = v.InferOutput<typeof RoutedTaskStatus>;
 
-export const ErrorEvent = v.object({ type: v.literal('ERROR'), code: v.pipe(v.string(), v.maxLength(64)), message: Text });
+export const ErrorEvent = v.object({
+  type: v.literal('ERROR'),
+  code: v.pipe(v.string(), v.maxLength(64)),
+  message: Text,
+  /** With ERR_NOT_LEADER: the leader's HOST:PORT, when the refusing standby knows it. */
+  leader: v.optional(v.pipe(v.string(), v.maxLength(300))),
+});
+
+/** A master's leadership term (issue 12): higher is newer; 0 is a master without a registry (no terms). */
+export const Epoch = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));

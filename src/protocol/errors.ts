@@ -4,6 +4,7 @@
 export type ErrorCode =
   | 'ERR_INVALID_ID'
   | 'ERR_INVALID_DURATION'
+  | 'ERR_INVALID_SIZE'
   | 'ERR_INVALID_FLAG'
   | 'ERR_INVALID_OPTION'
   | 'ERR_PROTOCOL'
@@ -20,8 +21,11 @@ export type ErrorCode =
   | 'ERR_ENVIRONMENT'
   | 'ERR_CHECKPOINT_CORRUPT'
   | 'ERR_CHECKPOINT_FORMAT'
+  | 'ERR_DIRECTORY'
+  | 'ERR_DISK'
   | 'ERR_RECOVERY'
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  | 'ERR_NOT_LEADER';
 
 export class LifelineError extends Error {
   readonly code: ErrorCode;
@@ -56,6 +60,13 @@ export class UnauthorizedError extends LifelineError {
 export class InvalidDurationError extends LifelineError {
   constructor(value: unknown) {
     super('ERR_INVALID_DURATION', `invalid duration: ${show(value)} (use e.g. 500ms, 2secs, 15mins, 1hrs, or 2s, 15m)`);
+  }
+}
+
+/** A size (`10MB`, `512KB`, `10Mi`) that cannot be parsed. */
+export class InvalidSizeError extends LifelineError {
+  constructor(value: unknown) {
+    super('ERR_INVALID_SIZE', `invalid size: ${show(value)} (use e.g. 512KB, 10MB, 1GB, or 10Mi)`);
   }
 }
 

@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './ids.js';
 export * from './duration.js';
+export * from './bytes.js';
 export * from './common.js';
 export * from './codec.js';
 export * from './executor.js';
@@ -9,3 +10,4 @@ export * from './agent.js';
 export * from './scheduler.js';
 export * from './version.js';
 export * from './tolerant.js';
+export * from './address.js';

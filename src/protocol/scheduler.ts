@@ -1,7 +1,7 @@
 // The scheduler protocol (DESIGN §8): calls a framework sends to the master, and its events.
 import * as v from 'valibot';
-import { Bytes, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
+import { Bytes, Epoch, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
 
 const MAX_LIST = 10_000;
 
@@ -25,14 +25,33 @@ export const SchedulerCall = v.variant('type', [
 ]);
 export type SchedulerCall = v.InferOutput<typeof SchedulerCall>;
 
+/** What happened to an agent that runs tasks of this framework (issue 15): an event drivers that do not know it drop. */
+export const AGENT_STATUSES = ['DISCONNECTED', 'REREGISTERED', 'REMOVED'] as const;
+export const AgentStatusEvent = v.object({
+  type: v.literal('AGENT_STATUS'),
+  agentId: Id,
+  hostname: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  status: v.picklist(AGENT_STATUSES),
+  timestamp: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** DISCONNECTED: how long the master waits for it to re-register. */
+  reregisterTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** REREGISTERED: how long it was away. */
+  awayMs: v.optional(v.pipe(v.number(), v.minValue(0))),
+});
+export type AgentStatusEvent = v.InferOutput<typeof AgentStatusEvent>;
+
+/** The event types this version knows; a driver drops a frame of any other type instead of closing. */
+export const SCHEDULER_EVENT_TYPES: ReadonlySet<string> = new Set(['SUBSCRIBED', 'OFFERS', 'RESCIND', 'UPDATE', 'MESSAGE', 'FAILURE', 'HEARTBEAT', 'AGENT_STATUS', 'ERROR']);
+
 export const SchedulerEvent = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion }),
+  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('OFFERS'), offers: v.array(Offer) }),
   v.object({ type: v.literal('RESCIND'), offerId: Id }),
   v.object({ type: v.literal('UPDATE'), status: RoutedTaskStatus }),
   v.object({ type: v.literal('MESSAGE'), agentId: Id, executorId: Id, data: Bytes }),
   v.object({ type: v.literal('FAILURE'), agentId: v.optional(Id), executorId: v.optional(Id), message: v.optional(Text) }),
   v.object({ type: v.literal('HEARTBEAT') }),
+  AgentStatusEvent,
   ErrorEvent,
 ]);
 export type SchedulerEvent = v.InferOutput<typeof SchedulerEvent>;

@@ -10,8 +10,11 @@ import {
   IllegalStateError,
   LifelineError,
   assertId,
+  decode,
   decodeFrame,
   encode,
+  ProtocolError,
+  SCHEDULER_EVENT_TYPES,
   validate,
   type ErrorCode,
   type NewTaskInfo,
@@ -21,7 +24,8 @@ import {
 } from '../protocol/index.js';
 import { firstFrameVersion, isVersionRefusal } from '../protocol/version.js';
 import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
-import { formatAddress, parseAddress } from './address.js';
+import { parseMasterSpec } from '../protocol/address.js';
+import { MasterTargets } from '../session/master-targets.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
@@ -74,6 +78,29 @@ export class DriverStoppedError extends LifelineError {
   }
 }
 
+/** A well-formed frame whose type this driver does not know (sent by a newer master): dropped. */
+class UnknownEventError extends ProtocolError {
+  constructor(readonly eventType: string) {
+    super(`event of unknown type ${JSON.stringify(eventType)}`);
+  }
+}
+
+function decodeEvent(bytes: Uint8Array): SchedulerEvent {
+  try {
+    return decodeFrame(SchedulerEvent, bytes);
+  } catch (error) {
+    let raw: unknown;
+    try {
+      raw = decode(bytes);
+    } catch {
+      throw error;
+    }
+    const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
+    if (typeof type === 'string' && !SCHEDULER_EVENT_TYPES.has(type)) throw new UnknownEventError(type);
+    throw error;
+  }
+}
+
 export class SchedulerDriver {
   readonly #master: string;
   readonly #frameworkInfo: SchedulerFrameworkInfo;
@@ -84,6 +111,10 @@ export class SchedulerDriver {
   /** The connection; calls made while not subscribed wait in its queue, in order. */
   readonly #session: ClientSession<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>>;
   readonly #unknown = new UnknownTypes();
+  /** Which master to try next (issue 12). */
+  readonly #targets: MasterTargets;
+  /** The highest leader epoch subscribed with: an older master is not followed. */
+  #epoch = 0;
 
   #frameworkId: string | undefined;
   /** Event callbacks run one after another on this chain. */
@@ -96,28 +127,32 @@ export class SchedulerDriver {
   constructor(options: SchedulerDriverOptions) {
     checkOptions(options);
     this.#options = options;
-    const address = parseAddress(options.master)!;
     this.#master = options.master;
+    this.#targets = new MasterTargets(parseMasterSpec(options.master, 'option master'), (leader) => {
+      this.#log.info({ leader }, 'etcd names a new leading master');
+      this.#session.wake();
+    });
     this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
     this.#autoAcknowledge = options.autoAcknowledge ?? true;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
-    const url = `ws://${formatAddress(address)}${ENDPOINT}`;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
-      connect: (events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events),
-      decode: (bytes) => decodeFrame(SchedulerEvent, bytes),
+      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events)),
+      decode: (bytes) => decodeEvent(bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
       queue: true,
       onInvalid: (error) => {
-        if (error instanceof UnknownTypeError) {
-          if (this.#unknown.firstTime('master', error.type)) this.#log.warn({ type: error.type }, `an event of type ${error.type}, unknown to this release, was ignored (logged once)`);
+        if (error instanceof UnknownTypeError || error instanceof UnknownEventError) {
+          // A newer master's event: skipped, so that drivers and masters can be upgraded one at a time.
+          const type = error instanceof UnknownTypeError ? error.type : error.eventType;
+          if (this.#unknown.firstTime('master', type)) this.#log.warn({ type }, `an event of type ${type}, unknown to this release, was ignored (logged once)`);
           return 'drop';
         }
         this.#log.warn({ err: error.message }, 'malformed frame from master');
@@ -129,6 +164,7 @@ export class SchedulerDriver {
       onFrame: (event) => this.#onFrame(event),
       onConnectionEnd: (end) => this.#onConnectionEnd(end),
       onAttemptFailed: (error, attempt) => {
+        this.#targets.failed(this.#targets.last);
         this.#log.info({ attempt, err: error.message }, 'connection to master failed; retrying');
         this.#report(error);
       },
@@ -260,18 +296,32 @@ export class SchedulerDriver {
       },
       answer: (event) => {
         switch (event.type) {
-          case 'SUBSCRIBED':
+          case 'SUBSCRIBED': {
+            const epoch = event.epoch ?? 0;
+            if (epoch > 0 && epoch < this.#epoch) {
+              this.#log.warn({ master: this.#targets.last, epoch, known: this.#epoch }, 'SUBSCRIBED from an older leader epoch: ignored');
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} answered with leader epoch ${epoch}, older than ${this.#epoch}`) };
+            }
+            if (epoch > this.#epoch) this.#epoch = epoch;
             return {
               kind: 'accept',
               value: event,
               // Any frame proves the master alive; none for MISSED_HEARTBEATS intervals: the link is dead.
               heartbeat: event.heartbeatIntervalMs > 0 ? { intervalMs: event.heartbeatIntervalMs, missed: MISSED_HEARTBEATS } : undefined,
             };
+          }
           case 'ERROR':
             // A master that does not serve our protocol version may be upgraded or rolled back: retry.
             if (isVersionRefusal(event.code, event.message)) {
               this.#log.error({ code: event.code, message: event.message }, 'the master refused this scheduler\'s protocol version: retrying');
               return { kind: 'fail', error: new MasterError(this.#master, event.code, event.message) };
+            }
+            if (event.code === 'ERR_NOT_LEADER') {
+              // A standby: try the leader it names (or the next master) after the backoff.
+              this.#log.info({ master: this.#targets.last, leader: event.leader }, 'not the leader: following');
+              this.#targets.failed(this.#targets.last);
+              this.#targets.follow(event.leader);
+              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} is not the leader: ${event.message}`) };
             }
             return { kind: 'refuse', error: new MasterError(this.#master, event.code, event.message) };
           case 'HEARTBEAT':
@@ -367,6 +417,9 @@ export class SchedulerDriver {
       case 'FAILURE':
         await o.onFailure?.(event);
         return;
+      case 'AGENT_STATUS':
+        await o.onAgentStatus?.(event);
+        return;
       default:
         return;
     }
@@ -394,7 +447,7 @@ export class SchedulerDriver {
   }
 
   async #shutdown(reason: Error): Promise<void> {
-    const closing = this.#session.close(1000, 'scheduler driver stopped', CLOSE_GRACE_MS);
+    const closing = this.#session.close(1000, 'scheduler driver stopped', CLOSE_GRACE_MS).finally(() => this.#targets.close());
     this.#wakeWaiters();
     // start() has not resolved yet: it rejects (resolve after reject is a no-op, and vice versa).
     this.#start?.reject(reason);

@@ -1,8 +1,8 @@
 // The SchedulerDriver's options and their validation: every bad value is refused at construction
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
-import { InvalidOptionError, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
-import { parseAddress } from './address.js';
+import { InvalidOptionError, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { AddressError, parseMasterSpec } from '../protocol/address.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
 
@@ -20,7 +20,7 @@ export interface SchedulerFrameworkInfo {
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
 
 export interface SchedulerDriverOptions {
-  /** The master's scheduler endpoint, `HOST:PORT`. */
+  /** The master: `HOST:PORT`, a list `HOST:PORT,HOST:PORT` (tried in turn, following the leader) or `etcd://HOST:PORT[,…]/PREFIX`. */
   master: string;
   frameworkInfo: SchedulerFrameworkInfo;
   /** Acknowledge every UPDATE that carries a uuid once onUpdate has returned (or resolved). Default true. */
@@ -32,6 +32,8 @@ export interface SchedulerDriverOptions {
   onUpdate?: Callback<[status: RoutedTaskStatus]>;
   onMessage?: Callback<[agentId: string, executorId: string, data: Uint8Array]>;
   onFailure?: Callback<[event: FailureEvent]>;
+  /** An agent running tasks of this framework disconnected, re-registered or was removed (AGENT_STATUS, issue 15). */
+  onAgentStatus?: Callback<[event: AgentStatusEvent]>;
   /**
    * An error. When `driver.state` is `'STOPPED'` it is the error that stopped the driver (the
    * master's ERROR); otherwise the driver carries on by itself (a failed connection attempt, a
@@ -52,7 +54,12 @@ export interface SchedulerDriverOptions {
 
 export function checkOptions(options: SchedulerDriverOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-  if (!parseAddress(options.master)) throw new InvalidOptionError('master', options.master, 'a HOST:PORT string such as "127.0.0.1:5050"');
+  try {
+    parseMasterSpec(options.master, 'option master');
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    throw new InvalidOptionError('master', options.master, `a HOST:PORT string such as "127.0.0.1:5050", a list "HOST:PORT,HOST:PORT" or "etcd://HOST:PORT/PREFIX" (${error.why})`);
+  }
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
@@ -65,7 +72,7 @@ export function checkOptions(options: SchedulerDriverOptions): void {
   if (options.autoAcknowledge !== undefined && typeof options.autoAcknowledge !== 'boolean') {
     throw new InvalidOptionError('autoAcknowledge', options.autoAcknowledge, 'a boolean');
   }
-  for (const name of ['onSubscribed', 'onOffers', 'onRescind', 'onUpdate', 'onMessage', 'onFailure', 'onError', 'onDisconnected'] as const) {
+  for (const name of ['onSubscribed', 'onOffers', 'onRescind', 'onUpdate', 'onMessage', 'onFailure', 'onAgentStatus', 'onError', 'onDisconnected'] as const) {
     const value = options[name];
     if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(name, value, 'a function');
   }

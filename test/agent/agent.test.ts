@@ -172,7 +172,8 @@ test('registers with a master that starts late, then answers PING, /state, /heal
   assert.equal(before, { id: null, status: 'DISCONNECTED', recoveryErrors: 0, frameworks: [] });
   context.master = await FakeMaster.start(port);
   const register = await context.master.waitForCall('REGISTER');
-  assert.equal(register.agentInfo, { hostname: 'test-host', resources: { cpus: 4, mem: 4096, disk: 10_000 }, checkpoint: true });
+  // httpAddress (issue 15): where the master's operators find this agent's /state and /files.
+  assert.equal(register.agentInfo, { hostname: 'test-host', resources: { cpus: 4, mem: 4096, disk: 10_000 }, checkpoint: true, httpAddress: `127.0.0.1:${agent.httpAddress!.port}` });
   await waitFor(() => agent.status === 'RUNNING', { message: 'RUNNING' });
   assert.equal(await agentState(agent), { id: 'agent-1', status: 'RUNNING', recoveryErrors: 0, frameworks: [] });
   context.master.send({ type: 'PING' });
@@ -291,7 +292,7 @@ test('subscribes an executor, launches its tasks, acknowledges updates and forwa
   assert.is((subscribed.frameworkInfo as { id: string }).id, 'f1');
   assert.is(subscribed.heartbeatIntervalMs, 5_000);
   let state = await agentState(agent);
-  assert.equal(state.frameworks, [{ id: 'f1', checkpoint: false, executors: [{ id: 'e1', containerId: record.env.LIFELINE_CONTAINER_ID!, pid: record.pid, state: 'RUNNING', tasks: [{ id: 't1', state: 'TASK_STAGING' }], protocol: 1, release: '0.1.0' }] }]);
+  assert.equal(state.frameworks, [{ id: 'f1', checkpoint: false, executors: [{ id: 'e1', containerId: record.env.LIFELINE_CONTAINER_ID!, pid: record.pid, state: 'RUNNING', directory: record.cwd, tasks: [{ id: 't1', state: 'TASK_STAGING' }], protocol: 1, release: '0.1.0' }] }]);
 
   const first = update('t1', 'TASK_RUNNING');
   executor.send(first);
@@ -566,7 +567,7 @@ test('stop() shuts down executors of non-checkpointing frameworks and leaves che
 
 test('validates its options up front, naming the option', () => {
   const base = { master: '127.0.0.1:5050', workDir: '/tmp/x', resources: { cpus: 1, mem: 1, disk: 1 } };
-  assert.throws(() => new Agent({ ...base, master: 'nohost' }), /option master must be HOST:PORT, got "nohost"/);
+  assert.throws(() => new Agent({ ...base, master: 'nohost' }), /option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX \("nohost" is not HOST:PORT\), got "nohost"/);
   assert.throws(() => new Agent({ ...base, maxFrameBytes: 10 }), /maxFrameBytes/);
   assert.throws(() => new Agent({ ...base, statusUpdateRetryIntervalMinMs: 10, statusUpdateRetryIntervalMaxMs: 5 }), /statusUpdateRetryIntervalMaxMs/);
   assert.throws(() => new Agent({ ...base, resources: { cpus: -1, mem: 1, disk: 1 } }), /resources/);

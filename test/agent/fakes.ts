@@ -105,7 +105,7 @@ export class FakeMaster {
       this.calls.push(call);
       if (call.type === 'REGISTER') ws.send(encode({ type: 'REGISTERED', agentId: this.agentId, pingIntervalMs: 60_000 }));
       if (call.type === 'REREGISTER') {
-        ws.send(encode(this.reregisterAnswer === 'SHUTDOWN' ? { type: 'SHUTDOWN', message: 'agent removed' } : { type: 'REREGISTERED', agentId: call.agentInfo.id, pingIntervalMs: 60_000 }));
+        ws.send(encode(this.reregisterAnswer === 'SHUTDOWN' ? { type: 'SHUTDOWN', message: 'agent removed', epoch: 0 } : { type: 'REREGISTERED', agentId: call.agentInfo.id, pingIntervalMs: 60_000 }));
       }
       if (call.type === 'STATUS_UPDATE' && this.autoAck) {
         ws.send(encode({ type: 'ACKNOWLEDGE', frameworkId: call.frameworkId, taskId: call.status.taskId, uuid: call.status.uuid }));

@@ -6,7 +6,7 @@ import { MasterLink } from '../../src/agent/master-link.js';
 import { Master } from '../../src/master/index.js';
 import { bigReregister } from '../fixtures/reregister.js';
 import type { Logger } from '../../src/log.js';
-import { waitFor } from '../helpers.js';
+import { freePort, waitFor } from '../helpers.js';
 
 const test = suite('MasterLink');
 
@@ -71,6 +71,32 @@ test('re-registers 5,000 tasks with a real master on its default frame limit, in
   } finally {
     await link.close();
     await master.stop();
+  }
+});
+
+test('says an unreachable master at warn once per episode, then retries at debug until it answers', async () => {
+  const lines: Array<{ level: string; message: string }> = [];
+  const push = (level: string) => (_fields: unknown, message?: string) => lines.push({ level, message: String(message) });
+  const logger = { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error'), child: () => logger } as unknown as Logger;
+  const port = await freePort(); // nothing listens there
+  const link = new MasterLink({
+    master: `127.0.0.1:${port}`,
+    backoffFactorMs: 20,
+    maxBackoffMs: 40,
+    registration: () => ({ type: 'REGISTER' }) as never,
+    onRegistered: () => {},
+    onEvent: () => {},
+    onDisconnected: () => {},
+    logger,
+  });
+  try {
+    link.start();
+    await waitFor(() => lines.filter((line) => line.message === 'retrying the master').length >= 3, { timeoutMs: 10_000, message: 'several failed attempts' });
+    const warnings = lines.filter((line) => line.level === 'warn');
+    assert.is(warnings.length, 1, JSON.stringify(lines));
+    assert.match(warnings[0]!.message, new RegExp(`the master at 127\\.0\\.0\\.1:${port} is unreachable`));
+  } finally {
+    await link.close();
   }
 });
 

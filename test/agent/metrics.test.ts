@@ -72,10 +72,10 @@ metrics('counts with the labels the agent uses', async () => {
 
 metrics('gives every metric a help text', async () => {
   const text = await new AgentMetrics(sources()).registry.metrics();
-  const names = [...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((match) => match[1]!);
+  const names = [...text.matchAll(/^# TYPE (\S+) (counter|gauge|histogram)$/gm)].map((match) => match[1]!);
   assert.ok(names.length >= 14, names.join(' '));
   for (const name of names) assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));
-  for (const name of names) assert.ok(name.startsWith('lifeline_agent_'), name);
+  for (const name of names) assert.ok(name.startsWith('lifeline_agent_') || name === 'lifeline_build_info', name);
 });
 
 metrics('two agents in one process keep separate counters', async () => {
@@ -84,6 +84,32 @@ metrics('two agents in one process keep separate counters', async () => {
   first.tasksLaunched.inc(5);
   assert.is(sample(await first.registry.metrics(), 'lifeline_agent_tasks_launched_total'), 5);
   assert.is(sample(await second.registry.metrics(), 'lifeline_agent_tasks_launched_total'), 0);
+});
+
+metrics('histograms: recovery, fdatasync and group-commit batches (through the observer), acknowledgements, re-subscriptions', async () => {
+  const agent = new AgentMetrics(sources());
+  agent.groupCommitObserver.synced(0.004);
+  agent.groupCommitObserver.committed(12);
+  agent.updateAckDuration.observe(0.002);
+  agent.executorResubscribed(); // before the socket listens: not counted
+  agent.markListening();
+  agent.executorResubscribed();
+  agent.recovered(0.4);
+  const text = await agent.registry.metrics();
+  for (const name of ['lifeline_agent_recovery_duration_seconds', 'lifeline_agent_checkpoint_fdatasync_duration_seconds', 'lifeline_agent_checkpoint_group_commit_records', 'lifeline_agent_status_update_ack_duration_seconds', 'lifeline_agent_executor_resubscribe_duration_seconds']) {
+    assert.match(text, new RegExp(`^# TYPE ${name} histogram$`, 'm'));
+    assert.is(sample(text, `${name}_count`), 1, name);
+  }
+  assert.is(sample(text, 'lifeline_agent_checkpoint_group_commit_records_sum'), 12);
+  assert.match(text, /^# TYPE process_cpu_user_seconds_total counter$/m, 'process metrics once recovered');
+});
+
+metrics('shows tasks by state from its source', async () => {
+  const source = sources();
+  const agent = new AgentMetrics({ ...source, tasks: () => ({ TASK_RUNNING: 2, TASK_FINISHED: 1 }) });
+  const text = await agent.registry.metrics();
+  assert.is(sample(text, 'lifeline_agent_tasks{state="TASK_RUNNING"}'), 2);
+  assert.is(sample(text, 'lifeline_agent_tasks{state="TASK_FINISHED"}'), 1);
 });
 
 metrics.run();

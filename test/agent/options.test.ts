@@ -38,6 +38,11 @@ options('fills in every default', () => {
     executorShutdownGracePeriodMs: 5_000,
     registrationBackoffFactorMs: 1_000,
     gcDelayMs: 7 * 24 * 3_600_000,
+    sandboxLogMaxBytes: 10 * 1024 * 1024,
+    sandboxLogMaxFiles: 5,
+    sandboxLogCheckIntervalMs: 2_000,
+    gcDiskHeadroom: 0.1,
+    diskWatchIntervalMs: 60_000,
     statusUpdateRetryIntervalMinMs: 1_000,
     statusUpdateRetryIntervalMaxMs: 60_000,
     maxFrameBytes: 1024 * 1024,
@@ -47,7 +52,13 @@ options('fills in every default', () => {
     hostname: os.hostname(),
     executorHeartbeatIntervalMs: 5_000,
     checkpointBatching: true,
+    maxStatusUpdatesPerTask: 10_000,
+    maxStatusUpdateBytesPerTask: 16 * 1024 * 1024,
   });
+  for (const name of ['maxStatusUpdatesPerTask', 'maxStatusUpdateBytesPerTask'] as const) {
+    assert.is(refusal({ [name]: 0 }).option, name);
+    assert.is(validateOptions({ ...base, [name]: 7 })[name], 7);
+  }
 });
 
 options('keeps the values given, and only the three resource amounts', () => {
@@ -107,11 +118,13 @@ options('refuses options that are not an object', () => {
 });
 
 options('refuses a master that is not HOST:PORT, naming it', () => {
-  for (const master of [undefined, '', 'localhost', '127.0.0.1:0', '127.0.0.1:70000', 'http://h:1', ':5050', 5050]) {
+  for (const master of [undefined, '', 'localhost', '127.0.0.1:0', '127.0.0.1:70000', 'http://h:1', ':5050', 5050, 'a..b:5050', 'h:1,', 'etcd://h:1']) {
     const error = refusal({ master });
     assert.is(error.option, 'master', String(master));
-    assert.match(error.message, /^option master must be HOST:PORT, got /);
+    assert.match(error.message, /^option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX \(.+\), got /);
   }
+  assert.is(validateOptions({ ...base, master: 'm1:5050,m2:5050' }).master, 'm1:5050,m2:5050');
+  assert.is(validateOptions({ ...base, master: 'etcd://127.0.0.1:2379/lifeline' }).master, 'etcd://127.0.0.1:2379/lifeline');
   assert.is(validateOptions({ ...base, master: '[::1]:5050' }).master, '[::1]:5050');
   assert.is(validateOptions({ ...base, master: 'master.example.com:1' }).master, 'master.example.com:1');
 });
@@ -142,6 +155,11 @@ options('refuses each bad option, naming it and echoing the value', () => {
     ['executorShutdownGracePeriodMs', -1, /≥ 0, got -1/],
     ['registrationBackoffFactorMs', '1s', /got "1s"/],
     ['gcDelayMs', NaN, /must be a number of milliseconds/],
+    ['sandboxLogMaxBytes', 100, /≥ 1KB, got 100/],
+    ['sandboxLogMaxFiles', 0, /an integer from 1 to 1000, got 0/],
+    ['gcDiskHeadroom', 1.5, /a fraction from 0 to 1, got 1\.5/],
+    ['gcDiskHeadroom', NaN, /a fraction/],
+    ['diskWatchIntervalMs', 0, /≥ 1/],
     ['statusUpdateRetryIntervalMinMs', 0, /≥ 1/],
     ['statusUpdateRetryIntervalMaxMs', -5, /≥ 1/],
     ['executorHeartbeatIntervalMs', 0, /≥ 1/],

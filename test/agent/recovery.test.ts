@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -78,11 +78,39 @@ test('reads a sandbox\'s shim.json and outbox statuses, ignoring damage and othe
   fs.writeFileSync(path.join(dir, '.lifeline', 'shim.json'), '{"pid": -1');
   assert.is(await readShimInfo(dir, 'e1', 'c1'), undefined);
   const log = await RecordLog.open(path.join(dir, '.lifeline', 'outbox.log'));
-  const status = { taskId: 't1', state: 'TASK_FINISHED' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b11', timestamp: 1 };
-  await log.append([{ kind: 'UPDATE', status }, { kind: 'ACK', uuid: status.uuid }]);
+  const acked = { taskId: 't1', state: 'TASK_RUNNING' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b10', timestamp: 1 };
+  const status = { taskId: 't1', state: 'TASK_FINISHED' as const, uuid: '0b6a8a4e-6f51-4d7e-9d7c-2f0a4c1e8b11', timestamp: 2 };
+  // The acknowledged one is in the agent's checkpoint already: only the other is replayed.
+  await log.append([{ kind: 'UPDATE', status: acked }, { kind: 'ACK', uuid: acked.uuid }, { kind: 'UPDATE', status }]);
   await log.close();
   fs.appendFileSync(path.join(dir, '.lifeline', 'outbox.log'), Buffer.from([1, 2, 3])); // a torn tail
   assert.equal(await readOutboxStatuses(dir), [status]);
+});
+
+test('refuses, without blocking and without following, a FIFO, a link to /dev/zero and an oversized file, and says which file', async () => {
+  fs.mkdirSync(path.join(dir, '.lifeline'));
+  const outbox = path.join(dir, '.lifeline', 'outbox.log');
+  const shimFile = path.join(dir, '.lifeline', 'shim.json');
+  const notes: string[] = [];
+  const note = (error: unknown, file: string) => void notes.push(`${file}: ${(error as Error).message}`);
+  execFileSync('mkfifo', [outbox]);
+  fs.symlinkSync('/dev/zero', shimFile);
+  assert.equal(await readOutboxStatuses(dir, note), []);
+  assert.is(await readShimInfo(dir, 'e1', 'c1', note), undefined);
+  assert.is(notes.length, 2, notes.join('\n'));
+  assert.match(notes[0]!, new RegExp(`^${outbox}: .*expected a regular file, found a special file`));
+  assert.match(notes[1]!, new RegExp(`^${shimFile}: .*symlink`));
+  fs.rmSync(shimFile);
+  fs.writeFileSync(shimFile, Buffer.alloc(17 * 1024 * 1024, 0x20)); // over the 16 MiB cap of a JSON file
+  notes.length = 0;
+  assert.is(await readShimInfo(dir, 'e1', 'c1', note), undefined);
+  assert.match(notes[0] ?? '', /more than the 16777216 such a file may have/);
+  // A .lifeline that is a link is not followed either.
+  fs.rmSync(path.join(dir, '.lifeline'), { recursive: true });
+  fs.symlinkSync('/proc/self', path.join(dir, '.lifeline'));
+  notes.length = 0;
+  assert.equal(await readOutboxStatuses(dir, note), []);
+  assert.match(notes[0] ?? '', /expected a directory, found a symlink/);
 });
 
 test('kills a recorded task group only while its leader has the recorded start time', async () => {

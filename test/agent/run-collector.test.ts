@@ -43,4 +43,23 @@ test('schedules nothing for a run not completed, or while the agent is terminati
   assert.is(collector.scheduled, 0);
 });
 
+test('prune() removes now the runs completed longer ago than the age the disk allows, and only those', async () => {
+  h = new ModelHarness({ checkpoint: false });
+  const framework = h.framework();
+  const old = h.run(framework, 'ex-old');
+  const recent = h.run(framework, 'ex-recent');
+  for (const run of [old, recent]) fs.mkdirSync(run.sandbox, { recursive: true });
+  old.completedAt = Date.now() - 10 * 60_000;
+  recent.completedAt = Date.now() - 1_000;
+  const collector = new RunCollector({ gcDelayMs: 7 * 86_400_000, checkpointer: undefined, logger: silentLogger, lifecycle: lifecycle('UP') });
+  collector.schedule(old);
+  collector.schedule(recent);
+  assert.is(await collector.prune(60_000), 1);
+  assert.not.ok(fs.existsSync(old.sandbox), 'the run completed 10 minutes ago is gone');
+  assert.ok(fs.existsSync(recent.sandbox), 'the run completed a second ago stays');
+  assert.is(collector.scheduled, 1, 'the pruned run\'s timer is gone with it');
+  assert.is(await collector.prune(60_000), 0, 'nothing is removed twice');
+  collector.clear();
+});
+
 test.run();

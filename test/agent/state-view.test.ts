@@ -26,7 +26,7 @@ test('lists each framework\'s current runs with their pid, state and tasks', () 
     id: 'agent-1',
     status: 'DISCONNECTED',
     recoveryErrors: 1,
-    frameworks: [{ id: 'fw-1', checkpoint: false, executors: [{ id: 'ex-1', containerId: 'c-ex-1', pid: null, state: 'LAUNCHING', tasks: [{ id: 't1', state: 'TASK_RUNNING' }], protocol: null, release: null }] }],
+    frameworks: [{ id: 'fw-1', checkpoint: false, executors: [{ id: 'ex-1', containerId: 'c-ex-1', pid: null, state: 'LAUNCHING', directory: run.sandbox, tasks: [{ id: 't1', state: 'TASK_RUNNING' }], protocol: null, release: null }] }],
   });
   assert.equal(stateResponse(h.model).body, agentState(h.model));
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TaskState } from '../../src/protocol/index.js';
+import { LifelineError, type TaskState } from '../../src/protocol/index.js';
 import {
   MemoryUpdateStore,
   StatusUpdateManager,
@@ -287,6 +287,100 @@ test('rejects bad options by name', () => {
   const forward = () => true;
   assert.throws(() => new StatusUpdateManager({ forward, retryIntervalMinMs: 0, retryIntervalMaxMs: 1 }), /retryIntervalMinMs/);
   assert.throws(() => new StatusUpdateManager({ forward, retryIntervalMinMs: 10, retryIntervalMaxMs: 5 }), /retryIntervalMaxMs/);
+});
+
+/** A store whose disk refuses the records of the tasks in `failing` (per record, as the Checkpointer does). */
+class FailingStore implements UpdateStore {
+  readonly failing = new Set<string>();
+  readonly written: UpdateRecord[] = [];
+  calls = 0;
+
+  async append(records: readonly UpdateRecord[]): Promise<unknown[]> {
+    this.calls++;
+    return records.map((record) => {
+      const taskId = record.kind === 'UPDATE' ? record.status.taskId : record.taskId;
+      if (this.failing.has(taskId)) return new LifelineError('ERR_DISK', `cannot make records durable in ${taskId}/task.updates: ENOSPC`);
+      this.written.push(record);
+      return undefined;
+    });
+  }
+}
+
+test('a record the disk refuses stalls only its stream; its updates are retried in order on a backoff and acknowledged once durable', async () => {
+  const store = new FailingStore();
+  store.failing.add('t1');
+  const { manager, timers, uuids } = setup({ store });
+  const [a, b, c] = [status('t1'), status('t1'), status('t1', 'TASK_FINISHED')];
+  const other = status('t2');
+  let durable = 0;
+  const receipts = [a, b].map((s) => manager.update('f1', s));
+  for (const receipt of receipts) void receipt.recorded.then(() => void durable++);
+  await manager.update('f1', other).recorded;
+  assert.equal(uuids(), [other.uuid], 'the other task is durable and forwarded');
+  assert.ok(await manager.acknowledge('f1', 't2', other.uuid));
+  await manager.idle();
+  const later = manager.update('f1', c); // the stream is stalled: it waits for the retry
+  void later.recorded.then(() => void durable++);
+  await manager.idle();
+  assert.is(durable, 0, 'nothing of the failing stream is durable, nothing acknowledged');
+  const calls = store.calls;
+  assert.is(timers.pending, 1, 'only the disk retry of t1 (nothing spins)');
+  assert.equal(timers.delays.slice(-1), [100]);
+  timers.fire(); // t1's retry: still failing, the backoff doubles
+  await manager.idle();
+  assert.is(store.calls, calls + 1, 'one retry, with every unrecorded update of the stream');
+  assert.equal(timers.delays.slice(-1), [200]);
+  store.failing.clear();
+  timers.fire();
+  await Promise.all([...receipts.map((r) => r.recorded), later.recorded]);
+  assert.is(durable, 3);
+  const order = store.written.flatMap((r) => (r.kind === 'UPDATE' && r.status.taskId === 't1' ? [r.status.uuid] : []));
+  assert.equal(order, [a.uuid, b.uuid, c.uuid], 'recorded in the order they came');
+  assert.equal(uuids().filter((u) => u !== other.uuid), [a.uuid], 'then the head is forwarded');
+});
+
+test('an acknowledgement the disk refuses leaves its update in flight, resent on its backoff, not at once', async () => {
+  const store = new FailingStore();
+  const { manager, forwarded, timers } = setup({ store, min: 100, max: 400 });
+  const a = status('t1');
+  await manager.update('f1', a).recorded;
+  assert.is(forwarded.length, 1);
+  store.failing.add('t1');
+  for (let i = 0; i < 50; i++) await manager.acknowledge('f1', 't1', a.uuid).catch(() => {});
+  assert.is(forwarded.length, 1, 'no resend at once, however many acknowledgements fail');
+  assert.is(timers.pending, 1);
+  timers.fire();
+  assert.is(forwarded.length, 2, 'resent when its timer fires');
+  store.failing.clear();
+  assert.ok(await manager.acknowledge('f1', 't1', a.uuid));
+  assert.is(manager.pendingCount(), 0);
+});
+
+test('a stream past its bound records (and so acknowledges) nothing more until the framework acknowledges; nothing is dropped', async () => {
+  const store = new MemoryUpdateStore();
+  const forwarded: string[] = [];
+  const manager = new StatusUpdateManager({ store, retryIntervalMinMs: 100, retryIntervalMaxMs: 400, timers: new ManualTimers(), maxStreamUpdates: 3, forward: (update) => {
+    forwarded.push(update.status.uuid);
+    return true;
+  } });
+  const statuses = Array.from({ length: 5 }, () => status('t1'));
+  let durable = 0;
+  const receipts = statuses.map((s) => manager.update('f1', s));
+  for (const receipt of receipts) void receipt.recorded.then(() => void durable++);
+  assert.equal(receipts.map((r) => r.outcome), ['recorded', 'recorded', 'recorded', 'recorded', 'recorded']);
+  await manager.idle();
+  await Promise.resolve();
+  assert.is(durable, 3, 'three recorded: the bound');
+  assert.is(store.records.length, 3);
+  assert.is(manager.update('f1', { ...statuses[4]! }).outcome, 'duplicate', 'a waiting update is known (a resend is a duplicate)');
+  assert.ok(await manager.acknowledge('f1', 't1', statuses[0]!.uuid));
+  await manager.idle();
+  await Promise.resolve();
+  assert.is(durable, 4, 'one acknowledged: one more recorded');
+  assert.ok(await manager.acknowledge('f1', 't1', statuses[1]!.uuid));
+  await Promise.all(receipts.map((r) => r.recorded));
+  assert.equal(store.records.filter((r) => r.kind === 'UPDATE').map((r) => (r.kind === 'UPDATE' ? r.status.uuid : '')), statuses.map((s) => s.uuid), 'all recorded, in order');
+  assert.equal(forwarded.slice(0, 3), statuses.slice(0, 3).map((s) => s.uuid));
 });
 
 test.run();

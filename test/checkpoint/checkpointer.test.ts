@@ -473,4 +473,34 @@ writer('refuses bad options by name', () => {
   assert.throws(() => new Checkpointer({ workDir: '/x', maxOpenLogs: 0 }), /option maxOpenLogs/);
 });
 
+writer('compacts a task.updates that grew past compactAtBytes: its size stays bounded and recovery reads the same stream state', async () => {
+  const checkpointer = new Checkpointer({ workDir: dir, compactAtBytes: 16 * 1024 });
+  checkpointers.push(checkpointer);
+  await prepare(checkpointer, ['t1']);
+  const ref = taskRef('t1');
+  const file = taskUpdatesPath(dir, ref);
+  let largest = 0;
+  let last: LogRecord | undefined;
+  // 2,000 updates, each acknowledged, then three left unacknowledged.
+  for (let i = 0; i < 2_000; i++) {
+    last = update('t1');
+    await checkpointer.appendRecords([{ ref, record: last }]);
+    await checkpointer.appendRecords([{ ref, record: { kind: 'ACK', uuid: (last as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid } }]);
+    largest = Math.max(largest, fs.statSync(file).size);
+  }
+  const unacked = [update('t1'), update('t1'), update('t1')];
+  for (const record of unacked) await checkpointer.appendRecords([{ ref, record }]);
+  assert.ok(checkpointer.stats.compactions >= 5, `${checkpointer.stats.compactions} compactions`);
+  // Bounded by what a compaction keeps (64 acknowledged updates) plus compactAtBytes.
+  assert.ok(largest < 32 * 1024, `task.updates stayed small: largest ${largest} bytes`);
+  await checkpointer.close();
+  const task = (await recoverState(dir, { strict: true, bootId: 'any' })).frameworks[0]!.executors[0]!.runs[0]!.tasks[0]!;
+  const uuidOf = (record: LogRecord) => (record as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid;
+  const acked = new Set(task.acks);
+  assert.ok(acked.has(uuidOf(last!)), 'the latest acknowledged update is kept, acknowledged');
+  assert.equal(task.updates.filter((u) => !acked.has(u.uuid)).map((u) => u.uuid), unacked.map(uuidOf), 'every unacknowledged update, in order');
+  assert.ok(task.updates.length <= 64 + 3 + 600, `history dropped: ${task.updates.length} updates read back`);
+  assert.not.ok(listTree(dir).some((line) => line.includes('.tmp-')), 'no temp file left');
+});
+
 writer.run();

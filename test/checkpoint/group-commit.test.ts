@@ -133,4 +133,26 @@ groupCommit('refuses a non-boolean batching option', () => {
   assert.throws(() => new GroupCommitter({ batching: 'no' as unknown as boolean }), /option batching must be a boolean/);
 });
 
+groupCommit('tells its observers each fdatasync\'s duration and each batch\'s record count, until they stop observing', async () => {
+  const a = await openLog('a.log');
+  const b = await openLog('b.log');
+  const synced: number[] = [];
+  const committed: number[] = [];
+  const stop = GroupCommitter.observe({ synced: (seconds) => synced.push(seconds), committed: (records) => committed.push(records) });
+  try {
+    const committer = new GroupCommitter();
+    await Promise.all([committer.append(a, update('t1')), committer.append(a, [update('t2'), update('t3')]), committer.append(b, update('t4'))]);
+    assert.is(synced.length, 2, 'one fdatasync per file');
+    for (const seconds of synced) assert.ok(seconds >= 0 && seconds < 60, String(seconds));
+    assert.equal(committed, [4], 'one batch of four records');
+    const alone = new GroupCommitter({ batching: false });
+    await alone.append(a, update('t5'));
+    assert.equal(committed, [4, 1]);
+  } finally {
+    stop();
+  }
+  await new GroupCommitter().append(b, update('t6'));
+  assert.equal(committed, [4, 1], 'nothing reported once stopped');
+});
+
 groupCommit.run();

@@ -299,4 +299,16 @@ recordLog('its lifecycle refuses a move out of CLOSED by name', () => {
   assert.not.ok(new StateMachine<LogState>('record log', 'FAILED', RECORD_LOG_TRANSITIONS).can('OPEN'));
 });
 
+recordLog('knows how much of the file is durable: what the last successful sync covered', async () => {
+  const log = await RecordLog.open(path.join(dir, 'durable.log'));
+  await log.append([{ kind: 'ACK', uuid: '00000000-0000-4000-8000-000000000001' }]);
+  assert.is(log.durableSize, 0, 'appended, not synced');
+  await log.sync();
+  assert.is(log.durableSize, log.size);
+  const synced = log.size;
+  await log.append([{ kind: 'ACK', uuid: '00000000-0000-4000-8000-000000000002' }]);
+  assert.is(log.durableSize, synced);
+  await log.close();
+});
+
 recordLog.run();

@@ -1,6 +1,7 @@
 // `lifeline inspect`: the built CLI on a real checkpoint written by the Checkpointer: JSON and text
 // output, exit codes (0 read, 1 strict recovery would fail, 2 bad flags), and never a change on disk.
 import fs from 'node:fs';
+import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { frameworkInfoPath, latestAgentPath, parseRecordLog, taskUpdatesPath } from '../../src/checkpoint/index.js';
@@ -67,8 +68,9 @@ Inspect('--json prints the recovered state in the documented shape, bytes as bas
   assert.equal(Object.keys(e1).sort(), ['generated', 'id', 'info', 'latest', 'runs']);
   assert.is(e1.latest, 'c-new');
   const run = e1.runs.find((candidate: { containerId: string }) => candidate.containerId === 'c-new');
-  assert.equal(Object.keys(run).sort(), ['completed', 'containerId', 'forked', 'outbox', 'shim', 'tasks']);
+  assert.equal(Object.keys(run).sort(), ['completed', 'containerId', 'forked', 'outbox', 'sandbox', 'shim', 'tasks']);
   assert.is(run.completed, false);
+  assert.is(run.sandbox, path.join(path.resolve(dir), 'sandboxes', AGENT, 'frameworks', 'f1', 'executors', 'e1', 'runs', 'c-new'));
   const t1 = run.tasks.find((task: { id: string }) => task.id === 't1');
   assert.equal(Object.keys(t1).sort(), ['acks', 'id', 'info', 'updates']);
   assert.is(t1.info.data, Buffer.from([0, 1, 2, 250, 255]).toString('base64'));

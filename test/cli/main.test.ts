@@ -10,8 +10,8 @@ import { CLI, freePort, removeDir, tempDir } from '../helpers.js';
 const COMMANDS = ['master', 'agent', 'run', 'shim', 'state', 'inspect'];
 
 /** Runs the built CLI to its end (these commands exit at once; the timeout only guards a hang). */
-function lifelineSync(args: string[]) {
-  const { status, signal, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+function lifelineSync(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const { status, signal, stdout, stderr } = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env });
   assert.is(signal, null, `lifeline ${args.join(' ')} was killed by ${signal}`);
   return { code: status, stdout, stderr };
 }
@@ -95,6 +95,63 @@ main('loads each command only when it runs (no static import of any command modu
   const compiled = fs.readFileSync(CLI, 'utf8');
   for (const command of COMMANDS) assert.not.match(compiled, new RegExp(`^import .*'\\./${command}\\.js'`, 'm'), command);
   assert.match(compiled, /import\('\.\/master\.js'\)/);
+});
+
+main('every command refuses a stray argument: exit 2, one line naming it', () => {
+  const required: Record<string, string[]> = {
+    master: [],
+    agent: ['--master=127.0.0.1:1', '--work_dir=/nonexistent/ll'],
+    run: ['--master=127.0.0.1:1', '--command=true'],
+    shim: [],
+    state: ['--master=127.0.0.1:1'],
+    inspect: ['--work_dir=/nonexistent/ll'],
+  };
+  for (const command of COMMANDS) {
+    const { code, stdout, stderr } = lifelineSync([command, ...required[command]!, 'stray']);
+    assert.is(code, 2, `${command}: ${stderr}`);
+    assert.is(stdout, '', command);
+    assert.match(stderr, new RegExp(`^lifeline: unexpected argument "stray" for lifeline ${command} .*\\n$`), command);
+  }
+});
+
+main('lifeline run --checkpoint false is refused with the --checkpoint=false hint, not run as a checkpointing framework', () => {
+  const { code, stderr } = lifelineSync(['run', '--checkpoint', 'false', '--command=true', '--master=127.0.0.1:1']);
+  assert.is(code, 2);
+  assert.match(stderr, /^lifeline: unexpected argument "false" for lifeline run; .*--checkpoint=false/);
+  assert.is(stderr.split('\n').filter(Boolean).length, 1, stderr);
+});
+
+main('a work dir that cannot be made is one line naming --work_dir, the path and the errno, exit 1', () => {
+  dir = tempDir();
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, '');
+  const workDir = path.join(file, 'work');
+  const env = { ...process.env, LIFELINE_LOG_LEVEL: 'silent' };
+  const { code, stderr } = lifelineSync(['agent', '--master=127.0.0.1:1', `--work_dir=${workDir}`, '--port=0', '--resources=cpus:1;mem:64;disk:64'], env);
+  assert.is(code, 1);
+  // One line (no stack), naming the flag, the path and the errno (the work dir is checked before use).
+  assert.is(stderr.split('\n').length, 2, stderr);
+  assert.ok(stderr.startsWith(`lifeline: --work_dir=${workDir} cannot be used: `), stderr);
+  assert.match(stderr, /ENOTDIR/);
+});
+
+main('a bad log level is refused in one line naming where it came from, exit 2', () => {
+  const fromEnv = lifelineSync(['master', '--port=0'], { ...process.env, LIFELINE_LOG_LEVEL: 'verbose' });
+  assert.is(fromEnv.code, 2);
+  assert.match(fromEnv.stderr, /^lifeline: invalid value for LIFELINE_LOG_LEVEL: "verbose" \(expected one of INFO, WARNING, ERROR or .*\)\n$/);
+  const fromFlag = lifelineSync(['agent', '--master=127.0.0.1:1', '--work_dir=/nonexistent/ll', '--logging_level=chatty']);
+  assert.is(fromFlag.code, 2);
+  assert.match(fromFlag.stderr, /^lifeline: invalid value for --logging_level: "chatty" .*\n$/);
+});
+
+main('a value a component refuses is reported under its flag, never its internal option name', () => {
+  const { code, stderr } = lifelineSync(['master', '--agent_ping_timeout=0ms']);
+  assert.is(code, 2);
+  assert.is(stderr, 'lifeline: invalid value for --agent_ping_timeout: "0ms" (expected a duration from 1ms to 2147483647ms)\n');
+  const agent = lifelineSync(['agent', '--master=127.0.0.1:1', '--work_dir=/nonexistent/ll', '--status_update_retry_interval_min=2mins']);
+  assert.is(agent.code, 2);
+  assert.match(agent.stderr, /^lifeline: invalid value for --status_update_retry_interval_max: .*--status_update_retry_interval_min/);
+  assert.not.match(agent.stderr, /[a-z]+Ms\b/);
 });
 
 main.run();

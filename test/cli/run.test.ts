@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fits, formatUpdate, jsonUpdate, parseResources, taskIdFor } from '../../src/cli/run.js';
+import { envPrefix, exitCodeOf, fits, formatUpdate, jsonUpdate, parseResources, takeEnv, taskIdFor } from '../../src/cli/run.js';
 import { isValidId, type NewTaskInfo, type Offer, type RoutedTaskStatus } from '../../src/protocol/index.js';
 import { lifeline, Proc, waitFor } from '../helpers.js';
 import { FakeMaster } from '../scheduler/fake-master.js';
@@ -131,6 +131,26 @@ Helpers('formats an update as TIME TASK_ID STATE (source, reason): message', () 
   });
 });
 
+Helpers('maps a terminal update to the exit code: the command\'s status, 128+signal, else 1', () => {
+  assert.is(exitCodeOf({ state: 'TASK_FINISHED', message: 'Command exited with status 0' }), 0);
+  assert.is(exitCodeOf({ state: 'TASK_FAILED', message: 'Command exited with status 42' }), 42);
+  assert.is(exitCodeOf({ state: 'TASK_FAILED', message: 'Command terminated with signal SIGKILL' }), 137);
+  assert.is(exitCodeOf({ state: 'TASK_FAILED', message: 'Failed to launch command: ENOENT' }), 1);
+  assert.is(exitCodeOf({ state: 'TASK_FAILED', message: undefined }), 1);
+  assert.is(exitCodeOf({ state: 'TASK_KILLED', message: 'Command terminated with signal SIGTERM' }), 1);
+  assert.is(exitCodeOf({ state: 'TASK_LOST', message: 'agent removed' }), 1);
+});
+
+Helpers('takes every --env out of argv and quotes the values for the shell', () => {
+  const { env, rest } = takeEnv(['--master=m', '--env=A=1', '--env', 'B=x=y', '--command=true', '--env=C=']);
+  assert.equal(env, [['A', '1'], ['B', 'x=y'], ['C', '']]);
+  assert.equal(rest, ['--master=m', '--command=true']);
+  assert.is(envPrefix([['A', "it's"]]), "export A='it'\\''s'; ");
+  for (const bad of [['--env=NOEQUALS'], ['--env=1X=2'], ['--env=A-B=1'], ['--env']]) {
+    assert.throws(() => takeEnv(bad), /--env/, bad.join(' '));
+  }
+});
+
 Helpers.run();
 
 // --- against a fake master ---------------------------------------------------------------------
@@ -217,15 +237,31 @@ Run('accepts the first offer that fits, declines the rest, and exits 0 on TASK_F
   assert.equal(subscribe!.frameworkInfo, { name: 'fit test', checkpoint: false });
 });
 
-Run('prints readable lines and exits 1 on any other terminal state', async (ctx) => {
+Run("prints readable lines and exits with the command's own status on TASK_FAILED", async (ctx) => {
   const proc = run(ctx, ['--command=exit 3', '--checkpoint']);
   const task = await launched(ctx);
   assert.is(ctx.master.callsOf('SUBSCRIBE')[0]!.frameworkInfo.checkpoint, true);
   ctx.master.send(update(task, 'TASK_FAILED', { message: 'Command exited with status 3' }));
   const exit = await proc.waitForExit();
-  assert.is(exit.code, 1, proc.stderr);
+  assert.is(exit.code, 3, proc.stderr);
   assert.match(proc.stdout, new RegExp(`^\\S+Z ${task.taskId} TASK_FAILED \\(SOURCE_EXECUTOR\\): Command exited with status 3$`, 'm'));
   assert.match(proc.stdout, /subscribed to .* as framework fw-1/);
+});
+
+Run("says when the task's agent goes away and comes back, and ignores other agents", async (ctx) => {
+  const proc = run(ctx, ['--command=sleep 9', '--checkpoint', '--env=A=1', '--env', "B=it's"]);
+  const task = await launched(ctx);
+  assert.is(task.command!.value, "export A='1'; export B='it'\\''s'; sleep 9");
+  ctx.master.send(update(task, 'TASK_RUNNING'));
+  ctx.master.send({ type: 'AGENT_STATUS', agentId: 'someone-else', status: 'DISCONNECTED', timestamp: Date.now(), reregisterTimeoutMs: 1000 });
+  ctx.master.send({ type: 'AGENT_STATUS', agentId: task.agentId, hostname: 'localhost', status: 'DISCONNECTED', timestamp: Date.now(), reregisterTimeoutMs: 75_000 });
+  ctx.master.send({ type: 'AGENT_STATUS', agentId: task.agentId, status: 'REREGISTERED', timestamp: Date.now(), awayMs: 4_210 });
+  ctx.master.send(update(task, 'TASK_FINISHED'));
+  const exit = await proc.waitForExit();
+  assert.is(exit.code, 0, proc.stderr);
+  assert.match(proc.stdout, new RegExp(`Z agent ${task.agentId} \\(localhost\\) disconnected; the task keeps running there, waiting up to 75s for it to re-register\n`));
+  assert.match(proc.stdout, new RegExp(`Z agent ${task.agentId} re-registered after 4\\.2 s\n`));
+  assert.not.match(proc.stdout, /someone-else/);
 });
 
 Run('runs the task under --executor with the command as its data', async (ctx) => {

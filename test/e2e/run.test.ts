@@ -58,10 +58,10 @@ Run('runs a task that finishes: exit 0, TASK_FINISHED, and SUBSCRIBED as the fir
   assert.ok(states.some((s) => s.state === 'TASK_RUNNING'), JSON.stringify(states));
 });
 
-Run('exits 1 when the task exits 3, with TASK_FAILED and a message mentioning 3', async (ctx) => {
+Run('exits 3 when the task exits 3, with TASK_FAILED and a message mentioning 3', async (ctx) => {
   const proc = run(ctx, ['--command=exit 3', '--json']);
   const exit = await proc.waitForExit(30_000);
-  assert.is(exit.code, 1, `${proc.stdout}\n${proc.stderr}`);
+  assert.is(exit.code, 3, `${proc.stdout}\n${proc.stderr}`);
   const last = updates(proc).at(-1)!;
   assert.is(last.state, 'TASK_FAILED');
   assert.match(last.message ?? '', /\b3\b/);

@@ -15,6 +15,7 @@ import { ShimInfo } from '../../src/checkpoint/shim-info.js';
 import { ExecutorDriver, type ExecutorDriverOptions } from '../../src/executor/index.js';
 import { FIRST_SUBSCRIBE_ATTEMPTS, type DriverInternals } from '../../src/executor/driver.js';
 import type { AttemptTrigger } from '../../src/executor/reconnect.js';
+import { SUBSCRIBE_MAX_UPDATES } from '../../src/executor/subscription.js';
 import { EXECUTOR_PROTOCOL_VERSION, LifelineError, type Reason } from '../../src/protocol/index.js';
 import { processIdentity } from '../../src/process/index.js';
 import { FIXTURES, Proc, isAlive, removeDir, tempDir, waitFor, withTimeout } from '../helpers.js';
@@ -222,6 +223,50 @@ Recovery('writes shim.json on start and rewrites it when a task group is tracked
 });
 
 // ---- the agent goes away and comes back ----
+
+Recovery('a full backlog makes update() wait, in order, until an acknowledgement makes room; nothing is dropped', async (context) => {
+  const agent = await startAgent(context, { acknowledge: false, launch: commandTask('task-1', 'true') });
+  const { driver, seen } = recordingDriver(context, { maxBacklogUpdates: 3 });
+  await driver.start();
+  await waitFor(() => seen.launched.length === 1, { message: 'LAUNCH' });
+  const resolved: number[] = [];
+  const pending = Array.from({ length: 5 }, (_, i) => driver.update({ taskId: 'task-1', state: 'TASK_RUNNING', message: `n=${i + 1}` }).then(() => void resolved.push(i + 1)));
+  await waitFor(() => agent.statuses().length === 3, { message: 'three updates at the agent' });
+  await driver.flush();
+  assert.equal(agent.statuses().map((s) => s.message), ['n=1', 'n=2', 'n=3'], 'the bound: the other two wait, not sent, not recorded');
+  assert.equal((await readRecordLog(outboxPath(context.dir))).records.filter((r) => r.kind === 'UPDATE').length, 3, 'nor in the outbox');
+  agent.acknowledge(agent.statuses()[0]!);
+  await waitFor(() => agent.statuses().length === 4, { message: 'one acknowledged: the next goes' });
+  for (const status of agent.statuses()) agent.acknowledge(status);
+  await waitFor(() => agent.statuses().length === 5, { message: 'the last' });
+  agent.acknowledge(agent.statuses()[4]!);
+  await withTimeout(Promise.all(pending), 5_000, 'every update acknowledged');
+  assert.equal(resolved, [1, 2, 3, 4, 5]);
+  assert.equal(agent.statuses().map((s) => s.message), ['n=1', 'n=2', 'n=3', 'n=4', 'n=5']);
+});
+
+Recovery('a large backlog goes in bounded pieces: a SUBSCRIBE with the oldest, then the rest as UPDATE frames, in order', async (context) => {
+  const first = await startAgent(context, { acknowledge: false, launch: commandTask('task-1', 'true') });
+  const { driver, seen } = recordingDriver(context);
+  await driver.start();
+  await waitFor(() => seen.launched.length === 1, { message: 'LAUNCH' });
+  await first.close();
+  await waitFor(() => driver.state !== 'SUBSCRIBED', { message: 'the driver to notice the agent is gone' });
+  const made = 2_500;
+  const pending = Array.from({ length: made }, (_, i) => driver.update({ taskId: 'task-1', state: 'TASK_RUNNING', message: `n=${i + 1}` }));
+  await driver.flush();
+  const second = await restartAgent(context, { acknowledge: false });
+  const subscribe = await second.waitForCall('SUBSCRIBE', 're-SUBSCRIBE');
+  assert.is(subscribe.unacknowledgedUpdates.length, SUBSCRIBE_MAX_UPDATES, 'the SUBSCRIBE carries a bounded piece');
+  await waitFor(() => second.statuses().length >= made, { message: `all ${made} updates at the agent` });
+  assert.equal(
+    second.statuses().map((status) => status.message),
+    Array.from({ length: made }, (_, i) => `n=${i + 1}`),
+    'every update once, in the order made',
+  );
+  for (const status of second.statuses()) second.acknowledge(status);
+  await withTimeout(Promise.all(pending), 10_000, 'every update acknowledged');
+});
 
 Recovery('re-SUBSCRIBEs to the restarted agent with its unacknowledged updates and tasks in order; pending updates resolve on the new ACKs', async (context) => {
   const first = await startAgent(context, { acknowledge: false, launch: commandTask('task-1', 'true') });

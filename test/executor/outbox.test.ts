@@ -1,5 +1,5 @@
 // The executor's outbox on its own: durable updates with group commit, lazy ACKs, a torn tail left
-// by an earlier writer, and a disk that fails (reported once, never silencing the executor).
+// by an earlier writer, and a disk that fails (reported once per episode, retried, nothing lost).
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import { readRecordLog, encodeRecords } from '../../src/checkpoint/record-log.js';
 import { OUTBOX_TRANSITIONS, Outbox, type OutboxState } from '../../src/executor/outbox.js';
 import { StateMachine } from '../../src/lifecycle/state-machine.js';
-import { IllegalStateError, type TaskStatus } from '../../src/protocol/index.js';
-import { removeDir, tempDir } from '../helpers.js';
+import { IllegalStateError, type LifelineError, type TaskStatus } from '../../src/protocol/index.js';
+import { removeDir, tempDir, waitFor } from '../helpers.js';
 
 interface Context {
   dir: string;
@@ -101,19 +101,70 @@ OutboxSuite('a log whose last record was torn by a crash is cut back before appe
   );
 });
 
-OutboxSuite('a disk that fails is reported once and the updates still resolve (sent without a durable record)', async (context) => {
+OutboxSuite('a disk that fails is reported once; the updates wait, are retried on a backoff and become durable in order once it works', async (context) => {
   const file = path.join(context.dir, 'outbox.log');
   fs.symlinkSync('/dev/full', file);
   const failures: Error[] = [];
-  const outbox = open(context, file, failures);
+  const outbox = new Outbox(file, { onFailure: (error) => void failures.push(error), retryMinMs: 5, retryMaxMs: 20 });
+  context.outboxes.push(outbox);
   await outbox.opened;
-  await outbox.appendUpdate(status(1));
-  await outbox.appendUpdate(status(2));
+  let durable = 0;
+  const appends = [1, 2, 3].map((i) => outbox.appendUpdate(status(i)).then(() => void durable++));
+  await outbox.quiet();
+  assert.is(outbox.state, 'FAILING');
   outbox.appendAck(status(1).uuid);
-  await outbox.flush();
+  const appendedLater = outbox.appendUpdate(status(4)).then(() => void durable++);
+  // Several retries against the full device: still one report, nothing durable, nothing rejected.
+  await waitFor(() => outbox.retries >= 3, { message: 'three reopen attempts' });
+  assert.is(durable, 0, 'nothing durable while the disk is full');
   assert.is(failures.length, 1, 'reported once');
   assert.match(failures[0]!.message, /cannot write the outbox .*outbox\.log/);
   assert.is((failures[0] as NodeJS.ErrnoException).code, 'ENOSPC');
+  // Space again: a regular file where the full device was.
+  fs.rmSync(file);
+  fs.writeFileSync(file, '');
+  await Promise.all([...appends, appendedLater]);
+  assert.is(durable, 4);
+  assert.is(outbox.state, 'OPEN');
+  const { records } = await readRecordLog(file);
+  assert.equal(records.filter((r) => r.kind === 'UPDATE').map((r) => r.kind === 'UPDATE' && r.status.message), ['update 1', 'update 2', 'update 3', 'update 4']);
+});
+
+OutboxSuite('closing an outbox that waits for its disk rejects the waiting updates', async (context) => {
+  const file = path.join(context.dir, 'outbox.log');
+  fs.symlinkSync('/dev/full', file);
+  const outbox = new Outbox(file, { onFailure: () => {}, retryMinMs: 5, retryMaxMs: 20 });
+  await outbox.opened;
+  const waiting = outbox.appendUpdate(status(1));
+  await outbox.quiet();
+  await outbox.close();
+  const error = await waiting.then(() => undefined, (e: LifelineError) => e);
+  assert.is(error?.code, 'ERR_DRIVER_STOPPED');
+  await outbox.appendUpdate(status(2)).then(() => assert.unreachable('closed'), (e: LifelineError) => assert.is(e.code, 'ERR_DRIVER_STOPPED'));
+});
+
+OutboxSuite('compacts a log grown past compactAtBytes: acknowledged history goes, what is unacknowledged stays, in order', async (context) => {
+  const file = path.join(context.dir, 'outbox.log');
+  const outbox = new Outbox(file, { onFailure: () => {}, compactAtBytes: 8 * 1024 });
+  context.outboxes.push(outbox);
+  await outbox.opened;
+  let largest = 0;
+  for (let i = 0; i < 600; i++) {
+    await outbox.appendUpdate(status(i));
+    outbox.appendAck(status(i).uuid);
+    largest = Math.max(largest, fs.statSync(file).size);
+  }
+  const pending = [600, 601, 602].map((i) => status(i));
+  await Promise.all(pending.map((s) => outbox.appendUpdate(s)));
+  await outbox.close();
+  assert.ok(outbox.compactions >= 3, `${outbox.compactions} compactions`);
+  // Bounded by what a compaction keeps (64 acknowledged updates) plus compactAtBytes.
+  assert.ok(largest < 24 * 1024, `the outbox stayed small: largest ${largest} bytes`);
+  const { records } = await readRecordLog(file);
+  const acked = new Set(records.flatMap((r) => (r.kind === 'ACK' ? [r.uuid] : [])));
+  const unacked = records.flatMap((r) => (r.kind === 'UPDATE' && !acked.has(r.status.uuid) ? [r.status.message] : []));
+  assert.equal(unacked, ['update 600', 'update 601', 'update 602']);
+  assert.ok(records.length < 300, `${records.length} records left`);
 });
 
 OutboxSuite('a directory that cannot hold the log rejects `opened` with the fs error', async (context) => {
@@ -126,13 +177,16 @@ OutboxSuite('a directory that cannot hold the log rejects `opened` with the fs e
 
 const Lifecycle = suite('Outbox lifecycle');
 
-Lifecycle('moves OPENING → OPEN → BROKEN → CLOSED, and never back', () => {
+Lifecycle('moves OPENING → OPEN ⇄ FAILING → CLOSED; a BROKEN one (never opened) is not reopened', () => {
   const machine = new StateMachine<OutboxState>('outbox /x/outbox.log', 'OPENING', OUTBOX_TRANSITIONS);
   machine.transition('OPEN');
-  machine.transition('BROKEN');
-  assert.not.ok(machine.can('OPEN'), 'a broken outbox is not reopened');
+  machine.transition('FAILING');
+  machine.transition('OPEN');
   machine.transition('CLOSED');
   assert.is(machine.state, 'CLOSED');
+  const broken = new StateMachine<OutboxState>('outbox /x/outbox.log', 'OPENING', OUTBOX_TRANSITIONS);
+  broken.transition('BROKEN');
+  assert.not.ok(broken.can('OPEN'), 'a broken outbox is not reopened');
 });
 
 Lifecycle('refuses an illegal move by name', () => {

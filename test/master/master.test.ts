@@ -37,7 +37,7 @@ Flow('registers an agent, offers it, launches, routes updates, acknowledgements 
   assert.equal(again.offers[0]!.resources, { cpus: 3, mem: 3968, disk: 10_000 });
 
   let state = await h.state();
-  assert.equal(state.frameworks[0]!.tasks, [{ id: 't1', state: 'TASK_STAGING', agentId, executorId: 't1' }]);
+  assert.equal(state.frameworks[0]!.tasks.map(({ id, state, agentId, executorId }) => ({ id, state, agentId, executorId })), [{ id: 't1', state: 'TASK_STAGING', agentId, executorId: 't1' }]);
 
   const running = agentStatus(agentId, 't1', 'TASK_RUNNING');
   agent.send({ type: 'STATUS_UPDATE', frameworkId, status: running });

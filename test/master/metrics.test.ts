@@ -106,4 +106,27 @@ metrics('two masters in one process keep separate metrics', async () => {
   assert.is(sample((await first.metrics.text()).body, 'lifeline_master_agents{status="ACTIVE"}'), 1);
 });
 
+metrics('counts terminal tasks by state and reason ("none" without one), independent of live frameworks', async () => {
+  const { metrics: master } = setup();
+  master.taskEnded('TASK_FINISHED', undefined);
+  master.taskEnded('TASK_LOST', 'REASON_AGENT_REMOVED');
+  master.taskEnded('TASK_LOST', 'REASON_AGENT_REMOVED');
+  const { body } = await master.text();
+  assert.match(body, /^# TYPE lifeline_master_tasks_terminal_total counter$/m);
+  assert.is(sample(body, 'lifeline_master_tasks_terminal_total{state="TASK_FINISHED",reason="none"}'), 1);
+  assert.is(sample(body, 'lifeline_master_tasks_terminal_total{state="TASK_LOST",reason="REASON_AGENT_REMOVED"}'), 2);
+});
+
+metrics('says which release and protocol run, and adds process metrics only once started', async () => {
+  const { metrics: master } = setup();
+  let body = (await master.text()).body;
+  assert.match(body, /^lifeline_build_info\{version="\d+\.\d+\.\d+[^"]*",protocol="\d+"\} 1$/m);
+  assert.not.match(body, /^process_cpu_user_seconds_total/m);
+  master.started();
+  master.started();
+  body = (await master.text()).body;
+  assert.match(body, /^# TYPE process_cpu_user_seconds_total counter$/m);
+  assert.match(body, /^# TYPE nodejs_heap_size_used_bytes gauge$/m);
+});
+
 metrics.run();

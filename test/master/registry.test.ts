@@ -146,15 +146,20 @@ Frameworks('keeps a terminal state when a later update says otherwise', () => {
 Frameworks('renders /state as DESIGN §9 says', () => {
   const { registry, agent, durable } = setup();
   const state = registry.toJSON();
-  assert.equal(state.agents, [{ id: agent.id, hostname: 'node-1', checkpoint: true, status: 'ACTIVE', resources: { cpus: 4, mem: 4096, disk: 10_000 }, protocol: null, release: null }]);
+  // DESIGN §9's fields, plus what the web view and the operator verbs read (issue 15).
+  assert.equal(state.agents, [
+    { id: agent.id, hostname: 'node-1', checkpoint: true, status: 'ACTIVE', resources: { cpus: 4, mem: 4096, disk: 10_000 }, protocol: null, release: null, address: null, lastSeen: null, events: [] },
+  ]);
   const framework = state.frameworks.find((f) => f.id === durable.id)!;
+  const [staging] = framework.tasks[0]!.statuses;
   assert.equal(framework, {
     id: durable.id,
     name: 'durable',
     checkpoint: true,
     status: 'ACTIVE',
-    tasks: [{ id: 't-durable', state: 'TASK_STAGING', agentId: agent.id, executorId: 't-durable' }],
+    tasks: [{ id: 't-durable', state: 'TASK_STAGING', agentId: agent.id, executorId: 't-durable', name: 't-durable', sandbox: null, statuses: [staging!] }],
   });
+  assert.equal({ ...staging!, timestamp: 0 }, { state: 'TASK_STAGING', timestamp: 0, source: 'SOURCE_MASTER', reason: null, message: 'launched by the master', uuid: null });
   assert.equal(state.completedFrameworks, []);
 });
 
