@@ -222,7 +222,12 @@ export class MasterSession {
     if (!framework) return;
     model.logger.info({ frameworkId }, 'shutting down a framework');
     framework.terminating = true;
-    for (const run of framework.executors.values()) this.#ending.shutdown(run);
+    for (const run of [...framework.executors.values()]) {
+      // A run that ended while its last updates waited for acknowledgements is forgotten now:
+      // a removed framework acknowledges nothing more, and its gc_delay must start.
+      if (run.is('TERMINATED')) model.maybeForget(run);
+      else this.#ending.shutdown(run);
+    }
     for (const run of [...framework.archived]) model.maybeForget(run);
     model.maybeForgetFramework(framework);
   }
