@@ -80,7 +80,7 @@ export class MasterLink {
       backoff: { minMs: Math.min(options.backoffFactorMs / 2, maxMs), maxMs, factor: 2, afterBreak: 'backoff' },
       // The agent protocol has no ERROR call to answer with: log it and drop the frame.
       onInvalid: (error) => {
-        this.#logger.error({ err: error.message }, 'invalid frame from the master: dropped');
+        this.#logger.error({ code: error.code, err: error.message }, 'invalid frame from the master: dropped');
         return 'drop';
       },
       onTransportError: (error) => this.#logger.debug({ err: error.message }, 'master connection error'),

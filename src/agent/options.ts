@@ -3,6 +3,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import type { Logger } from '../log.js';
+import { MAX_RESOURCE } from '../protocol/index.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -113,8 +114,8 @@ export function validateOptions(options: AgentOptions): Config {
   const hostname = options.hostname ?? os.hostname();
   if (typeof hostname !== 'string' || hostname === '' || hostname.length > 1024) throw new AgentOptionError('hostname', hostname, 'a non-empty host name');
   const resources = options.resources;
-  if (resources === null || typeof resources !== 'object' || !(['cpus', 'mem', 'disk'] as const).every((name) => Number.isFinite(resources[name]) && resources[name] >= 0)) {
-    throw new AgentOptionError('resources', resources, '{cpus, mem, disk} with non-negative numbers');
+  if (resources === null || typeof resources !== 'object' || !(['cpus', 'mem', 'disk'] as const).every((name) => Number.isFinite(resources[name]) && resources[name] >= 0 && resources[name] <= MAX_RESOURCE)) {
+    throw new AgentOptionError('resources', resources, `{cpus, mem, disk} with non-negative numbers of at most ${MAX_RESOURCE}`);
   }
   const maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024) throw new AgentOptionError('maxFrameBytes', maxFrameBytes, 'an integer ≥ 1024');

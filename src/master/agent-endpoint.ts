@@ -14,6 +14,7 @@ import { Endpoint, type EndpointSession as Session } from '../session/endpoint.j
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
+import { AGENT_FRAME_LIMIT, agentOutgoing } from './outgoing.js';
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -61,6 +62,7 @@ export class AgentEndpoint {
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
+      outgoing: { prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
     });
   }
 

@@ -4,6 +4,7 @@
 import {
   IllegalStateError,
   InvalidOptionError,
+  MAX_OFFERS_PER_EVENT,
   type AgentEvent,
   type SchedulerEvent,
 } from '../protocol/index.js';
@@ -14,6 +15,7 @@ import { Allocator, type OutstandingOffer } from './allocator.js';
 import type { MasterContext } from './context.js';
 import { MasterHttpServer } from './http.js';
 import { MasterMetrics } from './metrics.js';
+import { pieces } from './outgoing.js';
 import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
 import { SchedulerEndpoint } from './scheduler-endpoint.js';
 
@@ -239,10 +241,14 @@ export class Master {
     }
     for (const [frameworkId, offers] of byFramework) {
       this.#logger.debug({ frameworkId, offers: offers.map((offer) => ({ id: offer.id, agentId: offer.agentId, resources: offer.resources })) }, 'offering');
-      const sent = this.#schedulers.send(frameworkId, {
-        type: 'OFFERS',
-        offers: offers.map(({ id, agentId, hostname, resources }) => ({ id, agentId, hostname, resources })),
-      });
+      // In pieces: one offer per agent, and an OFFERS event of 100k agents would outgrow a frame.
+      let sent = true;
+      for (const piece of pieces(offers, MAX_OFFERS_PER_EVENT)) {
+        sent &&= this.#schedulers.send(frameworkId, {
+          type: 'OFFERS',
+          offers: piece.map(({ id, agentId, hostname, resources }) => ({ id, agentId, hostname, resources })),
+        });
+      }
       // The scheduler's connection is going away: its close handler has or will withdraw them.
       if (!sent) this.#allocator.withdrawFramework(frameworkId);
     }

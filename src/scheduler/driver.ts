@@ -111,11 +111,12 @@ export class SchedulerDriver {
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
       queue: true,
+      // An event the driver cannot validate is reported and dropped: closing would cost the
+      // framework itself (removed at once with the default failover timeout of 0).
       onInvalid: (error) => {
-        this.#log.warn({ err: error.message }, 'malformed frame from master');
+        this.#log.warn({ code: error.code, err: error.message }, 'invalid frame from master: dropped');
         this.#report(error);
-        // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
-        return 'close';
+        return 'drop';
       },
       onAccepted: (event) => this.#onSubscribed(event.frameworkId, event.heartbeatIntervalMs),
       onFrame: (event) => this.#onFrame(event),

@@ -13,10 +13,10 @@ import type * as v from 'valibot';
 import { decodeFrame } from '../protocol/codec.js';
 import { LifelineError, ProtocolError } from '../protocol/errors.js';
 import type { Logger } from '../log.js';
-import { EndpointSession } from './endpoint-session.js';
+import { EndpointSession, type Outgoing } from './endpoint-session.js';
 import { wsTransport } from './ws-transport.js';
 
-export { EndpointSession, type SessionState } from './endpoint-session.js';
+export { EndpointSession, type Outgoing, type SessionState } from './endpoint-session.js';
 
 type CallSchema = v.GenericSchema<unknown, { type: string }>;
 
@@ -43,6 +43,8 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   onClose(session: EndpointSession<Event>, wasRegistered: boolean): void;
   /** Counts a rejected frame (metrics). */
   onRejected(error: LifelineError): void;
+  /** Checks every event before it is sent (the receiver's schema and frame limit). Default: none. */
+  outgoing?: Outgoing<Event>;
 }
 
 /** A WebSocket server (noServer: the HTTP server is the caller's), routing validated calls. */
@@ -104,7 +106,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
         this.#options.onClose(session, wasRegistered);
       },
     });
-    session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }));
+    session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }), this.#options.outgoing);
     this.#sessions.add(session);
     log().debug('connected');
     this.#options.onConnect?.(session);
