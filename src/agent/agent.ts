@@ -6,11 +6,11 @@
 // executors --executor_reregistration_timeout to re-subscribe, and only then re-registers.
 // This module is the wiring and start/stop; what the agent knows is the NodeModel (node-model.ts),
 // what it does is in run-ending, launcher, recovery-flow, master-session and executor-sessions.
-import fs from 'node:fs/promises';
 import { Checkpointer } from '../checkpoint/checkpointer.js';
 import { IllegalStateError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
+import { secureWorkDir } from './work-dir.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
@@ -157,7 +157,7 @@ export class Agent {
   async #start(): Promise<void> {
     let live: ExecutorRun[] = [];
     try {
-      await fs.mkdir(this.#config.workDir, { recursive: true });
+      await secureWorkDir(this.#config.workDir, this.#logger);
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.

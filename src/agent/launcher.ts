@@ -113,14 +113,15 @@ export interface LaunchRequest {
  * Rejects (with the spawn error) when the process could not be started.
  */
 export async function launchExecutor(request: LaunchRequest): Promise<LaunchedExecutor> {
-  await fs.promises.mkdir(request.sandbox, { recursive: true });
+  // Private to the agent's user (issue 14): a task's output and files are its framework's business.
+  await fs.promises.mkdir(request.sandbox, { recursive: true, mode: 0o700 });
   // No await between spawn and attaching the exit listener: a fast exit must not be missed.
-  const stdout = fs.openSync(path.join(request.sandbox, 'stdout'), 'a', 0o644);
+  const stdout = fs.openSync(path.join(request.sandbox, 'stdout'), 'a', 0o600);
   let stderr: number | undefined;
   let child: ChildProcess;
   let spawnedAt: number;
   try {
-    stderr = fs.openSync(path.join(request.sandbox, 'stderr'), 'a', 0o644);
+    stderr = fs.openSync(path.join(request.sandbox, 'stderr'), 'a', 0o600);
     spawnedAt = performance.now();
     child = spawn(request.command.file, [...request.command.args], {
       cwd: request.sandbox,

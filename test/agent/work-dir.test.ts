@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { secureWorkDir } from '../../src/agent/work-dir.js';
+import { silentLogger } from '../../src/log.js';
+import { removeDir, tempDir } from '../helpers.js';
+
+const asRoot = process.getuid?.() === 0 && process.env.CI !== 'true';
+if (!asRoot) console.log('work-dir: not root (or CI=true): the case of a work dir of another user is skipped');
+
+const WorkDir = suite<{ dir: string }>('the work dir is private to the agent');
+
+WorkDir.before.each((context) => {
+  context.dir = tempDir('ll-wd-');
+});
+WorkDir.after.each(({ dir }) => removeDir(dir));
+
+WorkDir('creates a missing work dir with mode 0700', async ({ dir }) => {
+  const workDir = path.join(dir, 'a', 'work');
+  await secureWorkDir(workDir, silentLogger);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o700);
+});
+
+WorkDir('narrows an existing 0755 work dir to 0700, keeping what is in it', async ({ dir }) => {
+  const workDir = path.join(dir, 'work');
+  fs.mkdirSync(workDir, { mode: 0o755 });
+  fs.chmodSync(workDir, 0o755);
+  fs.writeFileSync(path.join(workDir, 'keep'), 'x');
+  await secureWorkDir(workDir, silentLogger);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o700);
+  assert.is(fs.readFileSync(path.join(workDir, 'keep'), 'utf8'), 'x');
+});
+
+WorkDir('refuses a work dir that is a file', async ({ dir }) => {
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, '');
+  await secureWorkDir(file, silentLogger).then(
+    () => assert.unreachable('accepted a file'),
+    (error: Error & { code?: string }) => assert.match(error.message, /(not a directory|EEXIST|ENOTDIR)/),
+  );
+});
+
+if (asRoot) {
+  WorkDir('refuses a work dir of another user, naming its uid', async ({ dir }) => {
+    const workDir = path.join(dir, 'theirs');
+    fs.mkdirSync(workDir, { mode: 0o700 });
+    fs.chownSync(workDir, 65_534, 65_534);
+    await secureWorkDir(workDir, silentLogger).then(
+      () => assert.unreachable('accepted a work dir of nobody'),
+      (error: Error & { code?: string }) => {
+        assert.is(error.code, 'ERR_ENVIRONMENT');
+        assert.match(error.message, /belongs to uid 65534, not to this agent's uid 0/);
+      },
+    );
+  });
+}
+
+WorkDir.run();
