@@ -11,6 +11,7 @@ import { IllegalStateError } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
 import { secureWorkDir } from './work-dir.js';
+import { isOpenToOthers, switchesUsers } from './task-user.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
@@ -21,7 +22,7 @@ import { NodeModel, type AgentStatus } from './node-model.js';
 import { validateOptions, type AgentOptions, type Config } from './options.js';
 import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
-import { removeStaleSocket } from './socket-path.js';
+import { removeStaleSocket, shareSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';
@@ -157,7 +158,7 @@ export class Agent {
   async #start(): Promise<void> {
     let live: ExecutorRun[] = [];
     try {
-      await secureWorkDir(this.#config.workDir, this.#logger);
+      await secureWorkDir(this.#config.workDir, this.#logger, switchesUsers(this.#config));
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.
@@ -170,6 +171,8 @@ export class Agent {
       }
       if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while recovering
       await this.#endpoint.listen();
+      // Executors of other users may be coming back: their way in was opened by an earlier launch.
+      if (switchesUsers(this.#config) && (await isOpenToOthers(this.#config.workDir))) await shareSocket(this.#config.socketPath);
       // Listening first: the runs recovery found dead are ended now, while live executors come back.
       this.#recovery.endDeadRuns();
       // The agent is not the parent of recovered executors: it watches them instead.

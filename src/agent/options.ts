@@ -53,6 +53,11 @@ export interface AgentOptions {
    * own (the benchmark's baseline). Default: true.
    */
   checkpointBatching?: boolean;
+  /**
+   * Run as root: start the executors and tasks of a framework with FrameworkInfo.user as that
+   * user (their sandbox owned by them). Default: true, as Mesos's --switch_user.
+   */
+  switchUser?: boolean;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
   logger?: Logger;
@@ -80,6 +85,7 @@ export interface Config {
   hostname: string;
   executorHeartbeatIntervalMs: number;
   checkpointBatching: boolean;
+  switchUser: boolean;
 }
 
 const MASTER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
@@ -147,5 +153,6 @@ export function validateOptions(options: AgentOptions): Config {
     hostname,
     executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
     checkpointBatching: bool('checkpointBatching', true),
+    switchUser: bool('switchUser', true),
   };
 }

@@ -68,6 +68,23 @@ export function assertTrustedSocketDir(dir: string, uid = typeof process.getuid 
 }
 
 /**
+ * For executors of other users (a root agent with --switch_user, once it starts one): the socket
+ * becomes 0666 and its directory and the runtime dir above it 0711 (pass through, not list). The
+ * token, not the mode, says who an executor is; a missing socket (not listening yet) is left alone.
+ */
+export async function shareSocket(socketPath: string): Promise<void> {
+  const dir = path.dirname(socketPath);
+  await fs.chmod(socketPath, 0o666).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  for (const each of [dir, path.dirname(dir)]) {
+    const stat = await fs.stat(each);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : stat.uid;
+    if (stat.uid === uid && (stat.mode & 0o011) !== 0o011) await fs.chmod(each, (stat.mode & 0o7777) | 0o011);
+  }
+}
+
+/**
  * Removes a socket file left by an agent that died, after checking that nothing answers on it.
  * Throws AgentAlreadyRunningError when something does (a live or stopped agent: a SIGSTOPped
  * process still accepts into its backlog, which is what we want here).

@@ -30,6 +30,7 @@ export const AGENT_FLAGS = {
   hostname: { type: 'string', defaultHelp: os.hostname(), help: 'host name reported to the master' },
   executor_heartbeat_interval: { type: 'duration', default: '5secs', help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
   checkpoint_batching: { type: 'boolean', default: 'true', help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
+  switch_user: { type: 'boolean', default: 'true', help: 'run as root: start executors and tasks as their FrameworkInfo.user' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Which flag each Agent option comes from, to name it when the Agent rejects a value. */
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     hostname: flags.hostname,
     executorHeartbeatIntervalMs: flags.executor_heartbeat_interval,
     checkpointBatching: flags.checkpoint_batching,
+    switchUser: flags.switch_user,
   };
   // Nothing the agent writes (meta/, sandboxes, and what executors inherit) may be writable by
   // group or others, whatever the operator's umask: a 0600 token.sha256 in a 0777 directory is

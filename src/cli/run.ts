@@ -1,7 +1,7 @@
 // `lifeline run`: a framework that launches one task and follows it to a terminal state, like
 // `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
 import { randomBytes } from 'node:crypto';
-import { FlagError, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { FlagError, USER_PATTERN, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseAddress } from '../scheduler/address.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
@@ -15,6 +15,7 @@ const SPECS = {
   resources: { type: 'string', help: 'resources of the task: cpus:N;mem:MB[;disk:MB]', default: 'cpus:0.1;mem:32' },
   executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
+  user: { type: 'string', help: 'run the executor and task as this user (FrameworkInfo.user; needs an agent run as root with --switch_user)' },
 } satisfies Record<string, FlagSpec>;
 
 const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--json]';
@@ -113,7 +114,9 @@ export async function main(argv: string[]): Promise<number> {
     if (value !== undefined && value.length > MAX_COMMAND) throw new FlagError(`invalid value for --${flag}: ${show(value)} (at most ${MAX_COMMAND} characters)`);
   }
   const need = parseResources(flags.resources);
+  if (flags.user !== undefined && !USER_PATTERN.test(flags.user)) throw new FlagError(`invalid value for --user: ${show(flags.user)} (expected a user name)`);
   return new Run({
+    user: flags.user,
     master: flags.master,
     command: flags.command,
     name: flags.name,
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
 
 interface RunOptions {
   master: string;
+  user?: string | undefined;
   command: string | undefined;
   name: string;
   checkpoint: boolean;
@@ -175,7 +179,7 @@ class Run {
     });
     this.#driver = new SchedulerDriver({
       master: options.master,
-      frameworkInfo: { name: options.name, checkpoint: options.checkpoint },
+      frameworkInfo: { name: options.name, checkpoint: options.checkpoint, ...(options.user !== undefined && { user: options.user }) },
       // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
       autoAcknowledge: false,
       onSubscribed: (frameworkId) => this.#subscribed(frameworkId),

@@ -63,9 +63,14 @@ export type TaskInfo = v.InferOutput<typeof TaskInfo>;
 export const NewTaskInfo = v.object({ ...TaskInfo.entries, agentId: v.optional(Id) });
 export type NewTaskInfo = v.InferOutput<typeof NewTaskInfo>;
 
+/** A POSIX user name (FrameworkInfo.user): what `useradd` accepts. */
+export const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9._-]{0,31}\$?$/;
+
 export const FrameworkInfo = v.object({
   id: v.optional(Id),
   name: v.pipe(v.string(), v.maxLength(MAX_NAME)),
+  /** The user the framework's executors and tasks run as, on an agent run as root with --switch_user. */
+  user: v.optional(v.pipe(v.string(), v.regex(USER_PATTERN, 'must be a user name (letters, digits, . _ -; at most 32)'))),
   checkpoint: v.optional(v.boolean(), false),
   failoverTimeoutMs: v.optional(Millis),
 });

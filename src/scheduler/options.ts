@@ -1,7 +1,7 @@
 // The SchedulerDriver's options and their validation: every bad value is refused at construction
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
-import { InvalidOptionError, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { InvalidOptionError, USER_PATTERN, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
 import { parseAddress } from './address.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
@@ -15,6 +15,8 @@ export interface SchedulerFrameworkInfo {
   checkpoint?: boolean;
   /** How long the master keeps the framework (and its tasks) after the scheduler disconnects. Default 0. */
   failoverTimeoutMs?: number;
+  /** The user its executors and tasks run as, on agents run as root with --switch_user (Mesos's FrameworkInfo.user). */
+  user?: string;
 }
 
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
@@ -58,6 +60,7 @@ export function checkOptions(options: SchedulerDriverOptions): void {
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
   if (info.id !== undefined && typeof info.id !== 'string') throw new InvalidOptionError('frameworkInfo.id', info.id, 'a framework ID string');
   if (info.id !== undefined) assertId('frameworkInfo.id', info.id);
+  if (info.user !== undefined && (typeof info.user !== 'string' || !USER_PATTERN.test(info.user))) throw new InvalidOptionError('frameworkInfo.user', info.user, 'a user name (letters, digits, . _ -; at most 32)');
   if (info.checkpoint !== undefined && typeof info.checkpoint !== 'boolean') throw new InvalidOptionError('frameworkInfo.checkpoint', info.checkpoint, 'a boolean');
   if (info.failoverTimeoutMs !== undefined && !(Number.isSafeInteger(info.failoverTimeoutMs) && info.failoverTimeoutMs >= 0)) {
     throw new InvalidOptionError('frameworkInfo.failoverTimeoutMs', info.failoverTimeoutMs, 'a non-negative integer number of milliseconds');

@@ -47,6 +47,7 @@ options('fills in every default', () => {
     hostname: os.hostname(),
     executorHeartbeatIntervalMs: 5_000,
     checkpointBatching: true,
+    switchUser: true,
   });
 });
 

@@ -32,6 +32,19 @@ WorkDir('narrows an existing 0755 work dir to 0700, keeping what is in it', asyn
   assert.is(fs.readFileSync(path.join(workDir, 'keep'), 'utf8'), 'x');
 });
 
+WorkDir('keeps the pass-through bit a launch as another user gave it, only when users are switched', async ({ dir }) => {
+  const workDir = path.join(dir, 'work');
+  fs.mkdirSync(workDir, { mode: 0o700 });
+  fs.chmodSync(workDir, 0o711);
+  await secureWorkDir(workDir, silentLogger, true);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o711);
+  fs.chmodSync(workDir, 0o755);
+  await secureWorkDir(workDir, silentLogger, true);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o711);
+  await secureWorkDir(workDir, silentLogger, false);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o700);
+});
+
 WorkDir('refuses a work dir that is a file', async ({ dir }) => {
   const file = path.join(dir, 'file');
   fs.writeFileSync(file, '');
