@@ -93,6 +93,7 @@ export class Agent {
       registry: this.#metrics.registry,
       state: () => stateResponse(this.#model),
       logger: this.#logger,
+      ...(this.#config.tls && { tls: this.#config.tls }),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,

@@ -10,6 +10,7 @@ import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../s
 import { HandshakeTimeoutError, PeerSilentError } from '../session/connection.js';
 import type { HandshakeLink, HandshakeStep } from '../session/handshake.js';
 import { connectWs } from '../session/ws-transport.js';
+import { splitScheme, webSocketUrl } from '../session/tls.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
 
@@ -26,8 +27,10 @@ const STATES: Record<ClientSessionState, MasterLinkState> = {
 export type RegisteredEvent = Extract<AgentEvent, { type: 'REGISTERED' | 'REREGISTERED' }>;
 
 export interface MasterLinkOptions {
-  /** `HOST:PORT` of the master. */
+  /** `HOST:PORT` of the master (`https://HOST:PORT`: over TLS). */
   master: string;
+  /** TLS: the CA certificates (PEM) the master's must chain to. Default: the system's. */
+  ca?: string | Buffer;
   /** First retry delay; each failure in a row doubles it, up to `maxBackoffMs`. */
   backoffFactorMs: number;
   /** Type: number. Default: 60000. */
@@ -61,7 +64,8 @@ export class MasterLink {
 
   constructor(options: MasterLinkOptions) {
     this.#options = options;
-    const url = `ws://${options.master}/api/v1/agent`;
+    const url = webSocketUrl(splitScheme(options.master), '/api/v1/agent');
+    const ca = options.ca;
     this.#logger = options.logger ?? silentLogger;
     const maxMs = options.maxBackoffMs ?? 60_000;
     this.#session = new ClientSession<AgentEvent, RegisteredEvent>({
@@ -69,7 +73,7 @@ export class MasterLink {
       peer: `the master at ${options.master}`,
       connect: (events) => {
         this.#logger.debug({ url }, 'connecting to the master');
-        return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS }, events);
+        return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS, ...(ca !== undefined && { ca }) }, events);
       },
       decode: (bytes) => decodeFrame(AgentEvent, bytes),
       handshake: () => this.#registration(),

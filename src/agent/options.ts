@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { Logger } from '../log.js';
 import { MAX_RESOURCE } from '../protocol/index.js';
+import { splitScheme, type ServerTls } from '../session/tls.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -58,6 +59,10 @@ export interface AgentOptions {
    * user (their sandbox owned by them). Default: true, as Mesos's --switch_user.
    */
   switchUser?: boolean;
+  /** With a master written `https://HOST:PORT`: the CA certificates (PEM) its must chain to (--ssl_ca_file). Default: the system's. */
+  masterCa?: string | Buffer;
+  /** Serve the HTTP port (/state, /metrics, /health) as HTTPS (--ssl_cert_file, --ssl_key_file). */
+  tls?: ServerTls;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
   logger?: Logger;
@@ -86,6 +91,8 @@ export interface Config {
   executorHeartbeatIntervalMs: number;
   checkpointBatching: boolean;
   switchUser: boolean;
+  masterCa?: string | Buffer;
+  tls?: ServerTls;
 }
 
 const MASTER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
@@ -105,7 +112,7 @@ export function validateOptions(options: AgentOptions): Config {
     return value;
   };
   const master = options.master;
-  const port = MASTER_ADDRESS.exec(typeof master === 'string' ? master : '')?.[1];
+  const port = MASTER_ADDRESS.exec(typeof master === 'string' ? splitScheme(master).address : '')?.[1];
   if (port === undefined || Number(port) < 1 || Number(port) > 65_535) throw new AgentOptionError('master', master, 'HOST:PORT');
   if (typeof options.workDir !== 'string' || options.workDir === '') throw new AgentOptionError('workDir', options.workDir, 'a directory path');
   if (options.runtimeDir !== undefined && (typeof options.runtimeDir !== 'string' || options.runtimeDir === '')) {
@@ -154,5 +161,7 @@ export function validateOptions(options: AgentOptions): Config {
     executorHeartbeatIntervalMs: ms('executorHeartbeatIntervalMs', 5_000),
     checkpointBatching: bool('checkpointBatching', true),
     switchUser: bool('switchUser', true),
+    ...(options.masterCa !== undefined && { masterCa: options.masterCa }),
+    ...(options.tls !== undefined && { tls: options.tls }),
   };
 }

@@ -8,6 +8,7 @@ import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '..
 import { createLogger } from '../log.js';
 import { FlagError } from '../protocol/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
+import { readPem } from '../session/tls.js';
 
 export const AGENT_FLAGS = {
   master: { type: 'string', required: true, help: 'HOST:PORT of the master' },
@@ -31,6 +32,9 @@ export const AGENT_FLAGS = {
   executor_heartbeat_interval: { type: 'duration', default: '5secs', help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
   checkpoint_batching: { type: 'boolean', default: 'true', help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
   switch_user: { type: 'boolean', default: 'true', help: 'run as root: start executors and tasks as their FrameworkInfo.user' },
+  ssl_ca_file: { type: 'string', help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
+  ssl_cert_file: { type: 'string', help: 'serve the HTTP port as HTTPS with this certificate chain (PEM; with --ssl_key_file)' },
+  ssl_key_file: { type: 'string', help: 'the private key of --ssl_cert_file (PEM)' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** Which flag each Agent option comes from, to name it when the Agent rejects a value. */
@@ -85,7 +89,12 @@ export async function main(argv: string[]): Promise<number> {
     executorHeartbeatIntervalMs: flags.executor_heartbeat_interval,
     checkpointBatching: flags.checkpoint_batching,
     switchUser: flags.switch_user,
+    ...(flags.ssl_ca_file !== undefined && { masterCa: readPem('--ssl_ca_file', flags.ssl_ca_file) }),
+    ...(flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined && { tls: { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) } }),
   };
+  if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
+    throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (HTTPS) or neither');
+  }
   // Nothing the agent writes (meta/, sandboxes, and what executors inherit) may be writable by
   // group or others, whatever the operator's umask: a 0600 token.sha256 in a 0777 directory is
   // replaceable, and so is an executor's outbox (found by the security fault run with umask 000).

@@ -4,6 +4,7 @@ import { FlagError, InvalidOptionError, show } from '../protocol/index.js';
 import { createLogger } from '../log.js';
 import { Master, type MasterOptions } from '../master/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
+import { readPem } from '../session/tls.js';
 
 const SPECS = {
   ip: { type: 'string', default: '127.0.0.1', help: 'address to listen on (HTTP, /api/v1/agent, /api/v1/scheduler)' },
@@ -13,6 +14,8 @@ const SPECS = {
   max_agent_ping_timeouts: { type: 'integer', default: '5', help: 'this many unanswered pings in a row count as a disconnection' },
   allocation_interval: { type: 'duration', default: '1secs', help: 'how often unused resources are offered (also at once when something changes)' },
   max_frame_bytes: { type: 'integer', default: '1048576', help: 'largest WebSocket frame accepted from agents and schedulers; a larger one closes the connection with 1009' },
+  ssl_cert_file: { type: 'string', help: 'serve HTTPS and WSS only, with this certificate chain (PEM; with --ssl_key_file)' },
+  ssl_key_file: { type: 'string', help: 'the private key of --ssl_cert_file (PEM)' },
 } satisfies Record<string, FlagSpec>;
 
 const USAGE = '[flags]';
@@ -36,6 +39,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (positional.length > 0) throw new FlagError(`unexpected argument ${show(positional[0])} for lifeline master (see lifeline master --help)`);
 
+  if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
+    throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (HTTPS and WSS) or neither');
+  }
+  const tls = flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined
+    ? { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) }
+    : undefined;
   const logger = await createLogger('master');
   const options: MasterOptions = {
     ip: flags.ip,
@@ -45,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     maxAgentPingTimeouts: flags.max_agent_ping_timeouts,
     allocationIntervalMs: flags.allocation_interval,
     maxFrameBytes: flags.max_frame_bytes,
+    ...(tls && { tls }),
     logger,
   };
   let master: Master;

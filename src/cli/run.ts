@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { FlagError, USER_PATTERN, isTerminal, show, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseAddress } from '../scheduler/address.js';
+import { readPem, splitScheme } from '../session/tls.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 
@@ -15,6 +16,7 @@ const SPECS = {
   resources: { type: 'string', help: 'resources of the task: cpus:N;mem:MB[;disk:MB]', default: 'cpus:0.1;mem:32' },
   executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
+  ssl_ca_file: { type: 'string', help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
   user: { type: 'string', help: 'run the executor and task as this user (FrameworkInfo.user; needs an agent run as root with --switch_user)' },
 } satisfies Record<string, FlagSpec>;
 
@@ -98,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
   }
-  if (!parseAddress(flags.master)) throw new FlagError(`invalid value for --master: ${show(flags.master)} (expected HOST:PORT)`);
+  if (!parseAddress(splitScheme(flags.master).address)) throw new FlagError(`invalid value for --master: ${show(flags.master)} (expected HOST:PORT, or https://HOST:PORT for TLS)`);
   if (flags.command === undefined && flags.executor === undefined) {
     throw new FlagError('flag --command is required for lifeline run (or give --executor)');
   }
@@ -117,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.user !== undefined && !USER_PATTERN.test(flags.user)) throw new FlagError(`invalid value for --user: ${show(flags.user)} (expected a user name)`);
   return new Run({
     user: flags.user,
+    ca: flags.ssl_ca_file === undefined ? undefined : readPem('--ssl_ca_file', flags.ssl_ca_file),
     master: flags.master,
     command: flags.command,
     name: flags.name,
@@ -129,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
 
 interface RunOptions {
   master: string;
+  ca?: Buffer | undefined;
   user?: string | undefined;
   command: string | undefined;
   name: string;
@@ -179,6 +183,7 @@ class Run {
     });
     this.#driver = new SchedulerDriver({
       master: options.master,
+      ...(options.ca !== undefined && { ca: options.ca }),
       frameworkInfo: { name: options.name, checkpoint: options.checkpoint, ...(options.user !== undefined && { user: options.user }) },
       // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
       autoAcknowledge: false,

@@ -18,6 +18,7 @@ import { MasterMetrics } from './metrics.js';
 import { pieces } from './outgoing.js';
 import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
 import { SchedulerEndpoint } from './scheduler-endpoint.js';
+import type { ServerTls } from '../session/tls.js';
 
 export interface MasterOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -38,10 +39,12 @@ export interface MasterOptions {
   heartbeatIntervalMs?: number;
   /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
   registrationTimeoutMs?: number;
+  /** Serve HTTPS and WSS only, with this certificate and key (PEM; --ssl_cert_file, --ssl_key_file). */
+  tls?: ServerTls;
   logger?: Logger;
 }
 
-type Resolved = Required<Omit<MasterOptions, 'logger'>>;
+type Resolved = Required<Omit<MasterOptions, 'logger' | 'tls'>>;
 
 const DEFAULTS: Resolved = {
   ip: '127.0.0.1',
@@ -149,6 +152,7 @@ export class Master {
         },
       },
       this.#logger,
+      options.tls,
     );
   }
 

@@ -20,6 +20,7 @@ import {
   SchedulerEvent,
 } from '../protocol/index.js';
 import { formatAddress, parseAddress } from './address.js';
+import { splitScheme, webSocketUrl } from '../session/tls.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
@@ -92,19 +93,21 @@ export class SchedulerDriver {
   constructor(options: SchedulerDriverOptions) {
     checkOptions(options);
     this.#options = options;
-    const address = parseAddress(options.master)!;
+    const target = splitScheme(options.master);
+    const address = parseAddress(target.address)!;
     this.#master = options.master;
     this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
     this.#autoAcknowledge = options.autoAcknowledge ?? true;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
-    const url = `ws://${formatAddress(address)}${ENDPOINT}`;
+    const url = webSocketUrl({ secure: target.secure, address: formatAddress(address) }, ENDPOINT);
+    const ca = options.ca;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
-      connect: (events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events),
+      connect: (events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }) }, events),
       decode: (bytes) => decodeFrame(SchedulerEvent, bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',

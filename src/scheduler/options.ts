@@ -3,6 +3,7 @@
 import type { Logger } from '../log.js';
 import { InvalidOptionError, USER_PATTERN, assertId, show, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
 import { parseAddress } from './address.js';
+import { splitScheme } from '../session/tls.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
 
@@ -49,12 +50,18 @@ export interface SchedulerDriverOptions {
   connectTimeoutMs?: number;
   /** Largest frame accepted from the master (default 16 MiB: offers from many agents add up). */
   maxFrameBytes?: number;
+  /**
+   * With a master written `https://HOST:PORT`: the CA certificates (PEM) its certificate must be
+   * signed by (--ssl_ca_file). Default: the system's CAs. The host name is verified too.
+   */
+  ca?: string | Buffer;
   logger?: Logger;
 }
 
 export function checkOptions(options: SchedulerDriverOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
-  if (!parseAddress(options.master)) throw new InvalidOptionError('master', options.master, 'a HOST:PORT string such as "127.0.0.1:5050"');
+  if (typeof options.master !== 'string' || !parseAddress(splitScheme(options.master).address)) throw new InvalidOptionError('master', options.master, 'a HOST:PORT string such as "127.0.0.1:5050" (https://HOST:PORT for TLS)');
+  if (options.ca !== undefined && typeof options.ca !== 'string' && !Buffer.isBuffer(options.ca)) throw new InvalidOptionError('ca', options.ca, 'PEM certificates as a string or Buffer');
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
