@@ -19,7 +19,9 @@ export async function secureWorkDir(workDir: string, logger: Logger, shared = fa
   if (stat.uid !== uid) {
     throw new RuntimeDirError(`--work_dir ${workDir} belongs to uid ${stat.uid}, not to this agent's uid ${uid}; choose another --work_dir or change its owner`);
   }
-  const wanted = (stat.mode & 0o7700) | (shared ? stat.mode & 0o011 : 0);
+  // Only a pass-through-only mode (0711, as openPathTo leaves it) counts as ours to keep; 0777 does not.
+  const passThroughOnly = (stat.mode & 0o077) === 0o011;
+  const wanted = (stat.mode & 0o7700) | (shared && passThroughOnly ? 0o011 : 0);
   if ((stat.mode & 0o7777) !== wanted) {
     await fs.chmod(workDir, wanted);
     logger.info({ workDir, was: (stat.mode & 0o7777).toString(8), now: wanted.toString(8) }, shared ? 'work dir made private (group and others may only pass through, to sandboxes of their own)' : 'work dir made private (no access for group and others)');

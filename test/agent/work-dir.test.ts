@@ -38,9 +38,10 @@ WorkDir('keeps the pass-through bit a launch as another user gave it, only when 
   fs.chmodSync(workDir, 0o711);
   await secureWorkDir(workDir, silentLogger, true);
   assert.is(fs.statSync(workDir).mode & 0o777, 0o711);
-  fs.chmodSync(workDir, 0o755);
+  fs.chmodSync(workDir, 0o777);
   await secureWorkDir(workDir, silentLogger, true);
-  assert.is(fs.statSync(workDir).mode & 0o777, 0o711);
+  assert.is(fs.statSync(workDir).mode & 0o777, 0o700, 'a world-writable work dir is not a pass-through one');
+  fs.chmodSync(workDir, 0o711);
   await secureWorkDir(workDir, silentLogger, false);
   assert.is(fs.statSync(workDir).mode & 0o777, 0o700);
 });
