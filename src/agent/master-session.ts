@@ -43,6 +43,7 @@ export class MasterSession {
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
+      ...(config.masterCa !== undefined && { ca: config.masterCa }),
       backoffFactorMs: config.registrationBackoffFactorMs,
       logger: logger.child({ component: 'master-link' }),
       registration: () => this.registration(),

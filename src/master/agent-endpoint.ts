@@ -19,6 +19,7 @@ import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
 import { NotLeaderError } from './registry-store.js';
 import { agentSeen, noticeAgent } from './agent-notices.js';
+import { AGENT_FRAME_LIMIT, agentOutgoing } from './outgoing.js';
 
 type Call = AgentCall;
 type AgentSession = Session<AgentEvent>;
@@ -70,6 +71,7 @@ export class AgentEndpoint {
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
+      outgoing: { prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
     });
   }
 

@@ -1,6 +1,6 @@
 // The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
 import * as v from 'valibot';
-import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
+import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, IntervalMillis, TASK_STATES, TaskInfo, Text, TaskStatus, Uuid } from './common.js';
 
 const MAX_LIST = 100_000;
 /** An absolute path on the agent's host (a sandbox directory). */
@@ -70,8 +70,8 @@ export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
 export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
 export const AgentEvent = v.variant('type', [
-  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), epoch: v.optional(Epoch) }),
-  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
   v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
   v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),

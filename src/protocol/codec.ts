@@ -2,8 +2,7 @@
 // valibot check of each frame against its schema, with errors that say what the peer did wrong.
 import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
-import { checkFrameBudget } from './frame-budget.js';
-import { decode } from './msgpack.js';
+import { decodeWithBudget } from './msgpack.js';
 
 export { decode, encode, toBuffer } from './msgpack.js';
 
@@ -14,8 +13,7 @@ type AnySchema = v.GenericSchema<unknown, { type: string }>;
  * message type, the field path and the bad value, so the peer can tell what it did wrong.
  */
 export function decodeFrame<S extends AnySchema>(schema: S, bytes: Uint8Array): v.InferOutput<S> {
-  checkFrameBudget(bytes);
-  return validate(schema, decode(bytes), 'frame');
+  return validate(schema, decodeWithBudget(bytes), 'frame');
 }
 
 /**
