@@ -11,6 +11,8 @@ import { GroupCommitter } from '../checkpoint/group-commit.js';
 import { IllegalStateError, type RecoverySummary } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExecutorEndpoint } from './executor-endpoint.js';
+import { secureWorkDir } from './work-dir-privacy.js';
+import { isOpenToOthers, switchesUsers } from './task-user.js';
 import { ExecutorSessions } from './executor-sessions.js';
 import { KILL_MARGIN_MS, type ExecutorRun } from './executor-run.js';
 import { AgentHttpServer } from './http.js';
@@ -24,7 +26,7 @@ import { NodeModel, type AgentStatus } from './node-model.js';
 import { validateOptions, type AgentOptions, type Config } from './options.js';
 import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
-import { removeStaleSocket } from './socket-path.js';
+import { removeStaleSocket, shareSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
 import { ensureWritableDir } from './work-dir.js';
 import { watchDisk } from './disk-status.js';
@@ -114,6 +116,7 @@ export class Agent {
       logger: this.#logger,
       files: new SandboxFiles(sandboxesDir(this.#config.workDir)),
       ...(diskHealth && { diskHealth }),
+      ...(this.#config.tls && { tls: this.#config.tls }),
     });
     this.#endpoint = new ExecutorEndpoint({
       socketPath: this.#config.socketPath,
@@ -191,6 +194,7 @@ export class Agent {
     const startedWallAt = Date.now();
     try {
       ensureWritableDir(this.#config.workDir, 'work_dir'); // never a recursive mkdir: it loops on /proc/x
+      await secureWorkDir(this.#config.workDir, this.#logger, switchesUsers(this.#config));
       const address = await this.#http.listen();
       this.#logger.info({ ip: address.address, port: address.port }, 'HTTP endpoint listening');
       // Another agent on this socket may be using this work dir: recovery must not touch it.
@@ -203,6 +207,8 @@ export class Agent {
       }
       if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while recovering
       await this.#endpoint.listen();
+      // Executors of other users may be coming back: their way in was opened by an earlier launch.
+      if (switchesUsers(this.#config) && (await isOpenToOthers(this.#config.workDir))) await shareSocket(this.#config.socketPath);
       this.#metrics.markListening();
       // Listening first: the runs recovery found dead are ended now, while live executors come back.
       this.#recovery.endDeadRuns();

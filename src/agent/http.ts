@@ -2,6 +2,7 @@
 // RUNNING), /state (DESIGN §9 JSON; 503 while the agent is still recovering, since its picture of
 // the node is not complete yet) and /metrics.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConnectionError } from '../protocol/index.js';
@@ -9,6 +10,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { versionDocument } from '../checkpoint/format.js';
 import type { SandboxFiles } from './files.js';
 import { NODE_VIEW_HTML } from './node-view.js';
+import type { ServerTls } from '../session/tls.js';
 
 export interface AgentHttpOptions {
   ip: string;
@@ -17,6 +19,8 @@ export interface AgentHttpOptions {
   /** The /state body, or undefined while it cannot be answered yet (503). */
   state(): { status: string; body?: unknown };
   logger?: Logger;
+  /** Serve HTTPS only, with this certificate and key (issue 14). */
+  tls?: ServerTls;
   /** The checkpoint disk's health (disk-status.ts): `degraded` while it fails, which makes /health 503. */
   diskHealth?(): { status: string };
   /** /files/browse and /files/read over the sandboxes (issue 15). */
@@ -58,13 +62,14 @@ export class AgentHttpServer {
   constructor(options: AgentHttpOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
-    this.#server = http.createServer((request, response) => {
+    const handler = (request: http.IncomingMessage, response: http.ServerResponse) => {
       this.#handle(request, response).catch((error: unknown) => {
         this.#logger.error({ err: (error as Error).message }, 'HTTP request failed');
         if (!response.headersSent) json(response, 500, { error: 'internal error' });
         else response.end();
       });
-    });
+    };
+    this.#server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
     this.#server.on('error', (error) => this.#logger.error({ err: error.message }, 'HTTP server error'));
   }
 

@@ -9,10 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunRef } from '../checkpoint/layout.js';
 import { processIdentity } from '../process/index.js';
-import { formatDuration, type ExecutorInfo, type TaskInfo } from '../protocol/index.js';
+import { formatDuration, type ExecutorInfo, type LifelineError, type TaskInfo } from '../protocol/index.js';
 import { ExecutorRun, type Ending, type Framework } from './executor-run.js';
 import type { NodeModel } from './node-model.js';
 import type { RunEnding } from './run-ending.js';
+import { shareSocket } from './socket-path.js';
+import { openPathTo, runUser, userEnvironment, type TaskUser } from './task-user.js';
 import { hashToken, newToken } from './token.js';
 
 /** The built CLI the shim runs from: dist/src/cli/main.js next to this module's dist/src/agent/. */
@@ -103,6 +105,8 @@ export interface LaunchedExecutor {
 export interface LaunchRequest {
   command: ExecutorCommand;
   sandbox: string;
+  /** Start it as this user (its sandbox and output files owned by them); default: the agent's. */
+  user?: TaskUser;
   /** Added to the agent's environment. */
   env: Record<string, string>;
 }
@@ -113,18 +117,25 @@ export interface LaunchRequest {
  * Rejects (with the spawn error) when the process could not be started.
  */
 export async function launchExecutor(request: LaunchRequest): Promise<LaunchedExecutor> {
-  await fs.promises.mkdir(request.sandbox, { recursive: true });
+  // Private to the agent's user (issue 14): a task's output and files are its framework's business.
+  await fs.promises.mkdir(request.sandbox, { recursive: true, mode: 0o700 });
   // No await between spawn and attaching the exit listener: a fast exit must not be missed.
-  const stdout = fs.openSync(path.join(request.sandbox, 'stdout'), 'a', 0o644);
+  const stdout = fs.openSync(path.join(request.sandbox, 'stdout'), 'a', 0o600);
   let stderr: number | undefined;
   let child: ChildProcess;
   let spawnedAt: number;
+  const { user } = request;
   try {
-    stderr = fs.openSync(path.join(request.sandbox, 'stderr'), 'a', 0o644);
+    stderr = fs.openSync(path.join(request.sandbox, 'stderr'), 'a', 0o600);
+    if (user) {
+      fs.fchownSync(stdout, user.uid, user.gid);
+      fs.fchownSync(stderr, user.uid, user.gid);
+    }
     spawnedAt = performance.now();
     child = spawn(request.command.file, [...request.command.args], {
       cwd: request.sandbox,
-      env: { ...process.env, ...request.env },
+      env: { ...process.env, ...(user && userEnvironment(user)), ...request.env },
+      ...(user && { uid: user.uid, gid: user.gid }),
       detached: true,
       stdio: ['ignore', stdout, stderr],
     });
@@ -220,10 +231,23 @@ export class ExecutorLauncher {
       await this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was shut down before it started` }, { exit: { exitCode: null, signal: null } });
       return;
     }
+    let user: TaskUser | undefined;
+    try {
+      user = await runUser(this.#model.config, run.framework.info.user);
+    } catch (error) {
+      log.warn({ code: (error as LifelineError).code, err: (error as Error).message, user: run.framework.info.user }, 'executor not started: its user');
+      await this.#ending.finish(run, { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: `executor ${run.id} was not started: ${(error as Error).message}` }, { exit: { exitCode: null, signal: null, error: error as Error } });
+      return;
+    }
     this.#model.metrics.executorsLaunched.inc();
     let launched;
     try {
-      launched = await launchExecutor({ command: run.commandTask ? shimCommand() : shellCommand(run.info.command.value), sandbox: run.sandbox, env });
+      if (user) {
+        await fs.promises.mkdir(run.sandbox, { recursive: true, mode: 0o700 });
+        await openPathTo(this.#model.config.workDir, run.sandbox, user);
+        await shareSocket(this.#model.config.socketPath);
+      }
+      launched = await launchExecutor({ command: run.commandTask ? shimCommand() : shellCommand(run.info.command.value), sandbox: run.sandbox, env, ...(user && { user }) });
     } catch (error) {
       log.error({ err: (error as Error).message }, 'could not start the executor');
       await this.#ending.finish(run, exitEnding(run, { exitCode: null, signal: null, error: error as Error }), { exit: { exitCode: null, signal: null, error: error as Error } });

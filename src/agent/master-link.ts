@@ -11,6 +11,7 @@ import { HandshakeTimeoutError, PeerSilentError } from '../session/connection.js
 import type { HandshakeLink, HandshakeStep } from '../session/handshake.js';
 import { connectWs } from '../session/ws-transport.js';
 import { MasterTargets } from '../session/master-targets.js';
+import { splitScheme } from '../session/tls.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
 
@@ -27,8 +28,10 @@ const STATES: Record<ClientSessionState, MasterLinkState> = {
 export type RegisteredEvent = Extract<AgentEvent, { type: 'REGISTERED' | 'REREGISTERED' }>;
 
 export interface MasterLinkOptions {
-  /** `HOST:PORT` of the master. */
+  /** `HOST:PORT` of the master (`https://HOST:PORT`: over TLS). */
   master: string;
+  /** TLS: the CA certificates (PEM) the master's must chain to. Default: the system's. */
+  ca?: string | Buffer;
   /** First retry delay; each failure in a row doubles it, up to `maxBackoffMs`. */
   backoffFactorMs: number;
   /** Type: number. Default: 60000. */
@@ -71,14 +74,17 @@ export class MasterLink {
 
   constructor(options: MasterLinkOptions) {
     this.#options = options;
+    const ca = options.ca;
     this.#logger = options.logger ?? silentLogger;
-    this.#targets = new MasterTargets(parseMasterSpec(options.master, 'option master'), (leader) => {
+    const target = splitScheme(options.master);
+    const onLeaderChange = (leader: string | undefined): void => {
       this.#logger.info({ leader }, 'etcd names a new leading master');
       this.#session.wake();
-    });
+    };
+    this.#targets = new MasterTargets(parseMasterSpec(target.address, 'option master'), onLeaderChange, target.secure);
     const connector = this.#targets.connector('/api/v1/agent', (url, events) => {
       this.#logger.debug({ url }, 'connecting to the master');
-      return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS }, events);
+      return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS, ...(ca !== undefined && { ca }) }, events);
     });
     const maxMs = options.maxBackoffMs ?? 60_000;
     this.#session = new ClientSession<AgentEvent, RegisteredEvent>({
@@ -99,7 +105,7 @@ export class MasterLink {
           if (this.#unknown.firstTime('master', error.type)) this.#logger.warn({ type: error.type }, `an event of type ${error.type}, unknown to this release, was ignored (logged once)`);
           return 'drop';
         }
-        this.#logger.error({ err: error.message }, 'invalid frame from the master: dropped');
+        this.#logger.error({ code: error.code, err: error.message }, 'invalid frame from the master: dropped');
         return 'drop';
       },
       onTransportError: (error) => this.#logger.debug({ err: error.message }, 'master connection error'),

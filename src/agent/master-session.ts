@@ -45,6 +45,7 @@ export class MasterSession {
     const { config, logger } = options.model;
     this.link = new MasterLink({
       master: config.master,
+      ...(config.masterCa !== undefined && { ca: config.masterCa }),
       backoffFactorMs: config.registrationBackoffFactorMs,
       logger: logger.child({ component: 'master-link' }),
       registration: () => this.registration(),
@@ -230,7 +231,12 @@ export class MasterSession {
     if (!framework) return;
     model.logger.info({ frameworkId }, 'shutting down a framework');
     framework.terminating = true;
-    for (const run of framework.executors.values()) this.#ending.shutdown(run);
+    for (const run of [...framework.executors.values()]) {
+      // A run that ended while its last updates waited for acknowledgements is forgotten now:
+      // a removed framework acknowledges nothing more, and its gc_delay must start.
+      if (run.is('TERMINATED')) model.maybeForget(run);
+      else this.#ending.shutdown(run);
+    }
     for (const run of [...framework.archived]) model.maybeForget(run);
     model.maybeForgetFramework(framework);
   }

@@ -4,6 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import type { Logger } from '../log.js';
 import { AddressError, parseMasterSpec } from '../protocol/address.js';
+import { MAX_RESOURCE } from '../protocol/index.js';
+import { splitScheme, type ServerTls } from '../session/tls.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -63,6 +65,15 @@ export interface AgentOptions {
    * own (the benchmark's baseline). Default: true.
    */
   checkpointBatching?: boolean;
+  /**
+   * Run as root: start the executors and tasks of a framework with FrameworkInfo.user as that
+   * user (their sandbox owned by them). Default: true, as Mesos's --switch_user.
+   */
+  switchUser?: boolean;
+  /** With a master written `https://HOST:PORT`: the CA certificates (PEM) its must chain to (--ssl_ca_file). Default: the system's. */
+  masterCa?: string | Buffer;
+  /** Serve the HTTP port (/state, /metrics, /health) as HTTPS (--ssl_cert_file, --ssl_key_file). */
+  tls?: ServerTls;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;
   /**
@@ -104,6 +115,9 @@ export interface Config {
   checkpointBatching: boolean;
   maxStatusUpdatesPerTask: number;
   maxStatusUpdateBytesPerTask: number;
+  switchUser: boolean;
+  masterCa?: string | Buffer;
+  tls?: ServerTls;
 }
 
 export function validateOptions(options: AgentOptions): Config {
@@ -122,10 +136,10 @@ export function validateOptions(options: AgentOptions): Config {
   };
   const master = options.master;
   try {
-    parseMasterSpec(master, 'option master');
+    parseMasterSpec(typeof master === 'string' ? splitScheme(master).address : master, 'option master');
   } catch (error) {
     if (!(error instanceof AddressError)) throw error;
-    throw new AgentOptionError('master', master, `HOST:PORT, HOST:PORT,HOST:PORT or etcd://HOST:PORT/PREFIX (${error.why})`);
+    throw new AgentOptionError('master', master, `HOST:PORT, HOST:PORT,HOST:PORT or etcd://HOST:PORT/PREFIX, https:// before a host list for TLS (${error.why})`);
   }
   if (typeof options.workDir !== 'string' || options.workDir === '') throw new AgentOptionError('workDir', options.workDir, 'a directory path');
   if (options.runtimeDir !== undefined && (typeof options.runtimeDir !== 'string' || options.runtimeDir === '')) {
@@ -140,8 +154,8 @@ export function validateOptions(options: AgentOptions): Config {
   const hostname = options.hostname ?? os.hostname();
   if (typeof hostname !== 'string' || hostname === '' || hostname.length > 1024) throw new AgentOptionError('hostname', hostname, 'a non-empty host name');
   const resources = options.resources;
-  if (resources === null || typeof resources !== 'object' || !(['cpus', 'mem', 'disk'] as const).every((name) => Number.isFinite(resources[name]) && resources[name] >= 0)) {
-    throw new AgentOptionError('resources', resources, '{cpus, mem, disk} with non-negative numbers');
+  if (resources === null || typeof resources !== 'object' || !(['cpus', 'mem', 'disk'] as const).every((name) => Number.isFinite(resources[name]) && resources[name] >= 0 && resources[name] <= MAX_RESOURCE)) {
+    throw new AgentOptionError('resources', resources, `{cpus, mem, disk} with non-negative numbers of at most ${MAX_RESOURCE}`);
   }
   const maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1024) throw new AgentOptionError('maxFrameBytes', maxFrameBytes, 'an integer ≥ 1024');
@@ -186,6 +200,9 @@ export function validateOptions(options: AgentOptions): Config {
     checkpointBatching: bool('checkpointBatching', true),
     maxStatusUpdatesPerTask: positiveInteger(options, 'maxStatusUpdatesPerTask', 10_000),
     maxStatusUpdateBytesPerTask: positiveInteger(options, 'maxStatusUpdateBytesPerTask', 16 * 1024 * 1024),
+    switchUser: bool('switchUser', true),
+    ...(options.masterCa !== undefined && { masterCa: options.masterCa }),
+    ...(options.tls !== undefined && { tls: options.tls }),
   };
 }
 

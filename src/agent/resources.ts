@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FlagError, show } from '../protocol/index.js';
+import { FlagError, MAX_RESOURCE, show } from '../protocol/index.js';
 
 export interface AgentResources {
   cpus: number;
@@ -37,6 +37,7 @@ export function parseResources(text: string, flag = '--resources'): Partial<Agen
     if (!(NAMES as readonly string[]).includes(name)) throw bad(part, `unknown resource ${show(name)}`);
     const amount = Number(amountText);
     if (amountText === '' || !/^\d+(\.\d+)?$/.test(amountText) || !Number.isFinite(amount)) throw bad(part, 'the amount is not a non-negative number');
+    if (amount > MAX_RESOURCE) throw bad(part, `the amount is over ${MAX_RESOURCE}`);
     if (result[name as Name] !== undefined) throw bad(part, `${name} given twice`);
     result[name as Name] = amount;
   }

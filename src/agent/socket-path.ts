@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SocketPathTooLongError } from '../protocol/index.js';
+import { untrustedDirProblem } from '../session/socket-trust.js';
 import { AgentAlreadyRunningError, RuntimeDirError } from './errors.js';
 
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */
@@ -51,6 +52,36 @@ export async function prepareSocketDir(socketPath: string): Promise<void> {
     throw new RuntimeDirError(`${dir} belongs to uid ${stat.uid}, not to this agent's uid ${uid}; choose another --runtime_dir`);
   }
   if ((stat.mode & 0o777) !== 0o700) await fs.chmod(dir, 0o700);
+  assertTrustedSocketDir(dir, uid);
+}
+
+/**
+ * Every directory above the socket's too: a parent another user can write (the /tmp fallback's
+ * predictable name, created first by someone else) would let them swap in a socket of their own
+ * and receive every executor's token. Throws RuntimeDirError naming the directory and why.
+ */
+export function assertTrustedSocketDir(dir: string, uid = typeof process.getuid === 'function' ? process.getuid() : 0, flag = '--runtime_dir'): void {
+  const problem = untrustedDirProblem(dir, uid);
+  if (problem !== undefined) {
+    throw new RuntimeDirError(`the executor socket's directory ${dir} is not safe: ${problem}; choose another ${flag} (or fix the owner and mode)`);
+  }
+}
+
+/**
+ * For executors of other users (a root agent with --switch_user, once it starts one): the socket
+ * becomes 0666 and its directory and the runtime dir above it 0711 (pass through, not list). The
+ * token, not the mode, says who an executor is; a missing socket (not listening yet) is left alone.
+ */
+export async function shareSocket(socketPath: string): Promise<void> {
+  const dir = path.dirname(socketPath);
+  await fs.chmod(socketPath, 0o666).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  for (const each of [dir, path.dirname(dir)]) {
+    const stat = await fs.stat(each);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : stat.uid;
+    if (stat.uid === uid && (stat.mode & 0o011) !== 0o011) await fs.chmod(each, (stat.mode & 0o7777) | 0o011);
+  }
 }
 
 /**
@@ -59,6 +90,9 @@ export async function prepareSocketDir(socketPath: string): Promise<void> {
  * process still accepts into its backlog, which is what we want here).
  */
 export async function removeStaleSocket(socketPath: string, { flag = '--runtime_dir', probeTimeoutMs = 1_000 } = {}): Promise<boolean> {
+  // Before probing what is there: a socket in a directory another user controls is theirs, not a stale one of ours.
+  const dirExists = await fs.stat(path.dirname(socketPath)).then(() => true, () => false);
+  if (dirExists) assertTrustedSocketDir(path.dirname(socketPath), undefined, flag);
   let stat;
   try {
     stat = await fs.lstat(socketPath);

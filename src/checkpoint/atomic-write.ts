@@ -27,6 +27,9 @@ export interface AtomicWriteOptions {
   onStep?: (step: AtomicWriteStep, tempPath: string) => void;
 }
 
+/** Without a `mode`, files are 0600 and new directories 0700: checkpoints hold task commands and data (issue 14). */
+const PRIVATE_FILE = 0o600;
+
 /** Temp files are `.<name>.tmp-<12 hex digits>` next to their target: hidden and recognisable. */
 const TEMP_PATTERN = /^\..+\.tmp-[0-9a-f]{12}$/;
 
@@ -71,7 +74,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   let handle: fsp.FileHandle | undefined;
   let renamed = false;
   try {
-    handle = await fsp.open(temp, 'wx', mode ?? 0o666);
+    handle = await fsp.open(temp, 'wx', mode ?? PRIVATE_FILE);
     if (mode !== undefined) await handle.chmod(mode);
     onStep?.('created', temp);
     await handle.writeFile(data);
@@ -100,7 +103,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, opt
   let fd: number | undefined;
   let renamed = false;
   try {
-    fd = fs.openSync(temp, 'wx', mode ?? 0o666);
+    fd = fs.openSync(temp, 'wx', mode ?? PRIVATE_FILE);
     if (mode !== undefined) fs.fchmodSync(fd, mode);
     onStep?.('created', temp);
     fs.writeFileSync(fd, data);
@@ -162,7 +165,7 @@ export function syncDirSync(dir: string): void {
  * first one, is fsynced, so the new entries survive a power cut.
  */
 export async function makeDirDurable(dir: string): Promise<void> {
-  const first = await fsp.mkdir(dir, { recursive: true });
+  const first = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   if (first === undefined) return;
   const stop = path.dirname(path.resolve(first));
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {

@@ -26,7 +26,7 @@ export async function exists(file: string): Promise<boolean> {
 export async function createDirWith(dir: string, populate: (temp: string) => Promise<void>): Promise<boolean> {
   if (await exists(dir)) return false;
   const temp = tempPathFor(dir);
-  await fsp.mkdir(temp);
+  await fsp.mkdir(temp, { mode: 0o700 });
   try {
     await populate(temp);
     await syncDir(temp);
@@ -60,6 +60,6 @@ export async function removeDirAtomically(dir: string): Promise<void> {
 }
 
 export async function createEmptyFile(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'wx');
+  const handle = await fsp.open(file, 'wx', 0o600);
   await handle.close();
 }

@@ -83,6 +83,6 @@ export async function readCheckpointFormat(workDir: string): Promise<CheckpointF
 /** Records this release's format in meta/format (atomically), once meta/ exists; unchanged if it already says so. */
 export async function writeCheckpointFormat(workDir: string, current?: CheckpointFormat): Promise<void> {
   if (current?.format === CHECKPOINT_FORMAT && current.writtenBy === RELEASE) return;
-  await fsp.mkdir(metaDir(workDir), { recursive: true });
+  await fsp.mkdir(metaDir(workDir), { recursive: true, mode: 0o700 }); // private, as work-dir-privacy.ts keeps it
   await writeFileAtomic(formatPath(workDir), `${JSON.stringify({ format: CHECKPOINT_FORMAT, release: RELEASE })}\n`);
 }

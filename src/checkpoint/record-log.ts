@@ -59,7 +59,7 @@ export class RecordLog {
     let handle: fsp.FileHandle;
     let created = true;
     try {
-      handle = await fsp.open(file, 'ax');
+      handle = await fsp.open(file, 'ax', 0o600);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       handle = await fsp.open(file, 'a');

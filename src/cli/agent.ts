@@ -8,6 +8,8 @@ import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '..
 import { ensureWritableDir } from '../agent/work-dir.js';
 import { createLogger } from '../log.js';
 import { parseMasterSpec } from '../protocol/address.js';
+import { FlagError } from '../protocol/index.js';
+import { readPem, splitScheme } from '../session/tls.js';
 import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
 import { LOGGING_LEVEL_FLAG, loggingLevel } from './logging.js';
 import { startupError } from './startup-error.js';
@@ -18,10 +20,11 @@ const EXECUTORS = 'Executors and sandboxes';
 const MASTER = 'Master';
 const UPDATES = 'Status updates';
 const NODE = 'This node (HTTP endpoint, identity, resources)';
+const SECURITY = 'Security (users, TLS)';
 const LOGGING = 'Logging';
 
 export const AGENT_FLAGS = {
-  master: { type: 'string', required: true, placeholder: 'HOST:PORT', help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT (tried in turn, following the leader), or etcd://HOST:PORT[,HOST:PORT]/PREFIX (the leader read from etcd)' },
+  master: { type: 'string', required: true, placeholder: 'HOST:PORT', help: 'the master: HOST:PORT, a list HOST:PORT,HOST:PORT (tried in turn, following the leader), or etcd://HOST:PORT[,HOST:PORT]/PREFIX (the leader read from etcd); https:// before a host list for TLS' },
   work_dir: { type: 'string', required: true, placeholder: 'PATH', help: 'directory for sandboxes (and checkpoints)' },
   checkpoint: { type: 'boolean', default: 'true', group: RECOVERY, help: 'checkpoint agent and framework state to disk, for frameworks that ask for it' },
   strict: { type: 'boolean', default: 'true', group: RECOVERY, help: 'any recovery error is fatal; false: skip what is corrupt and recover the rest' },
@@ -47,6 +50,10 @@ export const AGENT_FLAGS = {
   hostname: { type: 'string', defaultHelp: os.hostname(), placeholder: 'HOST', group: NODE, help: 'host name reported to the master' },
   executor_heartbeat_interval: { type: 'duration', default: '5secs', group: EXECUTORS, help: 'HEARTBEAT period on executor connections (3 missed: broken)' },
   checkpoint_batching: { type: 'boolean', default: 'true', hidden: true, help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
+  switch_user: { type: 'boolean', default: 'true', group: SECURITY, help: 'run as root: start executors and tasks as their FrameworkInfo.user' },
+  ssl_ca_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
+  ssl_cert_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'serve the HTTP port as HTTPS with this certificate chain (PEM; with --ssl_key_file)' },
+  ssl_key_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'the private key of --ssl_cert_file (PEM)' },
   logging_level: { ...LOGGING_LEVEL_FLAG, group: LOGGING },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -76,6 +83,9 @@ const FLAG_OF: Record<string, string> = {
   checkpointBatching: 'checkpoint_batching',
   maxStatusUpdatesPerTask: 'max_status_updates_per_task',
   maxStatusUpdateBytesPerTask: 'max_status_update_bytes_per_task',
+  switchUser: 'switch_user',
+  masterCa: 'ssl_ca_file',
+  tls: 'ssl_cert_file',
 };
 
 const USAGE = '--master=HOST:PORT --work_dir=PATH [flags]';
@@ -86,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('agent', USAGE, AGENT_FLAGS));
     return 0;
   }
-  parseMasterSpec(flags.master, '--master'); // a bad address exits 2, naming the flag and the value
+  parseMasterSpec(splitScheme(flags.master).address, '--master'); // a bad address exits 2, naming the flag and the value
   const level = loggingLevel(flags.logging_level, sources.logging_level);
   // Checked (and made) before anything else touches them: an odd path exits 1 at once, naming the flag.
   ensureWritableDir(flags.work_dir, 'work_dir');
@@ -118,7 +128,13 @@ export async function main(argv: string[]): Promise<number> {
     checkpointBatching: flags.checkpoint_batching,
     maxStatusUpdatesPerTask: flags.max_status_updates_per_task,
     maxStatusUpdateBytesPerTask: flags.max_status_update_bytes_per_task,
+    switchUser: flags.switch_user,
+    ...(flags.ssl_ca_file !== undefined && { masterCa: readPem('--ssl_ca_file', flags.ssl_ca_file) }),
+    ...(flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined && { tls: { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) } }),
   };
+  if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
+    throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (HTTPS) or neither');
+  }
   // Nothing the agent writes (meta/, sandboxes, and what executors inherit) may be writable by
   // group or others, whatever the operator's umask: a 0600 token.sha256 in a 0777 directory is
   // replaceable, and so is an executor's outbox (found by the security fault run with umask 000).

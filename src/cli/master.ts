@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import { Master, type MasterOptions } from '../master/index.js';
 import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
 import { LOGGING_LEVEL_FLAG, loggingLevel } from './logging.js';
+import { readPem } from '../session/tls.js';
 
 const SPECS = {
   ip: { type: 'string', default: '127.0.0.1', placeholder: 'IP', help: 'address to listen on (HTTP, /api/v1/agent, /api/v1/scheduler)' },
@@ -19,6 +20,8 @@ const SPECS = {
   leader_lease_ttl: { type: 'duration', default: '10secs', help: 'with --registry: the leader\'s etcd lease; a standby takes over at most this long after the leader dies' },
   recovery_agent_removal_limit: { type: 'string', default: '100%', help: 'after a restart or failover, agents of the registry that did not re-register within --agent_reregister_timeout are removed, unless they are more than this share of them (then they are kept and the master logs an error)' },
   advertise_ip: { type: 'string', help: 'with --registry: the address other masters, agents and schedulers reach this master at (default: --ip, or 127.0.0.1 for 0.0.0.0)' },
+  ssl_cert_file: { type: 'string', placeholder: 'PATH', help: 'serve HTTPS and WSS only, with this certificate chain (PEM; with --ssl_key_file)' },
+  ssl_key_file: { type: 'string', placeholder: 'PATH', help: 'the private key of --ssl_cert_file (PEM)' },
   logging_level: LOGGING_LEVEL_FLAG,
 } satisfies Record<string, FlagSpec>;
 
@@ -54,6 +57,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('master', USAGE, SPECS));
     return 0;
   }
+  if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
+    throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (HTTPS and WSS) or neither');
+  }
+  const tls = flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined
+    ? { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) }
+    : undefined;
   const logger = await createLogger('master', loggingLevel(flags.logging_level, sources.logging_level));
   const options: MasterOptions = {
     ip: flags.ip,
@@ -63,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     maxAgentPingTimeouts: flags.max_agent_ping_timeouts,
     allocationIntervalMs: flags.allocation_interval,
     maxFrameBytes: flags.max_frame_bytes,
+    ...(tls && { tls }),
     logger,
     workDir: flags.work_dir,
     registry: flags.registry,

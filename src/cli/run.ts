@@ -1,10 +1,11 @@
 // `lifeline run`: a framework that launches one task and follows it to a terminal state, like
 // `mesos-execute` (DESIGN §9). The exit code says how the task ended, so scripts can use it.
 import { randomBytes } from 'node:crypto';
-import { FlagError, isTerminal, show, type AgentStatusEvent, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
+import { FlagError, USER_PATTERN, isTerminal, show, type AgentStatusEvent, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { parseAddress, type Address } from '../scheduler/address.js';
+import { readPem, splitScheme } from '../session/tls.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 import { fetchMasterState, findTask } from './master-api.js';
@@ -21,6 +22,8 @@ const SPECS = {
   executor: { type: 'string', help: 'run the task under this custom executor command (/bin/sh -c CMD)' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
   env: { type: 'string', help: 'KEY=VALUE in the environment of the task (repeatable)' },
+  ssl_ca_file: { type: 'string', help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
+  user: { type: 'string', help: 'run the executor and task as this user (FrameworkInfo.user; needs an agent run as root with --switch_user)' },
 } satisfies Record<string, FlagSpec>;
 
 const USAGE = '--master=HOST:PORT --command=CMD [--name=N] [--checkpoint] [--resources=R] [--executor=CMD] [--env=KEY=VALUE]... [--json]';
@@ -106,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText('run', USAGE, SPECS));
     return 0;
   }
-  parseMasterSpec(flags.master, '--master');
+  parseMasterSpec(splitScheme(flags.master).address, '--master');
   if (flags.command === undefined && flags.executor === undefined) {
     throw new FlagError('flag --command is required for lifeline run (or give --executor)');
   }
@@ -122,7 +125,10 @@ export async function main(argv: string[]): Promise<number> {
     if (value !== undefined && value.length > MAX_COMMAND) throw new FlagError(`invalid value for --${flag}: ${show(value)} (at most ${MAX_COMMAND} characters)`);
   }
   const need = parseResources(flags.resources);
+  if (flags.user !== undefined && !USER_PATTERN.test(flags.user)) throw new FlagError(`invalid value for --user: ${show(flags.user)} (expected a user name)`);
   return new Run({
+    user: flags.user,
+    ca: flags.ssl_ca_file === undefined ? undefined : readPem('--ssl_ca_file', flags.ssl_ca_file),
     master: flags.master,
     command: flags.command,
     name: flags.name,
@@ -136,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
 
 interface RunOptions {
   master: string;
+  ca?: Buffer | undefined;
+  user?: string | undefined;
   command: string | undefined;
   name: string;
   checkpoint: boolean;
@@ -189,7 +197,8 @@ class Run {
     });
     this.#driver = new SchedulerDriver({
       master: options.master,
-      frameworkInfo: { name: options.name, checkpoint: options.checkpoint },
+      ...(options.ca !== undefined && { ca: options.ca }),
+      frameworkInfo: { name: options.name, checkpoint: options.checkpoint, ...(options.user !== undefined && { user: options.user }) },
       // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
       autoAcknowledge: false,
       onSubscribed: (frameworkId) => this.#subscribed(frameworkId),

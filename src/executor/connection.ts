@@ -6,7 +6,7 @@ import type { LifelineError, ProtocolError } from '../protocol/errors.js';
 import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
 import { encode } from '../protocol/msgpack.js';
 import { SessionConnection } from '../session/connection.js';
-import { unixConnector } from '../session/unix-transport.js';
+import { trustedUnixConnector, type unixConnector } from '../session/unix-transport.js';
 import { MISSED_HEARTBEATS } from '../session/watchdog.js';
 import { decodeEvent } from './events.js';
 
@@ -28,7 +28,7 @@ export const EXECUTOR_ENDPOINT_PATH = '/api/v1/executor';
 /** The session connection to the agent at `socketPath`, with the executor's schema. */
 export function agentPeer(socketPath: string): { connect: ReturnType<typeof unixConnector>; peer: string; decode: typeof decodeEvent } {
   return {
-    connect: unixConnector(socketPath, EXECUTOR_ENDPOINT_PATH, { maxPayload: MAX_EVENT_BYTES }),
+    connect: trustedUnixConnector(socketPath, EXECUTOR_ENDPOINT_PATH, { maxPayload: MAX_EVENT_BYTES }),
     peer: `the agent at ${socketPath}`,
     decode: decodeEvent,
   };

@@ -35,15 +35,24 @@ export interface AcceptInput {
   runningExecutor(agentId: string, executorId: string): string | null | undefined;
 }
 
+/** A message names at most this many offers or agents (600 stale offers once made a 66 KB message). */
+const MAX_NAMED = 10;
+
+/** The first MAX_NAMED items joined, and how many more there are. */
+function some(items: readonly string[], separator: string): string {
+  const named = items.slice(0, MAX_NAMED).join(separator);
+  return items.length > MAX_NAMED ? `${named}${separator}and ${items.length - MAX_NAMED} more` : named;
+}
+
 export function planAccept(input: AcceptInput): AcceptPlan {
   const { frameworkId, offers, tasks } = input;
   const agentIds = [...new Set(offers.map((offer) => offer.agentId))];
   const agentId = agentIds.length === 1 ? agentIds[0] : undefined;
 
   const offerProblem = input.invalidOffers.length > 0
-    ? input.invalidOffers.map((offer) => offer.why).join('; ')
+    ? some(input.invalidOffers.map((offer) => offer.why), '; ')
     : agentIds.length > 1
-      ? `offers ${offers.map((offer) => offer.id).join(', ')} are for different agents (${agentIds.join(', ')}); one ACCEPT uses the offers of one agent`
+      ? `offers ${some(offers.map((offer) => offer.id), ', ')} are for different agents (${some(agentIds, ', ')}); one ACCEPT uses the offers of one agent`
       : offers.length === 0
         ? 'no offers'
         : undefined;

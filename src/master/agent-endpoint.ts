@@ -21,6 +21,7 @@ import type { GeneratedUpdate } from './registry.js';
 import { ReregisterParts } from './reregistration.js';
 import { NotLeaderError } from './registry-store.js';
 import { agentSeen, noticeAgent } from './agent-notices.js';
+import { AGENT_FRAME_LIMIT, agentOutgoing } from './outgoing.js';
 
 /** The protocol agreed with an agent at its first frame (issue 11). */
 type Agreed = ReturnType<typeof negotiateFirstFrame>;
@@ -76,6 +77,7 @@ export class AgentEndpoint {
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'agent' }),
+      outgoing: { prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
     });
   }
 

@@ -3,10 +3,12 @@
 // /api/v1/agent and /api/v1/scheduler routed by path. Every socket is tracked so that stop()
 // can close them all (closing a server leaves its open connections alone).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import { versionDocument } from '../checkpoint/format.js';
+import type { ServerTls } from '../session/tls.js';
 
 export interface HttpRoutes {
   state(): unknown;
@@ -25,16 +27,20 @@ export class MasterHttpServer {
   #routes: HttpRoutes;
   #logger: Logger;
 
-  constructor(routes: HttpRoutes, logger: Logger) {
+  /** With `tls`: HTTPS and WSS only (issue 14). */
+  constructor(routes: HttpRoutes, logger: Logger, tls?: ServerTls) {
     this.#routes = routes;
     this.#logger = logger;
-    this.server = http.createServer((request, response) => {
+    const handler = (request: IncomingMessage, response: ServerResponse) => {
       this.#handle(request, response).catch((error: unknown) => {
         logger.error({ err: error, url: request.url }, 'http handler failed');
         if (!response.headersSent) send(response, 500, { error: 'internal error' });
         else response.destroy();
       });
-    });
+    };
+    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    // A client that fails the TLS handshake (a plain ws:// client, a bad certificate) is logged and dropped.
+    this.server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
     this.server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));

@@ -4,6 +4,7 @@
 import {
   IllegalStateError,
   InvalidOptionError,
+  MAX_OFFERS_PER_EVENT,
   formatAddress,
   parseEtcdUrl,
   isTerminal,
@@ -17,6 +18,7 @@ import { Allocator, type OutstandingOffer } from './allocator.js';
 import type { MasterContext } from './context.js';
 import { MasterHttpServer } from './http.js';
 import { MasterMetrics } from './metrics.js';
+import { pieces } from './outgoing.js';
 import { Registry, type GeneratedUpdate, type MasterState } from './registry.js';
 import { SchedulerEndpoint } from './scheduler-endpoint.js';
 import { openStore, restore } from './leadership.js';
@@ -26,6 +28,7 @@ import { Registrar, type RegistryStore } from './registry-store.js';
 import { StandbyRefusals } from './standby.js';
 import { operatorKill } from './operator.js';
 import { masterAsset } from './web/assets.js';
+import type { ServerTls } from '../session/tls.js';
 
 export interface MasterOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -46,6 +49,8 @@ export interface MasterOptions {
   heartbeatIntervalMs?: number;
   /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
   registrationTimeoutMs?: number;
+  /** Serve HTTPS and WSS only, with this certificate and key (PEM; --ssl_cert_file, --ssl_key_file). */
+  tls?: ServerTls;
   logger?: Logger;
   // ── high availability (issue 12, docs/high-availability.md) ──
   /** Keep the registry in `<workDir>/registry.json`: a restarted master kills nothing. */
@@ -65,7 +70,7 @@ export interface MasterOptions {
 /** The options of issue 12, resolved on their own (after the others). */
 const HA_KEYS = ['workDir', 'registry', 'leaderLeaseTtlMs', 'recoveryAgentRemovalLimit', 'advertiseIp', 'onDeposed'] as const;
 
-type Resolved = Required<Omit<MasterOptions, 'logger' | (typeof HA_KEYS)[number]>>;
+type Resolved = Required<Omit<MasterOptions, 'logger' | 'tls' | (typeof HA_KEYS)[number]>>;
 
 const DEFAULTS: Resolved = {
   ip: '127.0.0.1',
@@ -205,6 +210,7 @@ export class Master {
         },
       },
       this.#logger,
+      options.tls,
     );
   }
 
@@ -384,10 +390,14 @@ export class Master {
     }
     for (const [frameworkId, offers] of byFramework) {
       this.#logger.debug({ frameworkId, offers: offers.map((offer) => ({ id: offer.id, agentId: offer.agentId, resources: offer.resources })) }, 'offering');
-      const sent = this.#schedulers.send(frameworkId, {
-        type: 'OFFERS',
-        offers: offers.map(({ id, agentId, hostname, resources }) => ({ id, agentId, hostname, resources })),
-      });
+      // In pieces: one offer per agent, and an OFFERS event of 100k agents would outgrow a frame.
+      let sent = true;
+      for (const piece of pieces(offers, MAX_OFFERS_PER_EVENT)) {
+        sent &&= this.#schedulers.send(frameworkId, {
+          type: 'OFFERS',
+          offers: piece.map(({ id, agentId, hostname, resources }) => ({ id, agentId, hostname, resources })),
+        });
+      }
       // The scheduler's connection is going away: its close handler has or will withdraw them.
       if (!sent) this.#allocator.withdrawFramework(frameworkId);
     }

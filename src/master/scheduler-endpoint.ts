@@ -15,6 +15,8 @@ import {
   type SchedulerEvent,
 } from '../protocol/index.js';
 import { planAccept } from './accept.js';
+import { longTimeout, type LongTimer } from './long-timer.js';
+import { SCHEDULER_FRAME_LIMIT, schedulerOutgoing } from './outgoing.js';
 import { DEFAULT_REFUSE_SECONDS } from './allocator.js';
 import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
@@ -37,7 +39,7 @@ export class SchedulerEndpoint {
   /** frameworkId → its scheduler's current connection. */
   #sessions = new Map<string, SchedulerSession>();
   /** frameworkId → the timer that removes it if its scheduler does not come back. */
-  #failoverTimers = new Map<string, NodeJS.Timeout>();
+  #failoverTimers = new Map<string, LongTimer>();
 
   constructor(ctx: MasterContext, options: SchedulerEndpointOptions) {
     this.#ctx = ctx;
@@ -56,6 +58,7 @@ export class SchedulerEndpoint {
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'scheduler', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'scheduler' }),
+      outgoing: { prepare: schedulerOutgoing(ctx.logger), maxSendBytes: SCHEDULER_FRAME_LIMIT },
     });
   }
 
@@ -68,7 +71,7 @@ export class SchedulerEndpoint {
   }
 
   close(): void {
-    for (const timer of this.#failoverTimers.values()) clearTimeout(timer);
+    for (const timer of this.#failoverTimers.values()) timer.clear();
     this.#failoverTimers.clear();
     this.#sessions.clear();
     void this.#endpoint.close();
@@ -256,7 +259,7 @@ export class SchedulerEndpoint {
       return;
     }
     this.#ctx.logger.warn({ frameworkId, failoverTimeout: formatDuration(timeoutMs) }, 'scheduler disconnected; waiting for it to re-subscribe');
-    this.#failoverTimers.set(frameworkId, setTimeout(() => {
+    this.#failoverTimers.set(frameworkId, longTimeout(() => {
       this.#failoverTimers.delete(frameworkId);
       if (this.#ctx.registry.framework(frameworkId)?.status === 'DISCONNECTED') {
         this.#remove(frameworkId, `its scheduler did not re-subscribe within ${formatDuration(timeoutMs)}`);
@@ -286,7 +289,7 @@ export class SchedulerEndpoint {
 
   #cancelFailover(frameworkId: string): void {
     const timer = this.#failoverTimers.get(frameworkId);
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     this.#failoverTimers.delete(frameworkId);
   }
 }

@@ -1,6 +1,6 @@
 // The agent protocol (DESIGN §8): calls an agent sends to its master, and the master's events.
 import * as v from 'valibot';
-import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
+import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, IntervalMillis, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 const MAX_LIST = 100_000;
@@ -72,8 +72,8 @@ export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
 export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
 export const AgentEvent = v.variant('type', [
-  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
-  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
   v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
   v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),

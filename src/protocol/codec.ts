@@ -2,8 +2,7 @@
 // valibot check of each frame against its schema, with errors that say what the peer did wrong.
 import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
-import { checkFrameBudget } from './frame-budget.js';
-import { decode } from './msgpack.js';
+import { decodeWithBudget } from './msgpack.js';
 import { rejectUnknownType } from './tolerant.js';
 
 export { decode, encode, toBuffer } from './msgpack.js';
@@ -15,8 +14,7 @@ type AnySchema = v.GenericSchema<unknown, { type: string }>;
  * message type, the field path and the bad value, so the peer can tell what it did wrong.
  */
 export function decodeFrame<S extends AnySchema>(schema: S, bytes: Uint8Array): v.InferOutput<S> {
-  checkFrameBudget(bytes);
-  const value = decode(bytes);
+  const value = decodeWithBudget(bytes);
   // A type a newer release added: UnknownTypeError, which receivers ignore (issue 11).
   rejectUnknownType(schema, value);
   return validate(schema, value, 'frame');

@@ -14,13 +14,25 @@ export const Uuid = v.pipe(v.string(), v.regex(/^[0-9a-fA-F-]{8,64}$/, 'must be 
 // Byte payloads are bounded by the frame size limit of the endpoint that receives them.
 export const Bytes = v.instance(Uint8Array);
 export const Text = v.pipe(v.string(), v.maxLength(MAX_TEXT));
-const NonNegative = v.pipe(v.number(), v.finite(), v.minValue(0));
+/**
+ * The largest amount of one resource (CPUs, MB of memory or disk). It keeps the master's
+ * fixed-point arithmetic (three decimals) exact and every sum finite: `cpus: 1e306` once passed
+ * the schema and overflowed to Infinity in the master's rounding.
+ */
+export const MAX_RESOURCE = 1e12;
+/** The longest delay a Node.js timer holds (about 24.8 days): grace periods and intervals. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const Amount = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_RESOURCE));
 const Millis = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 47));
+/** A duration that becomes one timer (grace periods): at most MAX_TIMER_MS. */
+export const TimerMillis = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_TIMER_MS));
+/** An interval (heartbeats, pings): at least 1 ms, at most MAX_TIMER_MS. */
+export const IntervalMillis = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_TIMER_MS));
 
 export const Resources = v.object({
-  cpus: NonNegative,
-  mem: NonNegative,
-  disk: v.optional(NonNegative),
+  cpus: Amount,
+  mem: Amount,
+  disk: v.optional(Amount),
 });
 export type Resources = v.InferOutput<typeof Resources>;
 
@@ -31,7 +43,7 @@ export const ExecutorInfo = v.object({
   frameworkId: Id,
   command: CommandInfo,
   name: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME))),
-  shutdownGracePeriodMs: v.optional(Millis),
+  shutdownGracePeriodMs: v.optional(TimerMillis),
 });
 export type ExecutorInfo = v.InferOutput<typeof ExecutorInfo>;
 
@@ -42,7 +54,7 @@ export const TaskInfo = v.object({
   resources: Resources,
   command: v.optional(CommandInfo),
   executor: v.optional(ExecutorInfo),
-  killPolicy: v.optional(v.object({ gracePeriodMs: Millis })),
+  killPolicy: v.optional(v.object({ gracePeriodMs: TimerMillis })),
   data: v.optional(Bytes),
 });
 export type TaskInfo = v.InferOutput<typeof TaskInfo>;
@@ -51,9 +63,14 @@ export type TaskInfo = v.InferOutput<typeof TaskInfo>;
 export const NewTaskInfo = v.object({ ...TaskInfo.entries, agentId: v.optional(Id) });
 export type NewTaskInfo = v.InferOutput<typeof NewTaskInfo>;
 
+/** A POSIX user name (FrameworkInfo.user): what `useradd` accepts. */
+export const USER_PATTERN = /^[A-Za-z_][A-Za-z0-9._-]{0,31}\$?$/;
+
 export const FrameworkInfo = v.object({
   id: v.optional(Id),
   name: v.pipe(v.string(), v.maxLength(MAX_NAME)),
+  /** The user the framework's executors and tasks run as, on an agent run as root with --switch_user. */
+  user: v.optional(v.pipe(v.string(), v.regex(USER_PATTERN, 'must be a user name (letters, digits, . _ -; at most 32)'))),
   checkpoint: v.optional(v.boolean(), false),
   failoverTimeoutMs: v.optional(Millis),
 });
@@ -62,7 +79,7 @@ export type FrameworkInfo = v.InferOutput<typeof FrameworkInfo>;
 export const AgentInfo = v.object({
   id: v.optional(Id),
   hostname: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NAME)),
-  resources: v.object({ cpus: NonNegative, mem: NonNegative, disk: NonNegative }),
+  resources: v.object({ cpus: Amount, mem: Amount, disk: Amount }),
   checkpoint: v.boolean(),
   /** Where the agent's HTTP endpoint (/state, /files) answers, HOST:PORT (issue 15); older agents leave it out. */
   httpAddress: v.optional(v.pipe(v.string(), v.maxLength(MAX_NAME))),

@@ -1,7 +1,7 @@
 // The executor protocol (DESIGN §2): calls an executor sends to its agent over the Unix socket,
 // and the events the agent answers with.
 import * as v from 'valibot';
-import { Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, TaskInfo, TaskStatus, Uuid } from './common.js';
+import { Bytes, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, IntervalMillis, TaskInfo, TaskStatus, TimerMillis, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
 
 export { EXECUTOR_PROTOCOL_VERSION } from './constants.js';
@@ -35,14 +35,14 @@ export const ExecutorEvent = v.variant('type', [
     containerId: Id,
     executorInfo: ExecutorInfo,
     frameworkInfo: FrameworkInfo,
-    heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+    heartbeatIntervalMs: IntervalMillis,
     ...AnswerVersion,
   }),
   v.object({ type: v.literal('LAUNCH'), task: TaskInfo }),
-  v.object({ type: v.literal('KILL'), taskId: Id, gracePeriodMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))) }),
+  v.object({ type: v.literal('KILL'), taskId: Id, gracePeriodMs: v.optional(TimerMillis) }),
   v.object({ type: v.literal('ACKNOWLEDGED'), taskId: Id, uuid: Uuid }),
   v.object({ type: v.literal('MESSAGE'), data: Bytes }),
-  v.object({ type: v.literal('SHUTDOWN'), gracePeriodMs: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+  v.object({ type: v.literal('SHUTDOWN'), gracePeriodMs: TimerMillis }),
   v.object({ type: v.literal('HEARTBEAT') }),
   ErrorEvent,
 ]);

@@ -1,14 +1,18 @@
 // The scheduler protocol (DESIGN §8): calls a framework sends to the master, and its events.
 import * as v from 'valibot';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
-import { Bytes, Epoch, ErrorEvent, FrameworkInfo, Id, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
+import { Bytes, Epoch, ErrorEvent, FrameworkInfo, Id, IntervalMillis, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
 
 const MAX_LIST = 10_000;
+/** DECLINE's refuseSeconds: at most a year (a longer filter is a framework that never wants the agent). */
+export const MAX_REFUSE_SECONDS = 365 * 24 * 3600;
+/** The master sends at most this many offers in one OFFERS event; more go in further events. */
+export const MAX_OFFERS_PER_EVENT = 1_000;
 
 export const Offer = v.object({
   id: Id,
   agentId: Id,
-  hostname: v.string(),
+  hostname: v.pipe(v.string(), v.maxLength(1024)),
   resources: Resources,
 });
 export type Offer = v.InferOutput<typeof Offer>;
@@ -16,7 +20,7 @@ export type Offer = v.InferOutput<typeof Offer>;
 export const SchedulerCall = v.variant('type', [
   v.object({ type: v.literal('SUBSCRIBE'), frameworkInfo: FrameworkInfo, ...FirstFrameVersion }),
   v.object({ type: v.literal('ACCEPT'), offerIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(MAX_LIST)), tasks: v.pipe(v.array(NewTaskInfo), v.maxLength(MAX_LIST)) }),
-  v.object({ type: v.literal('DECLINE'), offerIds: v.pipe(v.array(Id), v.maxLength(MAX_LIST)), refuseSeconds: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))) }),
+  v.object({ type: v.literal('DECLINE'), offerIds: v.pipe(v.array(Id), v.maxLength(MAX_LIST)), refuseSeconds: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_REFUSE_SECONDS))) }),
   v.object({ type: v.literal('KILL'), taskId: Id }),
   v.object({ type: v.literal('ACKNOWLEDGE'), agentId: Id, taskId: Id, uuid: Uuid }),
   v.object({ type: v.literal('RECONCILE'), taskIds: v.optional(v.pipe(v.array(Id), v.maxLength(MAX_LIST))) }),
@@ -44,7 +48,7 @@ export type AgentStatusEvent = v.InferOutput<typeof AgentStatusEvent>;
 export const SCHEDULER_EVENT_TYPES: ReadonlySet<string> = new Set(['SUBSCRIBED', 'OFFERS', 'RESCIND', 'UPDATE', 'MESSAGE', 'FAILURE', 'HEARTBEAT', 'AGENT_STATUS', 'ERROR']);
 
 export const SchedulerEvent = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: v.pipe(v.number(), v.integer(), v.minValue(1)), ...AnswerVersion, epoch: v.optional(Epoch) }),
+  v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('OFFERS'), offers: v.array(Offer) }),
   v.object({ type: v.literal('RESCIND'), offerId: Id }),
   v.object({ type: v.literal('UPDATE'), status: RoutedTaskStatus }),

@@ -26,6 +26,7 @@ import { firstFrameVersion, isVersionRefusal } from '../protocol/version.js';
 import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { MasterTargets } from '../session/master-targets.js';
+import { splitScheme } from '../session/tls.js';
 import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
@@ -127,27 +128,31 @@ export class SchedulerDriver {
   constructor(options: SchedulerDriverOptions) {
     checkOptions(options);
     this.#options = options;
+    const target = splitScheme(options.master);
     this.#master = options.master;
-    this.#targets = new MasterTargets(parseMasterSpec(options.master, 'option master'), (leader) => {
+    this.#targets = new MasterTargets(parseMasterSpec(target.address, 'option master'), (leader) => {
       this.#log.info({ leader }, 'etcd names a new leading master');
       this.#session.wake();
-    });
+    }, target.secure);
     this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
     this.#autoAcknowledge = options.autoAcknowledge ?? true;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
+    const ca = options.ca;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
-      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs }, events)),
+      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }) }, events)),
       decode: (bytes) => decodeEvent(bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
       queue: true,
+      // An event the driver cannot validate is reported and dropped: closing would cost the
+      // framework itself (removed at once with the default failover timeout of 0).
       onInvalid: (error) => {
         if (error instanceof UnknownTypeError || error instanceof UnknownEventError) {
           // A newer master's event: skipped, so that drivers and masters can be upgraded one at a time.
@@ -155,10 +160,9 @@ export class SchedulerDriver {
           if (this.#unknown.firstTime('master', type)) this.#log.warn({ type }, `an event of type ${type}, unknown to this release, was ignored (logged once)`);
           return 'drop';
         }
-        this.#log.warn({ err: error.message }, 'malformed frame from master');
+        this.#log.warn({ code: error.code, err: error.message }, 'invalid frame from master: dropped');
         this.#report(error);
-        // ERROR is not a scheduler call: the master would only answer it with its own ERROR.
-        return 'close';
+        return 'drop';
       },
       onAccepted: (event) => this.#onSubscribed(event.frameworkId, event.heartbeatIntervalMs),
       onFrame: (event) => this.#onFrame(event),

@@ -1,8 +1,9 @@
 // The SchedulerDriver's options and their validation: every bad value is refused at construction
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
-import { InvalidOptionError, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { InvalidOptionError, USER_PATTERN, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
 import { AddressError, parseMasterSpec } from '../protocol/address.js';
+import { splitScheme } from '../session/tls.js';
 
 export type FailureEvent = Extract<SchedulerEvent, { type: 'FAILURE' }>;
 
@@ -15,6 +16,8 @@ export interface SchedulerFrameworkInfo {
   checkpoint?: boolean;
   /** How long the master keeps the framework (and its tasks) after the scheduler disconnects. Default 0. */
   failoverTimeoutMs?: number;
+  /** The user its executors and tasks run as, on agents run as root with --switch_user (Mesos's FrameworkInfo.user). */
+  user?: string;
 }
 
 type Callback<A extends unknown[]> = (...args: A) => void | Promise<void>;
@@ -49,22 +52,29 @@ export interface SchedulerDriverOptions {
   connectTimeoutMs?: number;
   /** Largest frame accepted from the master (default 16 MiB: offers from many agents add up). */
   maxFrameBytes?: number;
+  /**
+   * With a master written `https://HOST:PORT`: the CA certificates (PEM) its certificate must be
+   * signed by (--ssl_ca_file). Default: the system's CAs. The host name is verified too.
+   */
+  ca?: string | Buffer;
   logger?: Logger;
 }
 
 export function checkOptions(options: SchedulerDriverOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', options, 'an object');
   try {
-    parseMasterSpec(options.master, 'option master');
+    parseMasterSpec(typeof options.master === 'string' ? splitScheme(options.master).address : options.master, 'option master');
   } catch (error) {
     if (!(error instanceof AddressError)) throw error;
-    throw new InvalidOptionError('master', options.master, `a HOST:PORT string such as "127.0.0.1:5050", a list "HOST:PORT,HOST:PORT" or "etcd://HOST:PORT/PREFIX" (${error.why})`);
+    throw new InvalidOptionError('master', options.master, `a HOST:PORT string such as "127.0.0.1:5050", a list "HOST:PORT,HOST:PORT" or "etcd://HOST:PORT/PREFIX", https:// before a host list for TLS (${error.why})`);
   }
+  if (options.ca !== undefined && typeof options.ca !== 'string' && !Buffer.isBuffer(options.ca)) throw new InvalidOptionError('ca', options.ca, 'PEM certificates as a string or Buffer');
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');
   if (info.id !== undefined && typeof info.id !== 'string') throw new InvalidOptionError('frameworkInfo.id', info.id, 'a framework ID string');
   if (info.id !== undefined) assertId('frameworkInfo.id', info.id);
+  if (info.user !== undefined && (typeof info.user !== 'string' || !USER_PATTERN.test(info.user))) throw new InvalidOptionError('frameworkInfo.user', info.user, 'a user name (letters, digits, . _ -; at most 32)');
   if (info.checkpoint !== undefined && typeof info.checkpoint !== 'boolean') throw new InvalidOptionError('frameworkInfo.checkpoint', info.checkpoint, 'a boolean');
   if (info.failoverTimeoutMs !== undefined && !(Number.isSafeInteger(info.failoverTimeoutMs) && info.failoverTimeoutMs >= 0)) {
     throw new InvalidOptionError('frameworkInfo.failoverTimeoutMs', info.failoverTimeoutMs, 'a non-negative integer number of milliseconds');

@@ -17,6 +17,15 @@ const SESSION_MOVES: Transitions<SessionState> = {
   CLOSED: [],
 };
 
+/**
+ * What an endpoint checks before it sends an event: `prepare` may fix it (cut a message) or refuse
+ * it (undefined: not sent, the caller told false); `maxSendBytes` is the receiver's frame limit.
+ */
+export interface Outgoing<Event> {
+  prepare?(event: Event): Event | undefined;
+  maxSendBytes?: number;
+}
+
 /** Largest ERROR message sent (it must fit any receiver's schema). */
 const MAX_ERROR_MESSAGE = 60_000;
 
@@ -33,7 +42,10 @@ export class EndpointSession<Event extends object> {
   /** Shapes each event for the protocol version agreed with this peer (issue 11); default: as is. */
   #shape: (event: Event) => Event = (event) => event;
 
-  constructor(transport: Transport, remote: string, logger: (id: number) => Logger) {
+  readonly #outgoing: Outgoing<Event> | undefined;
+
+  constructor(transport: Transport, remote: string, logger: (id: number) => Logger, outgoing?: Outgoing<Event>) {
+    this.#outgoing = outgoing;
     this.#transport = transport;
     this.remote = remote;
     this.log = logger(this.id);
@@ -74,7 +86,17 @@ export class EndpointSession<Event extends object> {
   /** Sends one event; false when the connection is no longer open. */
   send(event: Event): boolean {
     if (!this.isOpen) return false;
-    return this.#transport.send(encode(this.#shape(event)));
+    const shaped = this.#shape(event);
+    const outgoing = this.#outgoing;
+    if (!outgoing) return this.#transport.send(encode(shaped));
+    const ready = outgoing.prepare ? outgoing.prepare(shaped) : shaped;
+    if (ready === undefined) return false;
+    const bytes = encode(ready);
+    if (outgoing.maxSendBytes !== undefined && bytes.length > outgoing.maxSendBytes) {
+      this.log.error({ code: 'ERR_FRAME_TOO_LARGE', peer: this.#peerId, event: (ready as { type?: unknown }).type, bytes: bytes.length, limit: outgoing.maxSendBytes }, "event not sent: larger than the receiver's frame limit");
+      return false;
+    }
+    return this.#transport.send(bytes);
   }
 
   /** Answers a bad frame or a refused call: ERROR {code, message}, then close (1008 by default). */

@@ -14,10 +14,11 @@ import { decodeFrame } from '../protocol/codec.js';
 import { LifelineError, ProtocolError } from '../protocol/errors.js';
 import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import type { Logger } from '../log.js';
-import { EndpointSession } from './endpoint-session.js';
+import { EndpointSession, type Outgoing } from './endpoint-session.js';
+import { originRefusal } from './origin.js';
 import { wsTransport } from './ws-transport.js';
 
-export { EndpointSession, type SessionState } from './endpoint-session.js';
+export { EndpointSession, type Outgoing, type SessionState } from './endpoint-session.js';
 
 type CallSchema = v.GenericSchema<unknown, { type: string }>;
 
@@ -46,6 +47,8 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   onRejected(error: LifelineError): void;
   /** Counts a frame of a type this release does not know, ignored (a newer peer's; issue 11). */
   onUnknown?(type: string): void;
+  /** Checks every event before it is sent (the receiver's schema and frame limit). Default: none. */
+  outgoing?: Outgoing<Event>;
 }
 
 /** A WebSocket server (noServer: the HTTP server is the caller's), routing validated calls. */
@@ -70,7 +73,19 @@ export class Endpoint<S extends CallSchema, Event extends object> {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = originRefusal(request);
+    if (refusal !== undefined) return this.#refuseUpgrade(request, socket, refusal);
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+  }
+
+  /** 403 to a browser's upgrade from a foreign page: no WebSocket, nothing else touched. */
+  #refuseUpgrade(request: IncomingMessage, socket: Duplex, reason: string): void {
+    const { logger, path } = this.#options;
+    logger.warn({ code: 'ERR_UNAUTHORIZED', endpoint: path, origin: request.headers.origin, remote: request.socket.remoteAddress }, 'refused a WebSocket upgrade from a foreign Origin');
+    this.#options.onRejected(new LifelineError('ERR_UNAUTHORIZED', reason));
+    const body = `${reason}\n`;
+    socket.once('finish', () => socket.destroy());
+    socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   /** Drops every connection at once and closes the server (wss.close() alone leaves them open). */
@@ -108,7 +123,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
         this.#options.onClose(session, wasRegistered);
       },
     });
-    session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }));
+    session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }), this.#options.outgoing);
     this.#sessions.add(session);
     log().debug('connected');
     this.#options.onConnect?.(session);

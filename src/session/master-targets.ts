@@ -14,17 +14,22 @@ export class MasterTargets {
   #hint: string | undefined;
   #watch: LeaderWatch | undefined;
   #last: string | undefined;
+  readonly #secure: boolean;
 
-  /** `onLeaderChange`: etcd named a new leader (a waiting client may retry at once). */
-  constructor(spec: MasterSpec, onLeaderChange?: (leader: string | undefined) => void) {
+  /**
+   * `onLeaderChange`: etcd named a new leader (a waiting client may retry at once). `secure`: the
+   * master was written `https://…` (issue 14): every master of the spec is reached over WSS.
+   */
+  constructor(spec: MasterSpec, onLeaderChange?: (leader: string | undefined) => void, secure = false) {
     this.#spec = spec;
+    this.#secure = secure;
     this.#hosts = spec.kind === 'hosts' ? spec.hosts.map(formatAddress) : [];
     if (spec.kind === 'etcd') this.#watch = new LeaderWatch(spec.endpoints, spec.prefix, (leader) => onLeaderChange?.(leader));
   }
 
   /** As written, for messages. */
   get description(): string {
-    return formatMasterSpec(this.#spec);
+    return (this.#secure ? 'https://' : '') + formatMasterSpec(this.#spec);
   }
 
   /** The master of the latest attempt. */
@@ -64,7 +69,7 @@ export class MasterTargets {
         const why = this.#watch?.error ? `etcd cannot be read: ${this.#watch.error}` : 'no master leads right now';
         return failedTransport(events, new ConnectionError(`no leader to connect to in ${this.description} (${why})`));
       }
-      return connect(`ws://${address}${path}`, events);
+      return connect(`${this.#secure ? 'wss' : 'ws'}://${address}${path}`, events);
     };
   }
 

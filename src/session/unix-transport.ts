@@ -4,6 +4,7 @@
 // frame), so this only adapts its surface.
 // It imports no other session module that would pull in `ws`: keep it so.
 import { UnixWebSocket } from './unix-websocket.js';
+import { untrustedSocketProblem } from './socket-trust.js';
 import { closeReason, type Transport, type TransportEvents } from './transport.js';
 
 /** How long close() waits for the peer's close frame before it drops the socket. */
@@ -56,4 +57,40 @@ export function connectUnix(socketPath: string, requestPath: string, options: Un
 /** A Connector-shaped factory for one endpoint: every call makes a new connection. */
 export function unixConnector(socketPath: string, requestPath: string, options: UnixTransportOptions): (events: TransportEvents) => Transport {
   return (events) => connectUnix(socketPath, requestPath, options, events);
+}
+
+/**
+ * unixConnector that first checks the socket and every directory above it (socket-trust.ts): a
+ * socket another local user could have planted gets no connection, so no token is sent to it. The
+ * refused attempt ends like a failed connect (`error`, then `close` 1006), and is retried as one.
+ */
+export function trustedUnixConnector(socketPath: string, requestPath: string, options: UnixTransportOptions): (events: TransportEvents) => Transport {
+  const connect = unixConnector(socketPath, requestPath, options);
+  return (events) => {
+    const problem = untrustedSocketProblem(socketPath);
+    return problem === undefined ? connect(events) : refusedTransport(events, problem);
+  };
+}
+
+function refusedTransport(events: TransportEvents, problem: string): Transport {
+  let closed = false;
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    events.close(1006, '');
+  };
+  queueMicrotask(() => {
+    if (closed) return;
+    const error: Error & { code?: string } = new Error(`refusing to connect (the executor's token would go to whoever listens there): ${problem}`);
+    error.code = 'ERR_UNTRUSTED_SOCKET';
+    events.error(error);
+    finish();
+  });
+  return {
+    isOpen: false,
+    bufferedAmount: 0,
+    send: () => false,
+    close: finish,
+    terminate: finish,
+  };
 }

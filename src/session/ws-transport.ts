@@ -12,6 +12,8 @@ export interface WsClientOptions {
   handshakeTimeoutMs: number;
   /** Extra headers of the upgrade request. */
   headers?: Record<string, string>;
+  /** wss://: the CA certificates (PEM) the server's must chain to; default: the system's. */
+  ca?: string | Buffer;
 }
 
 /** Wraps an open or opening `ws` WebSocket (binaryType is set to nodebuffer). */
@@ -55,6 +57,7 @@ export function connectWs(url: string, options: WsClientOptions, events: Transpo
     handshakeTimeout: options.handshakeTimeoutMs,
     perMessageDeflate: false,
     headers: options.headers,
+    ...(options.ca !== undefined && { ca: options.ca }),
   });
   return wsTransport(ws, events);
 }

@@ -567,7 +567,7 @@ test('stop() shuts down executors of non-checkpointing frameworks and leaves che
 
 test('validates its options up front, naming the option', () => {
   const base = { master: '127.0.0.1:5050', workDir: '/tmp/x', resources: { cpus: 1, mem: 1, disk: 1 } };
-  assert.throws(() => new Agent({ ...base, master: 'nohost' }), /option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX \("nohost" is not HOST:PORT\), got "nohost"/);
+  assert.throws(() => new Agent({ ...base, master: 'nohost' }), /option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX, https:\/\/ before a host list for TLS \("nohost" is not HOST:PORT\), got "nohost"/);
   assert.throws(() => new Agent({ ...base, maxFrameBytes: 10 }), /maxFrameBytes/);
   assert.throws(() => new Agent({ ...base, statusUpdateRetryIntervalMinMs: 10, statusUpdateRetryIntervalMaxMs: 5 }), /statusUpdateRetryIntervalMaxMs/);
   assert.throws(() => new Agent({ ...base, resources: { cpus: -1, mem: 1, disk: 1 } }), /resources/);

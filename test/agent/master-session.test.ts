@@ -111,6 +111,24 @@ test('shuts a framework down: its executors get SHUTDOWN, and it is forgotten on
   assert.is(h.model.framework('fw-1'), framework, 'kept while its executor runs');
 });
 
+test('a run that ended with unacknowledged updates is garbage-collected once its framework is shut down', async () => {
+  const s = start();
+  h.model.adoptRecoveredId('agent-1');
+  const framework = h.framework();
+  const run = h.run(framework);
+  run.addTask(task('t1'));
+  run.transition('TERMINATED');
+  await h.model.agentUpdate('fw-1', 'ex-1', run, 't1', 'TASK_FINISHED', undefined, 'done');
+  run.completedAt = Date.now();
+  h.model.maybeForget(run);
+  assert.is(framework.executors.get('ex-1'), run, 'kept while TASK_FINISHED waits for its acknowledgement');
+  assert.is(await h.model.pruneCompletedRuns(0), 0, 'not yet scheduled for gc');
+  s.handle({ type: 'SHUTDOWN_FRAMEWORK', frameworkId: 'fw-1' });
+  assert.is(h.model.framework('fw-1'), undefined, 'the framework is forgotten');
+  assert.is(run.state, 'TERMINATED', 'not shut down again');
+  assert.is(await h.model.pruneCompletedRuns(0), 1, 'its gc_delay started: a prune removes it');
+});
+
 test('relays a framework message to a connected executor, and passes the master\'s SHUTDOWN on', () => {
   const s = start();
   const run = h.run(h.framework());

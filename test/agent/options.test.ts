@@ -54,6 +54,7 @@ options('fills in every default', () => {
     checkpointBatching: true,
     maxStatusUpdatesPerTask: 10_000,
     maxStatusUpdateBytesPerTask: 16 * 1024 * 1024,
+    switchUser: true,
   });
   for (const name of ['maxStatusUpdatesPerTask', 'maxStatusUpdateBytesPerTask'] as const) {
     assert.is(refusal({ [name]: 0 }).option, name);
@@ -121,7 +122,7 @@ options('refuses a master that is not HOST:PORT, naming it', () => {
   for (const master of [undefined, '', 'localhost', '127.0.0.1:0', '127.0.0.1:70000', 'http://h:1', ':5050', 5050, 'a..b:5050', 'h:1,', 'etcd://h:1']) {
     const error = refusal({ master });
     assert.is(error.option, 'master', String(master));
-    assert.match(error.message, /^option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX \(.+\), got /);
+    assert.match(error.message, /^option master must be HOST:PORT, HOST:PORT,HOST:PORT or etcd:\/\/HOST:PORT\/PREFIX, https:\/\/ before a host list for TLS \(.+\), got /);
   }
   assert.is(validateOptions({ ...base, master: 'm1:5050,m2:5050' }).master, 'm1:5050,m2:5050');
   assert.is(validateOptions({ ...base, master: 'etcd://127.0.0.1:2379/lifeline' }).master, 'etcd://127.0.0.1:2379/lifeline');

@@ -110,10 +110,13 @@ for (const where of ['meta', 'sandbox'] as const) {
       await waitFor(() => numbers().length >= 10, { timeoutMs: 15_000, message: 'the first numbered updates' });
 
       await fw.launch([filler]);
-      await fw.waitFor('filler', 'TASK_RUNNING');
+      // The filler can fill the disk before its own TASK_RUNNING is durable (in the agent's
+      // checkpoint, or in its executor's outbox in the sandbox): that update is one of those that
+      // must arrive once space is back, so only the disk itself is awaited here.
       const full = where === 'meta' ? meta : s.workDir;
-      const fill = where === 'meta' ? path.join(meta, 'fill') : path.join(s.run(fw, 'filler').sandbox, 'fill');
       await waitFor(() => fs.statfsSync(full).bavail === 0, { timeoutMs: 15_000, message: `${full} full` });
+      const agentId = fw.of('numbers').at(-1)!.agentId!;
+      const fill = where === 'meta' ? path.join(meta, 'fill') : path.join(s.runOf(agentId, fw.frameworkId, 'filler').sandbox, 'fill');
       const health = async () => ((await getJson(`http://${s.agentAddress}/health`)).body as { status: string }).status;
       if (where === 'meta') await waitFor(async () => (await health()) === 'degraded', { timeoutMs: 15_000, message: '/health degraded' });
       const executorStderr = () => fs.readFileSync(path.join(s.fixtures, 'errors.log'), { encoding: 'utf8', flag: 'a+' });

@@ -80,9 +80,9 @@ HA('kill -9 of the leader: a standby leads within the TTL plus a few seconds, th
   if (!RUN) return;
   const { ports, procs, url, flags } = await masters(ctx, 3);
   const first = await waitFor(() => leaderOf(ports), { timeoutMs: 15_000, message: 'a leader' });
-  // A standby names the leader in /state.
+  // A standby names the leader in /state, once its etcd watch has seen the leader win.
   const standby = ports.find((port) => port !== first)!;
-  assert.is((await masterState(standby))?.leader, `127.0.0.1:${first}`);
+  await waitFor(async () => (await masterState(standby))?.leader === `127.0.0.1:${first}`, { timeoutMs: 10_000, message: `the standby on ${standby} naming the leader 127.0.0.1:${first}` });
   await startAgent(ctx, url);
   const list = ports.map((port) => `127.0.0.1:${port}`).join(',');
   const run = lifeline(['run', `--master=${url}`, '--checkpoint', `--command=${TASK}`, '--name=ha', '--json']);

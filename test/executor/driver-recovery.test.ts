@@ -20,6 +20,7 @@ import { EXECUTOR_PROTOCOL_VERSION, LifelineError, type Reason } from '../../src
 import { processIdentity } from '../../src/process/index.js';
 import { FIXTURES, Proc, isAlive, removeDir, tempDir, waitFor, withTimeout } from '../helpers.js';
 import { FakeAgent, IDS, SilentServer, commandTask, type FakeAgentOptions } from './fake-agent.js';
+import { SANDBOX_FORMAT } from '../../src/checkpoint/format.js';
 
 interface Context {
   dir: string;
@@ -207,6 +208,7 @@ Recovery('writes shim.json on start and rewrites it when a task group is tracked
     executorId: IDS.executorId,
     containerId: IDS.containerId,
     tasks: [],
+    format: SANDBOX_FORMAT,
   });
   const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
   context.pids.push(child.pid!);

@@ -71,7 +71,7 @@ agent('a reported task names its state and optionally its oldest unacknowledged 
   assert.equal(validate(ReportedTask, reported, 'task'), reported);
   const pending = { ...reported, unacknowledgedState: 'TASK_FINISHED', unacknowledgedUuid: randomUUID() };
   assert.is(validate(ReportedTask, pending, 'task').unacknowledgedState, 'TASK_FINISHED');
-  refuses(ReportedTask, { ...reported, unacknowledgedState: 'TASK_DONE' }, /field unacknowledgedState /, 'task');
+  refuses(ReportedTask, { ...reported, unacknowledgedState: 'done' }, /field unacknowledgedState /, 'task');
 });
 
 agent('accepts every event the master sends an agent', () => {

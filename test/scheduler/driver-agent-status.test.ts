@@ -43,13 +43,17 @@ Status('hands AGENT_STATUS to onAgentStatus and drops an unknown event type with
   assert.equal(errors, []);
 });
 
-Status('still closes on a malformed frame of a known type', async (ctx) => {
+Status('reports and drops a malformed frame of a known type, and keeps the connection', async (ctx) => {
+  const seen: AgentStatusEvent[] = [];
   const errors: Error[] = [];
-  ctx.driver = new SchedulerDriver({ master: ctx.master.address, frameworkInfo: { name: 'x' }, backoffMinMs: 20, backoffMaxMs: 50, onError: (error) => void errors.push(error) });
+  ctx.driver = new SchedulerDriver({ master: ctx.master.address, frameworkInfo: { name: 'x' }, backoffMinMs: 20, backoffMaxMs: 50, onAgentStatus: (event) => void seen.push(event), onError: (error) => void errors.push(error) });
   await ctx.driver.start();
   ctx.master.send({ type: 'AGENT_STATUS', agentId: '../bad', status: 'DISCONNECTED', timestamp: 1 });
-  await waitFor(() => ctx.master.connections.length === 2, { message: 'a reconnection after the malformed frame' });
+  ctx.master.send({ type: 'AGENT_STATUS', agentId: 'a1', status: 'REREGISTERED', timestamp: 2, awayMs: 1 });
+  await waitFor(() => seen.length === 1, { message: 'the well-formed event after the malformed one' });
+  assert.is(seen[0]!.agentId, 'a1', 'the malformed event was not delivered');
   assert.ok(errors.some((error) => /agentId/.test(error.message)), errors.map((e) => e.message).join('\n'));
+  assert.is(ctx.master.connections.length, 1, 'the malformed frame did not close the connection');
 });
 
 Status.run();

@@ -174,13 +174,23 @@ Driver('treats three missed heartbeat intervals as a broken connection', async (
   ctx.master.heartbeatIntervalMs = 15_000;
 });
 
-Driver('reports a malformed frame, closes with 1008 and reconnects', async (ctx) => {
-  const errors: Error[] = [];
-  const driver = makeDriver(ctx, { onError: (e) => void errors.push(e) });
+Driver('reports an event it cannot validate with ERR_PROTOCOL and keeps its connection', async (ctx) => {
+  const errors: Array<Error & { code?: string }> = [];
+  const offered: string[] = [];
+  const driver = makeDriver(ctx, { onError: (e) => void errors.push(e), onOffers: (offers) => void offered.push(...offers.map((o) => o.id)) });
   await driver.start();
   ctx.master.send(encode({ type: 'OFFERS', offers: 'not a list' }));
-  await waitFor(() => ctx.master.callsOf('SUBSCRIBE').length === 2, { message: 're-SUBSCRIBE after a bad frame' });
-  assert.ok(errors.some((e) => /OFFERS/.test(e.message) && /offers/.test(e.message)), errors.map((e) => e.message).join('\n'));
+  // The OFFERS that broke every driver: a resource over the bound (cpus 1e306 became Infinity).
+  ctx.master.send(encode({ type: 'OFFERS', offers: [{ id: 'o-big', agentId: 'a1', hostname: 'h', resources: { cpus: 1e306, mem: 1 } }] }));
+  ctx.master.send(encode({ type: 'OFFERS', offers: [{ id: 'o-good', agentId: 'a1', hostname: 'h', resources: { cpus: 1, mem: 1 } }] }));
+  await waitFor(() => offered.includes('o-good'), { message: 'the valid OFFERS after two invalid ones' });
+  assert.equal(offered, ['o-good']);
+  assert.is(errors.length, 2, errors.map((e) => e.message).join('\n'));
+  assert.ok(errors.every((e) => e.code === 'ERR_PROTOCOL'));
+  assert.match(errors[0]!.message, /OFFERS.*offers/);
+  assert.match(errors[1]!.message, /cpus/);
+  assert.is(ctx.master.callsOf('SUBSCRIBE').length, 1, 'no reconnection');
+  assert.is(driver.state, 'SUBSCRIBED');
 });
 
 Driver("stops for good when the master answers ERROR, rejecting start()", async (ctx) => {
