@@ -98,12 +98,14 @@ for (const where of ['meta', 'sandbox'] as const) {
       };
       // Fills the file system, then holds it full until its fill file is removed. From a sandbox,
       // meta/ is eight levels up (runs/<c>, <e>, executors, <f>, frameworks, <a>, sandboxes).
+      // It writes nothing after the fill: a write of its own on the just-freed disk once failed
+      // ("echo: I/O error") and failed the task, which is the task's business, not the agent's.
       const fillPath = where === 'meta' ? '../../../../../../../../meta/fill' : 'fill';
       const filler: NewTaskInfo = {
         taskId: 'filler',
         name: 'filler',
         resources: { cpus: 0.1, mem: 32 },
-        command: { value: `cat /dev/zero > ${fillPath} 2>/dev/null; while [ -e ${fillPath} ]; do sleep 0.05; done; echo freed` },
+        command: { value: `cat /dev/zero > ${fillPath} 2>/dev/null; while [ -e ${fillPath} ]; do sleep 0.05; done; exit 0` },
       };
       const numbers = () => fw.of('numbers').flatMap((status) => (status.message?.startsWith('n=') ? [Number(status.message.slice(2))] : []));
       await fw.launch([numbered]);
