@@ -207,9 +207,10 @@ export class Agent {
       }
       if (this.#model.lifecycle.is('TERMINATING')) return; // stopped while recovering
       await this.#endpoint.listen();
+      // At once: an executor can re-subscribe during the awaits below, and its time counts from here.
+      this.#metrics.markListening();
       // Executors of other users may be coming back: their way in was opened by an earlier launch.
       if (switchesUsers(this.#config) && (await isOpenToOthers(this.#config.workDir))) await shareSocket(this.#config.socketPath);
-      this.#metrics.markListening();
       // Listening first: the runs recovery found dead are ended now, while live executors come back.
       this.#recovery.endDeadRuns();
       // The agent is not the parent of recovered executors: it watches them instead.
