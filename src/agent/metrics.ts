@@ -1,6 +1,6 @@
 // The agent's Prometheus metrics, in a registry of its own (two agents in one process, as in the
 // tests, must not share counters). Gauges read the agent's state when scraped.
-import { EXECUTOR_PROTOCOL_VERSION } from '../protocol/index.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { Counter, Gauge, Histogram, Registry, registerBuildInfo, registerProcessMetrics } from '../prometheus.js';
 
 export interface AgentGaugeSources {
@@ -58,7 +58,7 @@ export class AgentMetrics {
     this.groupCommitRecords = new Histogram({ name: 'lifeline_agent_checkpoint_group_commit_records', help: 'Records made durable together by one group commit', buckets: BATCH_BUCKETS, registers });
     this.updateAckDuration = new Histogram({ name: 'lifeline_agent_status_update_ack_duration_seconds', help: 'From an executor\'s UPDATE to the agent\'s ACKNOWLEDGED (the update recorded, durably for a checkpointing framework)', buckets: LATENCY_BUCKETS, registers });
     this.resubscribeDuration = new Histogram({ name: 'lifeline_agent_executor_resubscribe_duration_seconds', help: 'After an agent restart: from the executor socket listening to each recovered executor\'s SUBSCRIBE', buckets: LATENCY_BUCKETS, registers });
-    registerBuildInfo(this.registry, 'lifeline_build_info', EXECUTOR_PROTOCOL_VERSION);
+    registerBuildInfo(this.registry, 'lifeline_build_info', PROTOCOL_VERSION);
     new Gauge({
       name: 'lifeline_agent_tasks',
       help: 'Tasks known to the agent, by latest state',

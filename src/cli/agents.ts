@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
       hostname: agent.hostname,
       address: agent.address ?? null,
       status: agent.status,
-      version: agent.version ?? null,
+      version: agent.release ?? null,
       lastSeen: agent.lastSeen ?? null,
       tasks: live.get(agent.id) ?? 0,
     }));

@@ -35,7 +35,9 @@ export interface AgentView {
   status: string;
   address?: string | null;
   lastSeen?: number | null;
-  version?: string;
+  /** The agent's release and agreed protocol (issue 11); null for a peer that did not say. */
+  release?: string | null;
+  protocol?: number | null;
   events?: Array<{ type: string; timestamp: number; awayMs?: number }>;
 }
 

@@ -1,7 +1,8 @@
 // The master's Prometheus metrics, in a Registry of its own (never prom-client's global one), so
 // that several masters in one process (tests, embedding) do not share counters.
 import { Counter, Gauge, Registry as PromRegistry, registerBuildInfo, registerProcessMetrics } from '../prometheus.js';
-import { EXECUTOR_PROTOCOL_VERSION, TASK_STATES } from '../protocol/index.js';
+import { TASK_STATES } from '../protocol/index.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 import type { Allocator } from './allocator.js';
 import type { Registry } from './registry.js';
 
@@ -78,7 +79,7 @@ export class MasterMetrics {
       labelNames: ['state', 'reason'] as const,
       registers,
     });
-    registerBuildInfo(this.registry, 'lifeline_build_info', EXECUTOR_PROTOCOL_VERSION);
+    registerBuildInfo(this.registry, 'lifeline_build_info', PROTOCOL_VERSION);
   }
 
   /** A task reached a terminal state (reason "none" when the update gives none). */

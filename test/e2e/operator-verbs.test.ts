@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getJson, lifeline, type Proc } from '../helpers.js';
 import { startCluster, type Cluster } from './cluster.js';
+import { RELEASE } from '../../src/protocol/version.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -78,8 +79,9 @@ Verbs('tasks and agents list what the master knows; kill ends a running task; lo
   const agents = await finished(ctx, ['agents', master]);
   assert.is(agents.code, 0, agents.stderr);
   assert.match(agents.stdout, new RegExp(`^${row.agentId}\\s+\\S+\\s+${agentAddress.replace(/\./g, '\\.')}\\s+ACTIVE\\s+1\\s`, 'm'));
-  const agentRows = JSON.parse((await finished(ctx, ['agents', master, '--json'])).stdout) as Array<{ id: string; address: string; tasks: number }>;
-  assert.equal(agentRows.map(({ id, address, tasks }) => ({ id, address, tasks })), [{ id: row.agentId, address: agentAddress, tasks: 1 }]);
+  const agentRows = JSON.parse((await finished(ctx, ['agents', master, '--json'])).stdout) as Array<{ id: string; address: string; tasks: number; version: string | null }>;
+  assert.equal(agentRows.map(({ id, address, tasks, version }) => ({ id, address, tasks, version })), [{ id: row.agentId, address: agentAddress, tasks: 1, version: RELEASE }]);
+  assert.match(agents.stdout, new RegExp(`\\s${RELEASE.replace(/\./g, '\\.')}\\s*$`, 'm'), 'the VERSION column shows the agent\'s release');
 
   // The agent's own /state names the same sandbox as its executor's directory.
   const agentState = (await getJson(`http://${agentAddress}/state`)).body as { frameworks: Array<{ executors: Array<{ id: string; directory: string }> }> };

@@ -82,7 +82,7 @@ export const APP_JS = `// The master's web view: polls /state once a second and 
         el('td', { text: agent.hostname }),
         el('td', {}, [address]),
         el('td', {}, [badge(agent.status)]),
-        el('td', { text: agent.version || '-' }),
+        el('td', { text: agent.release || '-' }),
         el('td', { text: ago(agent.lastSeen, now) }),
         el('td', { 'class': 'recovering', text: recovering }),
       ]));
