@@ -11,7 +11,7 @@ import { HandshakeTimeoutError, PeerSilentError } from '../session/connection.js
 import type { HandshakeLink, HandshakeStep } from '../session/handshake.js';
 import { connectWs } from '../session/ws-transport.js';
 import { MasterTargets } from '../session/master-targets.js';
-import { splitScheme } from '../session/tls.js';
+import { splitScheme, type ClientCertificate } from '../session/tls.js';
 
 export type MasterLinkState = 'IDLE' | 'CONNECTING' | 'REGISTERING' | 'REGISTERED' | 'WAITING' | 'CLOSED';
 
@@ -32,6 +32,8 @@ export interface MasterLinkOptions {
   master: string;
   /** TLS: the CA certificates (PEM) the master's must chain to. Default: the system's. */
   ca?: string | Buffer;
+  /** TLS: the certificate (and its key) presented to a master that asks for one (--ssl_require_cert). */
+  clientCertificate?: ClientCertificate;
   /** First retry delay; each failure in a row doubles it, up to `maxBackoffMs`. */
   backoffFactorMs: number;
   /** Type: number. Default: 60000. */
@@ -75,6 +77,7 @@ export class MasterLink {
   constructor(options: MasterLinkOptions) {
     this.#options = options;
     const ca = options.ca;
+    const client = options.clientCertificate;
     this.#logger = options.logger ?? silentLogger;
     const target = splitScheme(options.master);
     const onLeaderChange = (leader: string | undefined): void => {
@@ -84,7 +87,7 @@ export class MasterLink {
     this.#targets = new MasterTargets(parseMasterSpec(target.address, 'option master'), onLeaderChange, target.secure);
     const connector = this.#targets.connector('/api/v1/agent', (url, events) => {
       this.#logger.debug({ url }, 'connecting to the master');
-      return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS, ...(ca !== undefined && { ca }) }, events);
+      return connectWs(url, { maxPayload: MAX_MASTER_FRAME, handshakeTimeoutMs: CONNECT_TIMEOUT_MS, ...(ca !== undefined && { ca }), ...(client && { cert: client.cert, key: client.key }) }, events);
     });
     const maxMs = options.maxBackoffMs ?? 60_000;
     this.#session = new ClientSession<AgentEvent, RegisteredEvent>({

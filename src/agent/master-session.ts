@@ -46,6 +46,8 @@ export class MasterSession {
     this.link = new MasterLink({
       master: config.master,
       ...(config.masterCa !== undefined && { ca: config.masterCa }),
+      // The agent's own certificate is also its client certificate, for a master with --ssl_require_cert.
+      ...(config.tls !== undefined && { clientCertificate: { cert: config.tls.cert, key: config.tls.key } }),
       backoffFactorMs: config.registrationBackoffFactorMs,
       logger: logger.child({ component: 'master-link' }),
       registration: () => this.registration(),

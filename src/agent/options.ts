@@ -72,7 +72,10 @@ export interface AgentOptions {
   switchUser?: boolean;
   /** With a master written `https://HOST:PORT`: the CA certificates (PEM) its must chain to (--ssl_ca_file). Default: the system's. */
   masterCa?: string | Buffer;
-  /** Serve the HTTP port (/state, /metrics, /health) as HTTPS (--ssl_cert_file, --ssl_key_file). */
+  /**
+   * Serve the HTTP port (/state, /metrics, /health) as HTTPS (--ssl_cert_file, --ssl_key_file);
+   * also the client certificate presented to an `https://` master that asks for one (--ssl_require_cert).
+   */
   tls?: ServerTls;
   /** Where status updates are recorded. Default: the checkpoint (checkpointing frameworks) or memory. */
   updateStore?: UpdateStore;

@@ -52,7 +52,7 @@ export const AGENT_FLAGS = {
   checkpoint_batching: { type: 'boolean', default: 'true', hidden: true, help: 'group-commit the fsyncs of status updates; false: one fdatasync per update (the benchmark\'s baseline)' },
   switch_user: { type: 'boolean', default: 'true', group: SECURITY, help: 'run as root: start executors and tasks as their FrameworkInfo.user' },
   ssl_ca_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
-  ssl_cert_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'serve the HTTP port as HTTPS with this certificate chain (PEM; with --ssl_key_file)' },
+  ssl_cert_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'serve the HTTP port as HTTPS with this certificate chain (PEM; with --ssl_key_file); also presented as the client certificate to an https:// master with --ssl_require_cert' },
   ssl_key_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'the private key of --ssl_cert_file (PEM)' },
   logging_level: { ...LOGGING_LEVEL_FLAG, group: LOGGING },
 } as const satisfies Record<string, FlagSpec>;

@@ -22,6 +22,8 @@ const SPECS = {
   advertise_ip: { type: 'string', help: 'with --registry: the address other masters, agents and schedulers reach this master at (default: --ip, or 127.0.0.1 for 0.0.0.0)' },
   ssl_cert_file: { type: 'string', placeholder: 'PATH', help: 'serve HTTPS and WSS only, with this certificate chain (PEM; with --ssl_key_file)' },
   ssl_key_file: { type: 'string', placeholder: 'PATH', help: 'the private key of --ssl_cert_file (PEM)' },
+  ssl_require_cert: { type: 'boolean', default: 'false', help: 'mutual TLS: refuse every client (agent, scheduler, HTTP) without a certificate signed by --ssl_ca_file (needs --ssl_cert_file and --ssl_key_file)' },
+  ssl_ca_file: { type: 'string', placeholder: 'PATH', help: 'with --ssl_require_cert: the CA certificates (PEM) a client\'s certificate must be signed by' },
   logging_level: LOGGING_LEVEL_FLAG,
 } satisfies Record<string, FlagSpec>;
 
@@ -60,8 +62,21 @@ export async function main(argv: string[]): Promise<number> {
   if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
     throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (HTTPS and WSS) or neither');
   }
+  if (flags.ssl_require_cert && flags.ssl_cert_file === undefined) {
+    throw new FlagError('--ssl_require_cert needs --ssl_cert_file and --ssl_key_file (the master must serve TLS to ask for client certificates)');
+  }
+  if (flags.ssl_require_cert && flags.ssl_ca_file === undefined) {
+    throw new FlagError('--ssl_require_cert needs --ssl_ca_file (the CA certificates a client\'s certificate must be signed by)');
+  }
+  if (!flags.ssl_require_cert && flags.ssl_ca_file !== undefined) {
+    throw new FlagError('--ssl_ca_file is only used with --ssl_require_cert: give both or neither');
+  }
   const tls = flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined
-    ? { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) }
+    ? {
+        cert: readPem('--ssl_cert_file', flags.ssl_cert_file),
+        key: readPem('--ssl_key_file', flags.ssl_key_file),
+        ...(flags.ssl_require_cert && flags.ssl_ca_file !== undefined && { clientCa: readPem('--ssl_ca_file', flags.ssl_ca_file) }),
+      }
     : undefined;
   const logger = await createLogger('master', loggingLevel(flags.logging_level, sources.logging_level));
   const options: MasterOptions = {

@@ -5,7 +5,7 @@ import { FlagError, USER_PATTERN, isTerminal, show, type AgentStatusEvent, type 
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { parseAddress, type Address } from '../scheduler/address.js';
-import { readPem, splitScheme } from '../session/tls.js';
+import { readPem, splitScheme, type ClientCertificate } from '../session/tls.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 import { fetchMasterState, findTask } from './master-api.js';
@@ -23,6 +23,8 @@ const SPECS = {
   json: { type: 'boolean', help: 'print one JSON object per line instead of readable lines', default: 'false' },
   env: { type: 'string', help: 'KEY=VALUE in the environment of the task (repeatable)' },
   ssl_ca_file: { type: 'string', help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
+  ssl_cert_file: { type: 'string', placeholder: 'PATH', help: 'with --master=https://HOST:PORT: the client certificate chain (PEM; with --ssl_key_file) for a master with --ssl_require_cert' },
+  ssl_key_file: { type: 'string', placeholder: 'PATH', help: 'the private key of --ssl_cert_file (PEM)' },
   user: { type: 'string', help: 'run the executor and task as this user (FrameworkInfo.user; needs an agent run as root with --switch_user)' },
 } satisfies Record<string, FlagSpec>;
 
@@ -126,9 +128,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const need = parseResources(flags.resources);
   if (flags.user !== undefined && !USER_PATTERN.test(flags.user)) throw new FlagError(`invalid value for --user: ${show(flags.user)} (expected a user name)`);
+  if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {
+    throw new FlagError('--ssl_cert_file and --ssl_key_file go together: give both (a client certificate) or neither');
+  }
   return new Run({
     user: flags.user,
     ca: flags.ssl_ca_file === undefined ? undefined : readPem('--ssl_ca_file', flags.ssl_ca_file),
+    ...(flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined && {
+      clientCertificate: { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) },
+    }),
     master: flags.master,
     command: flags.command,
     name: flags.name,
@@ -143,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
 interface RunOptions {
   master: string;
   ca?: Buffer | undefined;
+  clientCertificate?: ClientCertificate;
   user?: string | undefined;
   command: string | undefined;
   name: string;
@@ -198,6 +207,7 @@ class Run {
     this.#driver = new SchedulerDriver({
       master: options.master,
       ...(options.ca !== undefined && { ca: options.ca }),
+      ...(options.clientCertificate && { cert: options.clientCertificate.cert, key: options.clientCertificate.key }),
       frameworkInfo: { name: options.name, checkpoint: options.checkpoint, ...(options.user !== undefined && { user: options.user }) },
       // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
       autoAcknowledge: false,

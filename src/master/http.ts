@@ -5,6 +5,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 import { versionDocument } from '../checkpoint/format.js';
@@ -38,9 +39,26 @@ export class MasterHttpServer {
         else response.destroy();
       });
     };
-    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
-    // A client that fails the TLS handshake (a plain ws:// client, a bad certificate) is logged and dropped.
-    this.server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
+    // Mutual TLS: ask every client for a certificate and judge it here rather than with
+    // rejectUnauthorized, which drops a certificate from another CA without a word; a refused client
+    // is destroyed before its first request is read, and logged with its address and reason.
+    this.server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa !== undefined && { requestCert: true, rejectUnauthorized: false, ca: tls.clientCa }) }, handler)
+      : http.createServer(handler);
+    if (tls?.clientCa !== undefined) {
+      this.server.on('secureConnection', (socket: TLSSocket) => {
+        if (socket.authorized) return;
+        const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+        const code = presented ? String(socket.authorizationError) : 'NO_CLIENT_CERTIFICATE';
+        const reason = presented ? `client certificate not signed by --ssl_ca_file (${code})` : 'no client certificate (--ssl_require_cert)';
+        logger.warn({ remote: remoteOf(socket), code, reason }, 'TLS client refused');
+        socket.destroy();
+      });
+    }
+    // A client that fails the TLS handshake itself (a plain ws:// client) is logged and dropped.
+    this.server.on('tlsClientError', (error: Error & { code?: string; reason?: string }, socket) => {
+      logger.warn({ remote: remoteOf(socket), code: error.code, reason: error.reason ?? error.message }, 'TLS handshake failed');
+    });
     this.server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
@@ -177,4 +195,10 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   response.end(text);
+}
+
+/** `HOST:PORT` of a socket's peer (`unknown` once it is gone). */
+function remoteOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  if (socket.remoteAddress === undefined) return 'unknown';
+  return socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
 }

@@ -49,7 +49,7 @@ export interface MasterOptions {
   heartbeatIntervalMs?: number;
   /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
   registrationTimeoutMs?: number;
-  /** Serve HTTPS and WSS only, with this certificate and key (PEM; --ssl_cert_file, --ssl_key_file). */
+  /** Serve HTTPS and WSS only, with this certificate and key (PEM; --ssl_cert_file, --ssl_key_file); with `clientCa`, mutual TLS (--ssl_require_cert). */
   tls?: ServerTls;
   logger?: Logger;
   // ── high availability (issue 12, docs/high-availability.md) ──

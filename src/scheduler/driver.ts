@@ -140,11 +140,12 @@ export class SchedulerDriver {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
     const ca = options.ca;
+    const client = options.cert !== undefined && options.key !== undefined ? { cert: options.cert, key: options.key } : undefined;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
-      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }) }, events)),
+      connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }), ...client }, events)),
       decode: (bytes) => decodeEvent(bytes),
       handshake: () => this.#subscription(),
       handshakeName: 'subscription',

@@ -57,6 +57,9 @@ export interface SchedulerDriverOptions {
    * signed by (--ssl_ca_file). Default: the system's CAs. The host name is verified too.
    */
   ca?: string | Buffer;
+  /** With an `https://` master that asks for one (--ssl_require_cert): the client certificate chain and its key (PEM). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
   logger?: Logger;
 }
 
@@ -69,6 +72,14 @@ export function checkOptions(options: SchedulerDriverOptions): void {
     throw new InvalidOptionError('master', options.master, `a HOST:PORT string such as "127.0.0.1:5050", a list "HOST:PORT,HOST:PORT" or "etcd://HOST:PORT/PREFIX", https:// before a host list for TLS (${error.why})`);
   }
   if (options.ca !== undefined && typeof options.ca !== 'string' && !Buffer.isBuffer(options.ca)) throw new InvalidOptionError('ca', options.ca, 'PEM certificates as a string or Buffer');
+  for (const name of ['cert', 'key'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) throw new InvalidOptionError(name, value, 'PEM as a string or Buffer');
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    const missing = options.cert === undefined ? 'cert' : 'key';
+    throw new InvalidOptionError(missing, undefined, `PEM as a string or Buffer (cert and key go together: give both or neither)`);
+  }
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
   if (typeof info.name !== 'string' || info.name.length > 1024) throw new InvalidOptionError('frameworkInfo.name', info.name, 'a string of at most 1024 characters');

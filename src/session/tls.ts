@@ -42,4 +42,15 @@ export function readPem(flag: string, file: string): Buffer {
 export interface ServerTls {
   cert: string | Buffer;
   key: string | Buffer;
+  /**
+   * Mutual TLS (--ssl_require_cert with --ssl_ca_file): every client must present a certificate
+   * signed by one of these CAs (PEM); a client without one is refused in the handshake.
+   */
+  clientCa?: string | Buffer;
+}
+
+/** What a client presents when the server asks for a certificate (mutual TLS): a chain and its key (PEM). */
+export interface ClientCertificate {
+  cert: string | Buffer;
+  key: string | Buffer;
 }

@@ -14,6 +14,9 @@ export interface WsClientOptions {
   headers?: Record<string, string>;
   /** wss://: the CA certificates (PEM) the server's must chain to; default: the system's. */
   ca?: string | Buffer;
+  /** wss:// to a server that asks for one (mutual TLS): the client certificate chain and its key (PEM). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 /** Wraps an open or opening `ws` WebSocket (binaryType is set to nodebuffer). */
@@ -58,6 +61,8 @@ export function connectWs(url: string, options: WsClientOptions, events: Transpo
     perMessageDeflate: false,
     headers: options.headers,
     ...(options.ca !== undefined && { ca: options.ca }),
+    ...(options.cert !== undefined && { cert: options.cert }),
+    ...(options.key !== undefined && { key: options.key }),
   });
   return wsTransport(ws, events);
 }

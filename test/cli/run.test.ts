@@ -28,6 +28,7 @@ const flagCases: Array<[string, string[], RegExp]> = [
   ['a bad --master', ['--master=nohost', '--command=true'], /--master.*"nohost"/],
   ['a bad --resources', ['--master=127.0.0.1:5050', '--command=true', '--resources=cpus:x;mem:32'], /--resources.*cpus/],
   ['an unknown flag', ['--master=127.0.0.1:5050', '--command=true', '--cpus=2'], /--cpus/],
+  ['--ssl_cert_file without --ssl_key_file', ['--master=https://127.0.0.1:5050', '--command=true', '--ssl_cert_file=/etc/cert.pem'], /--ssl_cert_file and --ssl_key_file go together/],
   ['a --name that is too long', ['--master=127.0.0.1:5050', '--command=true', `--name=${'n'.repeat(1025)}`], /--name/],
 ];
 for (const [what, args, pattern] of flagCases) {

@@ -2,36 +2,21 @@
 // master serving HTTPS/WSS only, an agent and `lifeline run` reaching it as https://HOST:PORT and
 // verifying it against --ssl_ca_file; a certificate from another CA is refused with a message
 // naming the master and the reason, and plain ws:// gets nowhere.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, lifeline, removeDir, tempDir, waitFor, type Proc } from '../helpers.js';
+import { makeCertificates, type Certificates } from './certificates.js';
 
 interface Ctx {
   dir: string;
   procs: Proc[];
-  files: { ca: string; otherCa: string; cert: string; key: string };
+  files: Certificates;
 }
 
 const Tls = suite<Ctx>('TLS between master, agent and scheduler');
-
-function openssl(cwd: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA, a second unrelated CA, and a server certificate for 127.0.0.1 and localhost signed by the first. */
-function makeCertificates(dir: string): Ctx['files'] {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(dir, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=lifeline test CA']);
-  openssl(dir, ['req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=some other CA']);
-  openssl(dir, ['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
-  return { ca: path.join(dir, 'ca.pem'), otherCa: path.join(dir, 'other-ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
-}
 
 function httpsStatus(url: string, ca: string): Promise<number> {
   return new Promise((resolve, reject) => {

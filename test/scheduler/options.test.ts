@@ -35,6 +35,13 @@ options('refuses a missing options object or a bad master address, naming the op
   refuses({ ...base(), master: 5050 }, /option master .*got 5050$/);
 });
 
+options('takes a client certificate as cert and key together, PEM as a string or Buffer', () => {
+  checkOptions({ ...base(), master: 'https://127.0.0.1:5050', cert: 'PEM', key: Buffer.from('PEM') });
+  refuses({ ...base(), cert: 'PEM' }, /^option key must be PEM .*cert and key go together/);
+  refuses({ ...base(), key: 'PEM' }, /^option cert must be PEM .*cert and key go together/);
+  refuses({ ...base(), cert: 5, key: 'PEM' }, /^option cert must be PEM as a string or Buffer, got 5$/);
+});
+
 options('refuses a bad frameworkInfo field by its dotted name', () => {
   refuses({ ...base(), frameworkInfo: null }, /^option frameworkInfo must be an object with a name, got null$/);
   refuses({ ...base(), frameworkInfo: { name: 5 } }, /^option frameworkInfo\.name /);
