@@ -120,7 +120,12 @@ for (const where of ['meta', 'sandbox'] as const) {
       const agentId = fw.of('numbers').at(-1)!.agentId!;
       const fill = where === 'meta' ? path.join(meta, 'fill') : path.join(s.runOf(agentId, fw.frameworkId, 'filler').sandbox, 'fill');
       const health = async () => ((await getJson(`http://${s.agentAddress}/health`)).body as { status: string }).status;
-      if (where === 'meta') await waitFor(async () => (await health()) === 'degraded', { timeoutMs: 15_000, message: '/health degraded' });
+      if (where === 'meta') {
+        await waitFor(async () => (await health()) === 'degraded', { timeoutMs: 15_000, message: '/health degraded' });
+        // A full tmpfs still takes appends into the last page of a file: the numbered stream goes on
+        // until its own task.updates is refused, and only from then on must it stop.
+        await waitFor(() => s.agent!.stderr.split('\n').some((line) => line.includes('/tasks/numbers/task.updates') && line.includes('ENOSPC')), { timeoutMs: 15_000, message: 'the numbered stream refused by the full disk' });
+      }
       const executorStderr = () => fs.readFileSync(path.join(s.fixtures, 'errors.log'), { encoding: 'utf8', flag: 'a+' });
       if (where === 'sandbox') await waitFor(() => executorStderr().includes('cannot write the outbox'), { timeoutMs: 15_000, message: 'the executor reporting its outbox failure' });
 
