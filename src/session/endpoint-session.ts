@@ -86,14 +86,14 @@ export class EndpointSession<Event extends object> {
   /** Sends one event; false when the connection is no longer open. */
   send(event: Event): boolean {
     if (!this.isOpen) return false;
+    // Shaped for the agreed protocol first, then checked against what the receiver accepts.
     const shaped = this.#shape(event);
-    const outgoing = this.#outgoing;
-    if (!outgoing) return this.#transport.send(encode(shaped));
-    const ready = outgoing.prepare ? outgoing.prepare(shaped) : shaped;
+    const ready = this.#outgoing?.prepare ? this.#outgoing.prepare(shaped) : shaped;
     if (ready === undefined) return false;
     const bytes = encode(ready);
-    if (outgoing.maxSendBytes !== undefined && bytes.length > outgoing.maxSendBytes) {
-      this.log.error({ code: 'ERR_FRAME_TOO_LARGE', peer: this.#peerId, event: (ready as { type?: unknown }).type, bytes: bytes.length, limit: outgoing.maxSendBytes }, "event not sent: larger than the receiver's frame limit");
+    const limit = this.#outgoing?.maxSendBytes;
+    if (limit !== undefined && bytes.length > limit) {
+      this.log.error({ code: 'ERR_FRAME_TOO_LARGE', peer: this.#peerId, event: (ready as { type?: unknown }).type, bytes: bytes.length, limit }, "event not sent: larger than the receiver's frame limit");
       return false;
     }
     return this.#transport.send(bytes);

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, isAlive } from '../helpers.js';
 import { customTask, scenario, waitingTask, type ScenarioContext } from './scenario.js';
-import { assertInOrder, numberedExecutor, OLD_CLI, OLD_DRIVER, sequence, snapshot } from './upgrade.js';
+import { assertInOrder, finishInOrder, numberedExecutor, OLD_CLI, OLD_DRIVER, sequence, snapshot } from './upgrade.js';
 
 const Upgrade = suite<ScenarioContext>('Upgrade: a 0.1.0 agent replaced by this build');
 
@@ -90,13 +90,7 @@ Upgrade(
     assert.is((await old.waitForExit(15_000)).code, 0, s.logs());
     assert.ok(shims.every((shim) => isAlive(shim.pid)), 'the executors outlive SIGTERM of the 0.1.0 agent');
     await s.startAgent();
-    const seen = sequence(fw, 'numbered').length;
-    await fw.waitFor('numbered', 'TASK_RUNNING', { where: (status) => status.message === `seq ${seen + 3}`, timeoutMs: 15_000 });
-    s.release(cmdRun);
-    s.release(numberedRun, 'numbered');
-    for (const id of ['cmd', 'numbered']) assert.is((await fw.waitTerminal(id, 15_000)).state, 'TASK_FINISHED', `${id}: ${fw.describe(id)}`);
-    assertInOrder(fw, 'numbered', seen + 3);
-    await s.expectNoProcesses();
+    await finishInOrder(s, fw, cmdRun, numberedRun);
   }),
 );
 

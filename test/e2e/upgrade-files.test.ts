@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isAlive, removeDir, ROOT, tempDir } from '../helpers.js';
 import { customTask, scenario, waitingTask, type ScenarioContext } from './scenario.js';
-import { assertInOrder, numberedExecutor, sequence } from './upgrade.js';
+import { finishInOrder, numberedExecutor } from './upgrade.js';
 
 const Files = suite<ScenarioContext & { installed?: string }>('Upgrade: the installed package replaced under running executors');
 
@@ -51,13 +51,7 @@ Files(
       const executors = (await s.agentState()).frameworks.flatMap((f) => f.executors);
       assert.equal(executors.map((e) => [e.id, e.state]).sort(), [['cmd', 'RUNNING'], ['numbered-executor', 'RUNNING']], 'both re-subscribed');
       assert.ok(shims.every((shim) => isAlive(shim.pid)));
-      const seen = sequence(fw, 'numbered').length;
-      await fw.waitFor('numbered', 'TASK_RUNNING', { where: (status) => status.message === `seq ${seen + 3}`, timeoutMs: 15_000 });
-      s.release(cmdRun);
-      s.release(numberedRun, 'numbered');
-      for (const id of ['cmd', 'numbered']) assert.is((await fw.waitTerminal(id, 15_000)).state, 'TASK_FINISHED', `${id}: ${fw.describe(id)}`);
-      assertInOrder(fw, 'numbered', seen + 3);
-      await s.expectNoProcesses();
+      await finishInOrder(s, fw, cmdRun, numberedRun);
     })(ctx),
 );
 

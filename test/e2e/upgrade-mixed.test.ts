@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getJson, isAlive } from '../helpers.js';
 import { customTask, scenario, waitingTask, type ScenarioContext } from './scenario.js';
-import { assertInOrder, NEW_DRIVER, numberedExecutor, OLD_CLI, sequence } from './upgrade.js';
+import { finishInOrder, NEW_DRIVER, numberedExecutor, OLD_CLI } from './upgrade.js';
 
 const Mixed = suite<ScenarioContext>('Upgrade: rollback and mixed versions');
 
@@ -33,13 +33,7 @@ Mixed(
     const executors = (await s.agentState()).frameworks.flatMap((f) => f.executors);
     assert.equal(executors.map((e) => [e.id, e.state]).sort(), [['cmd', 'RUNNING'], ['numbered-executor', 'RUNNING']], 'the 0.1.0 agent recovered both runs');
     assert.ok(shims.every((shim) => isAlive(shim.pid)), 'the executors of this build outlived the rollback');
-    const seen = sequence(fw, 'numbered').length;
-    await fw.waitFor('numbered', 'TASK_RUNNING', { where: (status) => status.message === `seq ${seen + 3}`, timeoutMs: 15_000 });
-    s.release(cmdRun);
-    s.release(numberedRun, 'numbered');
-    for (const id of ['cmd', 'numbered']) assert.is((await fw.waitTerminal(id, 15_000)).state, 'TASK_FINISHED', `${id}: ${fw.describe(id)}`);
-    assertInOrder(fw, 'numbered', seen + 3);
-    await s.expectNoProcesses();
+    await finishInOrder(s, fw, cmdRun, numberedRun);
   }),
 );
 

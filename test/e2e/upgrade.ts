@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import { FIXTURES } from '../helpers.js';
-import type { Framework, Scenario } from './scenario.js';
+import type { Framework, RunPaths, Scenario } from './scenario.js';
 
 const RELEASE_0_1_0 = path.join(FIXTURES, 'releases', '0.1.0');
 /** The 0.1.0 CLI: `node OLD_CLI master|agent|run|shim|inspect …`. */
@@ -92,4 +92,19 @@ export function snapshot(dir: string): Map<string, string> {
   };
   walk(dir);
   return files;
+}
+
+/**
+ * After the agent changed under them: three more numbered updates arrive, the command task `cmd`
+ * and the custom executor's task `numbered` finish once released, every number came in order, and
+ * nothing is left running.
+ */
+export async function finishInOrder(s: Scenario, fw: Framework, cmdRun: RunPaths, numberedRun: RunPaths): Promise<void> {
+  const seen = sequence(fw, 'numbered').length;
+  await fw.waitFor('numbered', 'TASK_RUNNING', { where: (status) => status.message === `seq ${seen + 3}`, timeoutMs: 15_000 });
+  s.release(cmdRun);
+  s.release(numberedRun, 'numbered');
+  for (const id of ['cmd', 'numbered']) assert.is((await fw.waitTerminal(id, 15_000)).state, 'TASK_FINISHED', `${id}: ${fw.describe(id)}`);
+  assertInOrder(fw, 'numbered', seen + 3);
+  await s.expectNoProcesses();
 }
