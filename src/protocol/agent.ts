@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { AgentInfo, Bytes, Epoch, ErrorEvent, ExecutorInfo, FrameworkInfo, Id, IntervalMillis, TaskInfo, TaskStateName, Text, TaskStatus, Uuid } from './common.js';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
+import { AuthenticateCall, Authentication, ChallengeEvent } from './authentication.js';
 
 const MAX_LIST = 100_000;
 /** An absolute path on the agent's host (a sandbox directory). */
@@ -48,7 +49,8 @@ export const RecoverySummary = v.object({
 export type RecoverySummary = v.InferOutput<typeof RecoverySummary>;
 
 export const AgentCall = v.variant('type', [
-  v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo, ...FirstFrameVersion }),
+  AuthenticateCall,
+  v.object({ type: v.literal('REGISTER'), agentInfo: AgentInfo, ...FirstFrameVersion, authentication: v.optional(Authentication) }),
   v.object({
     type: v.literal('REREGISTER'),
     agentInfo: v.object({ ...AgentInfo.entries, id: Id }),
@@ -58,6 +60,8 @@ export const AgentCall = v.variant('type', [
     /** Present when the call is split over several frames (see MAX_REREGISTER_PARTS). */
     part: v.optional(ReregisterPart),
     ...FirstFrameVersion,
+    /** On the first frame of an authenticated connection (issue 14). */
+    authentication: v.optional(Authentication),
     /** How the agent's last restart went (issue 15: the web view's recovery events); not in split calls. */
     recovery: v.optional(RecoverySummary),
   }),
@@ -81,6 +85,7 @@ export const AgentEvent = v.variant('type', [
   v.object({ type: v.literal('SHUTDOWN_FRAMEWORK'), frameworkId: Id }),
   v.object({ type: v.literal('SHUTDOWN'), message: Text, epoch: v.optional(Epoch) }),
   v.object({ type: v.literal('PING') }),
+  ChallengeEvent,
   ErrorEvent,
 ]);
 export type AgentEvent = v.InferOutput<typeof AgentEvent>;

@@ -2,6 +2,7 @@
 // states and reasons. Types are inferred from the schemas so the two can never disagree.
 import * as v from 'valibot';
 import { ID_PATTERN } from './ids.js';
+import { Principal } from './authentication.js';
 import { isOpenName, REASONS, SOURCES, TASK_STATES, type Reason, type Source, type TaskState } from './constants.js';
 
 export { TASK_STATES, SOURCES, REASONS, isTerminal, type TaskState, type Source, type Reason } from './constants.js';
@@ -73,6 +74,8 @@ export const FrameworkInfo = v.object({
   user: v.optional(v.pipe(v.string(), v.regex(USER_PATTERN, 'must be a user name (letters, digits, . _ -; at most 32)'))),
   checkpoint: v.optional(v.boolean(), false),
   failoverTimeoutMs: v.optional(Millis),
+  /** The principal that registered the framework, as its master authenticated it (set by the master, never by the scheduler). */
+  principal: v.optional(Principal),
 });
 export type FrameworkInfo = v.InferOutput<typeof FrameworkInfo>;
 

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_PROTOCOL_VERSION'
   | 'ERR_FRAME_TOO_LARGE'
   | 'ERR_UNAUTHORIZED'
+  | 'ERR_UNAUTHENTICATED'
   | 'ERR_UNKNOWN_EXECUTOR'
   | 'ERR_SOCKET_PATH_TOO_LONG'
   | 'ERR_AGENT_ALREADY_RUNNING'
@@ -54,6 +55,13 @@ export class ProtocolError extends LifelineError {
 export class UnauthorizedError extends LifelineError {
   constructor(message: string) {
     super('ERR_UNAUTHORIZED', message);
+  }
+}
+
+/** A peer that did not prove who it is: no credential, an unknown principal, a wrong response. */
+export class UnauthenticatedError extends LifelineError {
+  constructor(message: string) {
+    super('ERR_UNAUTHENTICATED', message);
   }
 }
 

@@ -4,6 +4,7 @@ export * from './ids.js';
 export * from './duration.js';
 export * from './bytes.js';
 export * from './common.js';
+export * from './authentication.js';
 export * from './codec.js';
 export * from './executor.js';
 export * from './agent.js';

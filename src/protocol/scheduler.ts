@@ -1,6 +1,7 @@
 // The scheduler protocol (DESIGN §8): calls a framework sends to the master, and its events.
 import * as v from 'valibot';
 import { AnswerVersion, FirstFrameVersion } from './version-fields.js';
+import { AuthenticateCall, Authentication, ChallengeEvent } from './authentication.js';
 import { Bytes, Epoch, ErrorEvent, FrameworkInfo, Id, IntervalMillis, NewTaskInfo, Resources, RoutedTaskStatus, Text, Uuid } from './common.js';
 
 const MAX_LIST = 10_000;
@@ -18,7 +19,8 @@ export const Offer = v.object({
 export type Offer = v.InferOutput<typeof Offer>;
 
 export const SchedulerCall = v.variant('type', [
-  v.object({ type: v.literal('SUBSCRIBE'), frameworkInfo: FrameworkInfo, ...FirstFrameVersion }),
+  AuthenticateCall,
+  v.object({ type: v.literal('SUBSCRIBE'), frameworkInfo: FrameworkInfo, ...FirstFrameVersion, authentication: v.optional(Authentication) }),
   v.object({ type: v.literal('ACCEPT'), offerIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(MAX_LIST)), tasks: v.pipe(v.array(NewTaskInfo), v.maxLength(MAX_LIST)) }),
   v.object({ type: v.literal('DECLINE'), offerIds: v.pipe(v.array(Id), v.maxLength(MAX_LIST)), refuseSeconds: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_REFUSE_SECONDS))) }),
   v.object({ type: v.literal('KILL'), taskId: Id }),
@@ -45,7 +47,7 @@ export const AgentStatusEvent = v.object({
 export type AgentStatusEvent = v.InferOutput<typeof AgentStatusEvent>;
 
 /** The event types this version knows; a driver drops a frame of any other type instead of closing. */
-export const SCHEDULER_EVENT_TYPES: ReadonlySet<string> = new Set(['SUBSCRIBED', 'OFFERS', 'RESCIND', 'UPDATE', 'MESSAGE', 'FAILURE', 'HEARTBEAT', 'AGENT_STATUS', 'ERROR']);
+export const SCHEDULER_EVENT_TYPES: ReadonlySet<string> = new Set(['SUBSCRIBED', 'OFFERS', 'RESCIND', 'UPDATE', 'MESSAGE', 'FAILURE', 'HEARTBEAT', 'AGENT_STATUS', 'CHALLENGE', 'ERROR']);
 
 export const SchedulerEvent = v.variant('type', [
   v.object({ type: v.literal('SUBSCRIBED'), frameworkId: Id, heartbeatIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
@@ -56,6 +58,7 @@ export const SchedulerEvent = v.variant('type', [
   v.object({ type: v.literal('FAILURE'), agentId: v.optional(Id), executorId: v.optional(Id), message: v.optional(Text) }),
   v.object({ type: v.literal('HEARTBEAT') }),
   AgentStatusEvent,
+  ChallengeEvent,
   ErrorEvent,
 ]);
 export type SchedulerEvent = v.InferOutput<typeof SchedulerEvent>;

@@ -3,7 +3,7 @@
 // (ERROR + close for a refusal). Frames are encoded here, so callers send events, not bytes.
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { encode } from '../protocol/msgpack.js';
-import type { LifelineError } from '../protocol/errors.js';
+import { LifelineError } from '../protocol/errors.js';
 import type { Logger } from '../log.js';
 import type { Transport } from './transport.js';
 import { MISSED_HEARTBEATS, Watchdog } from './watchdog.js';
@@ -43,6 +43,12 @@ export class EndpointSession<Event extends object> {
   #shape: (event: Event) => Event = (event) => event;
 
   readonly #outgoing: Outgoing<Event> | undefined;
+  /** Issue 14: the principal this connection authenticated as (undefined: it did not authenticate). */
+  principal: string | undefined;
+  /** The challenge sent on this connection, until a registration call answers it. */
+  challenge: Uint8Array | undefined;
+  /** Whether the first registration frame's authentication has been judged (later REREGISTER parts are not). */
+  authenticationJudged = false;
 
   constructor(transport: Transport, remote: string, logger: (id: number) => Logger, outgoing?: Outgoing<Event>) {
     this.#outgoing = outgoing;
@@ -104,6 +110,25 @@ export class EndpointSession<Event extends object> {
     if (!this.isOpen) return;
     this.#transport.send(encode({ type: 'ERROR', code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE) }));
     this.close(closeCode, error.message);
+  }
+
+  /**
+   * Runs the rest of a call's handling outside the endpoint's frame handler (after a registry
+   * write): what it throws refuses this peer the same way — ERROR and 1008 for a LifelineError,
+   * 1011 for a failure — and never reaches the process.
+   */
+  guarded(call: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (error) {
+      if (error instanceof LifelineError) {
+        this.log[error.code === 'ERR_UNAUTHORIZED' ? 'warn' : 'info']({ err: { code: error.code, message: error.message }, peer: this.#peerId, principal: this.principal, call }, 'refused call');
+        this.reject(error);
+      } else {
+        this.log.error({ err: error, peer: this.#peerId, call }, 'handler failed');
+        this.reject(new LifelineError('ERR_ILLEGAL_STATE', `failed to handle ${call}: ${(error as Error)?.message ?? error}`), 1011);
+      }
+    }
   }
 
   /** Closes with a handshake (frames already queued are sent first). */

@@ -11,10 +11,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type * as v from 'valibot';
 import { decodeFrame } from '../protocol/codec.js';
-import { LifelineError, ProtocolError } from '../protocol/errors.js';
+import { LifelineError, ProtocolError, UnauthenticatedError } from '../protocol/errors.js';
+import type { Authentication } from '../protocol/authentication.js';
 import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import type { Logger } from '../log.js';
 import { EndpointSession, type Outgoing } from './endpoint-session.js';
+import { newChallenge, type AuthenticatedLink, type Authenticator } from './authentication.js';
 import { originRefusal } from './origin.js';
 import { wsTransport } from './ws-transport.js';
 
@@ -49,6 +51,18 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   onUnknown?(type: string): void;
   /** Checks every event before it is sent (the receiver's schema and frame limit). Default: none. */
   outgoing?: Outgoing<Event>;
+  /** Issue 14: challenge-response authentication of the registration call. Default: none (AUTHENTICATE refused). */
+  authentication?: EndpointAuthentication;
+}
+
+export interface EndpointAuthentication {
+  /** The principals the master knows (--credentials); undefined when it has none. */
+  authenticator: Authenticator | undefined;
+  /** Refuse a registration call that does not authenticate. */
+  required: boolean;
+  link: AuthenticatedLink;
+  /** The flag that requires it, for the refusal ("--authenticate_agents"). */
+  flag: string;
 }
 
 /** A WebSocket server (noServer: the HTTP server is the caller's), routing validated calls. */
@@ -144,6 +158,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
     try {
       if (!binary) throw new ProtocolError(`frames${label} must be binary msgpack, got a text frame`);
       call = decodeFrame(schema, bytes);
+      if (call.type === 'AUTHENTICATE') return this.#challenge(session);
       const registering = registrationCalls.includes(call.type);
       if (session.state === 'CONNECTED' && !registering) {
         throw new ProtocolError(`the first frame${label} must be ${registrationCalls.join(' or ')}, got ${call.type}`);
@@ -151,6 +166,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
       if (session.state === 'REGISTERED' && registering) {
         throw new ProtocolError(`${call.type} on a connection already ${this.#options.registeredWord ?? 'registered'} as ${session.peerId}; open a new connection instead`);
       }
+      if (registering && !session.authenticationJudged) this.#authenticate(session, call as { type: string; authentication?: Authentication });
     } catch (error) {
       if (error instanceof UnknownTypeError && session.state === 'REGISTERED') {
         // A newer peer's call this release cannot act on: ignored, counted, logged once per type.
@@ -161,7 +177,8 @@ export class Endpoint<S extends CallSchema, Event extends object> {
       const refusal = error instanceof UnknownTypeError
         ? new ProtocolError(`the first frame${label} must be ${registrationCalls.join(' or ')}, got ${error.type}`)
         : error instanceof LifelineError ? error : new ProtocolError(`frame could not be decoded: ${(error as Error)?.message ?? error}`, { cause: error });
-      session.log.info({ err: { code: refusal.code, message: refusal.message }, peer: session.peerId }, 'rejected frame');
+      if (refusal.code === 'ERR_UNAUTHENTICATED') session.log.warn({ err: { code: refusal.code, message: refusal.message }, principal: claimedPrincipal(bytes, schema) }, 'authentication refused');
+      else session.log.info({ err: { code: refusal.code, message: refusal.message }, peer: session.peerId, principal: session.principal }, 'rejected frame');
       this.#refuse(session, refusal);
       return;
     }
@@ -170,7 +187,8 @@ export class Endpoint<S extends CallSchema, Event extends object> {
     } catch (error) {
       // A failing handler must not take the process down; the connection it served is closed.
       if (error instanceof LifelineError) {
-        session.log.info({ err: { code: error.code, message: error.message }, peer: session.peerId, call: call.type }, 'refused call');
+        const level = error.code === 'ERR_UNAUTHORIZED' ? 'warn' : 'info';
+        session.log[level]({ err: { code: error.code, message: error.message }, peer: session.peerId, principal: session.principal, call: call.type }, 'refused call');
         this.#refuse(session, error);
       } else {
         session.log.error({ err: error, peer: session.peerId, call: call.type }, 'handler failed');
@@ -179,8 +197,54 @@ export class Endpoint<S extends CallSchema, Event extends object> {
     }
   }
 
+  /** AUTHENTICATE: a fresh challenge for this connection (one per connection, before registering). */
+  #challenge(session: EndpointSession<Event>): void {
+    const auth = this.#options.authentication;
+    if (session.state !== 'CONNECTED' || session.challenge !== undefined || session.authenticationJudged) {
+      throw new ProtocolError('AUTHENTICATE must be the first frame of a connection, and comes once');
+    }
+    if (auth?.authenticator === undefined) {
+      throw new UnauthenticatedError('this master has no --credentials, so it authenticates no one: connect without a credential');
+    }
+    session.challenge = newChallenge();
+    session.send({ type: 'CHALLENGE', challenge: session.challenge } as unknown as Event);
+  }
+
+  /**
+   * The registration call's authentication, judged once per connection: the answer to this
+   * connection's challenge (which is then spent), or none where none is required.
+   */
+  #authenticate(session: EndpointSession<Event>, call: { type: string; authentication?: Authentication }): void {
+    const auth = this.#options.authentication;
+    session.authenticationJudged = true;
+    const challenge = session.challenge;
+    session.challenge = undefined;
+    if (call.authentication !== undefined) {
+      if (challenge === undefined || auth?.authenticator === undefined) {
+        throw new UnauthenticatedError(`${call.type} carries an authentication but no challenge was asked for on this connection: send AUTHENTICATE first`);
+      }
+      session.principal = auth.authenticator.verify(auth.link, challenge, call.authentication);
+      session.log.debug({ principal: session.principal }, 'authenticated');
+      return;
+    }
+    if (challenge !== undefined) throw new UnauthenticatedError(`${call.type} after AUTHENTICATE must carry the answer to the challenge`);
+    if (auth?.required) {
+      throw new UnauthenticatedError(`this master requires authentication (${auth.flag}): ${call.type} carries no credential; give the ${auth.link === 'agent' ? 'agent --credential' : 'framework a credential (lifeline run --credential, SchedulerDriver credential)'}`);
+    }
+  }
+
   #refuse(session: EndpointSession<Event>, error: LifelineError): void {
     this.#options.onRejected(error);
     session.reject(error);
+  }
+}
+
+/** The principal a refused registration frame claimed, for the log line (undefined if none could be read). */
+function claimedPrincipal(bytes: Buffer, schema: CallSchema): string | undefined {
+  try {
+    const call = decodeFrame(schema, bytes) as { authentication?: Authentication };
+    return call.authentication?.principal;
+  } catch {
+    return undefined;
   }
 }

@@ -3,6 +3,7 @@
 // A version negotiation or an HMAC challenge becomes a step of its own (or wraps a link's step)
 // without the session changing.
 import { LifelineError, type ErrorCode } from '../protocol/errors.js';
+import type { Authentication } from '../protocol/authentication.js';
 import { isVersionRefusal, negotiate, peerVersion, SERVED, type PeerVersion, type ProtocolRange, type VersionFields } from '../protocol/version.js';
 
 /** Heartbeats once accepted: watch the peer for `missed` intervals of silence, and optionally beat. */
@@ -37,7 +38,7 @@ export interface HandshakeStep<F, A> {
    * The connection is open: send the first frame(s). May wait (an executor makes its outbox
    * durable first); a verdict returned here ends the handshake at once (a call that cannot be built).
    */
-  open(link: HandshakeLink): HandshakeVerdict<A> | void | Promise<HandshakeVerdict<A> | void>;
+  open(link: HandshakeLink, authentication?: Authentication): HandshakeVerdict<A> | void | Promise<HandshakeVerdict<A> | void>;
   /** One decoded frame before the handshake is done. */
   answer(frame: F): HandshakeVerdict<A>;
 }
