@@ -6,6 +6,8 @@ import { Master, type MasterOptions } from '../master/index.js';
 import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
 import { LOGGING_LEVEL_FLAG, loggingLevel } from './logging.js';
 import { readPem } from '../session/tls.js';
+import { readCredentials } from '../session/credentials.js';
+import { ExposedMasterError } from '../master/trust.js';
 
 const SPECS = {
   ip: { type: 'string', default: '127.0.0.1', placeholder: 'IP', help: 'address to listen on (HTTP, /api/v1/agent, /api/v1/scheduler)' },
@@ -24,6 +26,10 @@ const SPECS = {
   ssl_key_file: { type: 'string', placeholder: 'PATH', help: 'the private key of --ssl_cert_file (PEM)' },
   ssl_require_cert: { type: 'boolean', default: 'false', help: 'mutual TLS: refuse every client (agent, scheduler, HTTP) without a certificate signed by --ssl_ca_file (needs --ssl_cert_file and --ssl_key_file)' },
   ssl_ca_file: { type: 'string', placeholder: 'PATH', help: 'with --ssl_require_cert: the CA certificates (PEM) a client\'s certificate must be signed by' },
+  credentials: { type: 'string', placeholder: 'PATH', help: 'JSON {"credentials": [{"principal": "...", "secret": "..."}]} of the principals agents, frameworks and operators authenticate as (challenge and HMAC: no secret crosses the wire); refused if its group or others can read it' },
+  authenticate_agents: { type: 'boolean', default: 'false', help: 'refuse agents that do not authenticate with a principal of --credentials (agent --credential). A master on an --ip beyond loopback refuses to start unless this is given, true or =false' },
+  authenticate_frameworks: { type: 'boolean', default: 'false', help: 'refuse frameworks that do not authenticate with a principal of --credentials (lifeline run --credential). A master on an --ip beyond loopback refuses to start unless this is given, true or =false' },
+  operator_principals: { type: 'string', placeholder: 'P1,P2', help: 'with authentication on: the principals of --credentials who may read /state and /metrics and kill tasks (HTTP Basic; use TLS). Default: every principal of --credentials' },
   logging_level: LOGGING_LEVEL_FLAG,
 } satisfies Record<string, FlagSpec>;
 
@@ -43,6 +49,10 @@ const FLAG_OF: Record<string, keyof typeof SPECS> = {
   leaderLeaseTtlMs: 'leader_lease_ttl',
   recoveryAgentRemovalLimit: 'recovery_agent_removal_limit',
   advertiseIp: 'advertise_ip',
+  credentials: 'credentials',
+  authenticateAgents: 'authenticate_agents',
+  authenticateFrameworks: 'authenticate_frameworks',
+  operatorPrincipals: 'operator_principals',
 };
 
 /** `100%`, `50%`, `12.5%` (or a fraction 0..1) as a fraction; a bad value is a FlagError naming the flag. */
@@ -78,6 +88,12 @@ export async function main(argv: string[]): Promise<number> {
         ...(flags.ssl_require_cert && flags.ssl_ca_file !== undefined && { clientCa: readPem('--ssl_ca_file', flags.ssl_ca_file) }),
       }
     : undefined;
+  const credentials = flags.credentials === undefined ? undefined : readCredentials('--credentials', flags.credentials);
+  const operatorPrincipals = flags.operator_principals === undefined ? undefined : flags.operator_principals.split(',').map((principal) => principal.trim()).filter(Boolean);
+  for (const flag of ['authenticate_agents', 'authenticate_frameworks'] as const) {
+    if (flags[flag] && credentials === undefined) throw new FlagError(`--${flag} needs --credentials (the principals and secrets peers authenticate with)`);
+  }
+  if (operatorPrincipals !== undefined && credentials === undefined) throw new FlagError('--operator_principals needs --credentials (the operators\' secrets are there)');
   const logger = await createLogger('master', loggingLevel(flags.logging_level, sources.logging_level));
   const options: MasterOptions = {
     ip: flags.ip,
@@ -95,6 +111,11 @@ export async function main(argv: string[]): Promise<number> {
     recoveryAgentRemovalLimit: parsePercent(flags.recovery_agent_removal_limit, 'recovery_agent_removal_limit'),
     advertiseIp: flags.advertise_ip,
     onDeposed: () => deposed?.(),
+    ...(credentials && { credentials }),
+    // Left undefined when not given: a master beyond loopback must be told either way.
+    ...(sources.authenticate_agents !== undefined && { authenticateAgents: flags.authenticate_agents }),
+    ...(sources.authenticate_frameworks !== undefined && { authenticateFrameworks: flags.authenticate_frameworks }),
+    ...(operatorPrincipals && { operatorPrincipals }),
   };
   if (flags.registry !== undefined) parseEtcdUrl(flags.registry, '--registry');
   if (flags.registry !== undefined && flags.work_dir !== undefined) throw new FlagError('flags --registry and --work_dir cannot be given together for lifeline master (the registry is either in etcd or in the work dir)');
@@ -103,6 +124,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     master = new Master(options);
   } catch (error) {
+    if (error instanceof ExposedMasterError) throw new FlagError(error.message);
     if (error instanceof InvalidOptionError) throw optionFlagError(error, FLAG_OF, sources) ?? error;
     throw error;
   }

@@ -14,7 +14,8 @@ import {
   type AgentEvent,
   type AgentInfo,
 } from '../protocol/index.js';
-import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
+import { Endpoint, type EndpointAuthentication, type EndpointSession as Session } from '../session/endpoint.js';
+import { notItsTask, ownership } from './ownership.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
 import type { GeneratedUpdate } from './registry.js';
@@ -37,6 +38,8 @@ export interface AgentEndpointOptions {
   maxPingTimeouts: number;
   reregisterTimeoutMs: number;
   registrationTimeoutMs: number;
+  /** Issue 14: who may register (--credentials, --authenticate_agents). Default: anyone. */
+  authentication?: EndpointAuthentication;
 }
 
 interface Pings {
@@ -78,6 +81,7 @@ export class AgentEndpoint {
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'agent' }),
       outgoing: { prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
+      ...(options.authentication && { authentication: options.authentication }),
     });
   }
 
@@ -123,6 +127,7 @@ export class AgentEndpoint {
       case 'STATUS_UPDATE':
         return this.#statusUpdate(session, call);
       case 'EXECUTOR_MESSAGE':
+        this.#assertRunsExecutor(session, call.frameworkId, call.executorId);
         this.#ctx.toFramework(call.frameworkId, { type: 'MESSAGE', agentId: session.peerId!, executorId: call.executorId, data: call.data });
         return;
       case 'UNREGISTER':
@@ -148,12 +153,13 @@ export class AgentEndpoint {
   #registered(session: AgentSession, id: string, call: Extract<Call, { type: 'REGISTER' }>, agreed: Agreed): void {
     const { registry, logger } = this.#ctx;
     const agent = registry.addAgent(call.agentInfo, id);
+    if (session.principal !== undefined) registry.setOwner('agent', id, session.principal);
     agent.protocol = agreed.protocol;
     agent.release = agreed.peer.release;
     this.#activate(session, agent.id);
     noticeAgent(this.#ctx, agent.id, 'REGISTERED');
     session.send({ type: 'REGISTERED', agentId: agent.id, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#epoch });
-    logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total }, 'agent registered');
+    logger.info({ agentId: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.total, principal: session.principal }, 'agent registered');
     this.#ctx.allocateSoon();
   }
 
@@ -166,8 +172,10 @@ export class AgentEndpoint {
       return;
     }
     if (this.#admitting.has(session)) return;
+    // Throws UnauthorizedError for another principal's agent ID: the endpoint answers ERROR and closes.
+    const claim = ownership(registry, 'agent', agentId, session.principal, 're-register as') === 'claim';
     const known = registry.agent(agentId);
-    if (!known || changed(known.info, call.agentInfo)) {
+    if (!known || changed(known.info, call.agentInfo) || claim) {
       // An agent the registry does not hold yet (or holds with other facts): recorded first.
       this.#admit(session, agentId, call.agentInfo, () => this.#reregistered(session, call, agreed));
       return;
@@ -182,6 +190,8 @@ export class AgentEndpoint {
       this.#shutdownRemoved(session, agentId);
       return;
     }
+    // Checked again: the ID may have been claimed by another principal while this one was recorded.
+    if (ownership(registry, 'agent', agentId, session.principal, 're-register as') === 'claim') registry.setOwner('agent', agentId, session.principal!);
     const known = registry.agent(agentId);
     if (known) {
       const old = this.#sessions.get(agentId);
@@ -208,6 +218,8 @@ export class AgentEndpoint {
       // A framework known only from an agent's report waits, DISCONNECTED, for its scheduler.
       else if (!registry.framework(framework.id)) {
         registry.addFramework(framework, 'DISCONNECTED');
+        // Its principal, as the master that registered it told the agent (the registry's record wins).
+        if (framework.principal !== undefined && registry.owner('framework', framework.id) === undefined) registry.setOwner('framework', framework.id, framework.principal);
         this.#ctx.recovery?.markRecovered(framework.id);
       }
     }
@@ -225,8 +237,15 @@ export class AgentEndpoint {
         registry.addFramework({ id: entry.frameworkId, name: '', checkpoint: true }, 'DISCONNECTED');
         this.#ctx.recovery?.markRecovered(entry.frameworkId);
       }
-      reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
       const task = registry.task(entry.frameworkId, entry.task.taskId);
+      if (task && task.agentId !== agentId && !isTerminal(task.state)) {
+        // Another agent's live task (issue 14): not taken over. The copy reported here is not the
+        // master's, so it does not run on.
+        logger.warn({ agentId, principal: session.principal, frameworkId: entry.frameworkId, taskId: task.id, runsOn: task.agentId }, `agent ${agentId} reported task ${task.id}, which runs on agent ${task.agentId}: not taken over, killed there`);
+        kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
+        continue;
+      }
+      reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
       if (task && task.agentId === agentId) {
         if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
         registry.setState(task, entry.state);
@@ -273,7 +292,12 @@ export class AgentEndpoint {
       session.send({ type: 'ACKNOWLEDGE', frameworkId, taskId: status.taskId, uuid: status.uuid });
       return;
     }
-    const before = registry.task(frameworkId, status.taskId)?.state;
+    const known = registry.task(frameworkId, status.taskId);
+    if (known !== undefined && known.agentId !== agentId) {
+      // A forged update (issue 14): an agent speaks only for the tasks the master placed on it or that it reported.
+      throw notItsTask(agentId, session.principal, `send STATUS_UPDATE ${status.state} for`, frameworkId, status.taskId, `it runs on agent ${known.agentId}`);
+    }
+    const before = known?.state;
     const task = registry.applyStatus(frameworkId, status);
     if (task && call.sandbox !== undefined) task.sandbox = call.sandbox;
     metrics.statusUpdates.inc({ source: status.source ?? 'SOURCE_EXECUTOR' });
@@ -285,6 +309,13 @@ export class AgentEndpoint {
     // Not connected: dropped here; the agent resends it until the framework acknowledges it.
     this.#ctx.toFramework(frameworkId, { type: 'UPDATE', status });
     if (task && isTerminal(status.state)) this.#ctx.allocateSoon();
+  }
+
+  /** EXECUTOR_MESSAGE only from the agent that runs the executor (issue 14). */
+  #assertRunsExecutor(session: AgentSession, frameworkId: string, executorId: string): void {
+    const agentId = session.peerId!;
+    const runs = this.#ctx.registry.tasksOn(agentId).some((task) => task.frameworkId === frameworkId && task.executorId === executorId);
+    if (!runs) throw notItsTask(agentId, session.principal, `send EXECUTOR_MESSAGE from executor ${executorId} about`, frameworkId, '(any)', `no task of that executor runs on agent ${agentId}`);
   }
 
   #unregister(session: AgentSession): void {
@@ -358,14 +389,15 @@ export class AgentEndpoint {
 
   /** Records the agent in the registry, then runs `then` if the connection is still there. */
   #admit(session: AgentSession, agentId: string, info: AgentInfo, then: () => void): void {
-    const { registrar } = this.#ctx;
+    const { registrar, registry } = this.#ctx;
     if (!registrar?.store.durable) return then();
     this.#admitting.add(session);
     const { hostname, checkpoint, resources } = info;
-    registrar.record({ op: 'admit', agent: { id: agentId, hostname, checkpoint, resources: { ...resources }, address: session.remote } }).then(
+    const principal = session.principal ?? registry.owner('agent', agentId);
+    registrar.record({ op: 'admit', agent: { id: agentId, hostname, checkpoint, resources: { ...resources }, address: session.remote, ...(principal !== undefined && { principal }) } }).then(
       () => {
         this.#admitting.delete(session);
-        if (session.state === 'CONNECTED') then();
+        if (session.state === 'CONNECTED') session.guarded('registration', then);
       },
       (error: unknown) => {
         this.#admitting.delete(session);

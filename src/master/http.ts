@@ -18,6 +18,8 @@ export interface HttpRoutes {
   asset?(path: string): { contentType: string; body: string } | undefined;
   /** An operator's kill of a task (POST /api/v1/tasks/<taskId>/kill[?framework_id=]). */
   kill?(taskId: string, frameworkId: string | undefined): { status: number; body: unknown };
+  /** Issue 14: judges the Authorization header of /state, /metrics and kills (absent: open). */
+  operators?(authorization: string | undefined): { principal: string } | { status: 401 | 403; error: string; principal?: string };
   /** Upgrade handlers by path. */
   upgrades: Record<string, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
@@ -97,6 +99,7 @@ export class MasterHttpServer {
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = pathOf(request);
     const kill = KILL_PATH.exec(path);
+    if ((kill || path === '/state' || path === '/metrics') && !this.#operator(request, response, path)) return;
     if (kill && this.#routes.kill) return this.#kill(request, response, safeDecode(kill[1]!));
     const asset = request.method === 'GET' || request.method === 'HEAD' ? this.#routes.asset?.(path) : undefined;
     if (asset) {
@@ -123,6 +126,18 @@ export class MasterHttpServer {
     const { contentType, body } = await this.#routes.metrics();
     response.writeHead(200, { 'Content-Type': contentType });
     response.end(body);
+  }
+
+  /** Whether an operator call may go on; if not, the refusal is answered (401 asks for Basic) and logged. */
+  #operator(request: IncomingMessage, response: ServerResponse, path: string): boolean {
+    if (!this.#routes.operators) return true;
+    const verdict = this.#routes.operators(request.headers.authorization);
+    if (!('status' in verdict)) return true;
+    const refusal = verdict;
+    this.#logger.warn({ code: refusal.status === 401 ? 'ERR_UNAUTHENTICATED' : 'ERR_UNAUTHORIZED', path, principal: refusal.principal, remote: remoteOf(request.socket) }, 'operator request refused');
+    if (refusal.status === 401) response.setHeader('WWW-Authenticate', 'Basic realm="lifeline", charset="UTF-8"');
+    send(response, refusal.status, { error: refusal.error });
+    return false;
   }
 
   /**

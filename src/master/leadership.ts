@@ -33,10 +33,12 @@ export function openStore(choice: StoreChoice): RegistryStore {
 export function restore(registry: Registry, snapshot: RegistrySnapshot): string[] {
   for (const removed of snapshot.removedAgents) registry.recoverRemovedAgent(removed.id);
   for (const framework of snapshot.goneFrameworks) registry.recoverGoneFramework(framework.id);
+  for (const owner of snapshot.frameworkOwners) registry.setOwner('framework', owner.id, owner.principal);
   const expected: string[] = [];
   for (const agent of snapshot.agents) {
     if (registry.wasRemoved(agent.id) || registry.agent(agent.id)) continue;
     registry.recoverAgent({ id: agent.id, hostname: agent.hostname, checkpoint: agent.checkpoint, resources: agent.resources }, agent.id);
+    if (agent.principal !== undefined) registry.setOwner('agent', agent.id, agent.principal);
     expected.push(agent.id);
   }
   return expected;

@@ -29,8 +29,9 @@ import { StandbyRefusals } from './standby.js';
 import { operatorKill } from './operator.js';
 import { masterAsset } from './web/assets.js';
 import type { ServerTls } from '../session/tls.js';
+import { resolveTrust, type Trust, type TrustOptions } from './trust.js';
 
-export interface MasterOptions {
+export interface MasterOptions extends TrustOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
   ip?: string;
   /** Port to listen on; 0 picks a free one (see the result of start()). Default: `5050`. */
@@ -70,7 +71,7 @@ export interface MasterOptions {
 /** The options of issue 12, resolved on their own (after the others). */
 const HA_KEYS = ['workDir', 'registry', 'leaderLeaseTtlMs', 'recoveryAgentRemovalLimit', 'advertiseIp', 'onDeposed'] as const;
 
-type Resolved = Required<Omit<MasterOptions, 'logger' | 'tls' | (typeof HA_KEYS)[number]>>;
+type Resolved = Required<Omit<MasterOptions, 'logger' | 'tls' | (typeof HA_KEYS)[number] | keyof TrustOptions>>;
 
 const DEFAULTS: Resolved = {
   ip: '127.0.0.1',
@@ -149,11 +150,15 @@ export class Master {
   #leading = false;
   #epoch = 0;
   #campaign = new AbortController();
+  readonly #trust: Trust;
+  readonly #tls: 'off' | 'on' | 'mutual';
 
   constructor(options: MasterOptions = {}) {
     this.#options = resolveOptions(options);
     this.#ha = resolveHa(options);
+    this.#trust = resolveTrust(options, this.#options.ip);
     this.#logger = options.logger ?? silentLogger;
+    this.#tls = options.tls === undefined ? 'off' : options.tls.clientCa === undefined ? 'on' : 'mutual';
     this.#store = openStore({
       workDir: this.#ha.workDir,
       registry: this.#ha.registry,
@@ -192,11 +197,13 @@ export class Master {
       pingTimeoutMs: this.#options.agentPingTimeoutMs,
       maxPingTimeouts: this.#options.maxAgentPingTimeouts,
       reregisterTimeoutMs: this.#options.agentReregisterTimeoutMs,
+      authentication: this.#trust.agents,
     });
     this.#schedulers = new SchedulerEndpoint(context, {
       maxFrameBytes,
       registrationTimeoutMs,
       heartbeatIntervalMs: Math.max(1, Math.round(this.#options.heartbeatIntervalMs)),
+      authentication: this.#trust.schedulers,
     });
     this.#http = new MasterHttpServer(
       {
@@ -204,6 +211,7 @@ export class Master {
         metrics: () => this.#metrics.text(),
         asset: masterAsset,
         kill: (taskId, frameworkId) => operatorKill(context, taskId, frameworkId),
+        ...(this.#trust.operators && { operators: this.#trust.operators }),
         upgrades: {
           '/api/v1/agent': (request, socket, head) => (this.#leading ? this.#agents.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),
           '/api/v1/scheduler': (request, socket, head) => (this.#leading ? this.#schedulers.handleUpgrade(request, socket, head) : this.#standby.refuse(request, socket, head)),
@@ -261,7 +269,7 @@ export class Master {
     }
     this.#lifecycle.transition('RUNNING');
     this.#allocationTimer = setInterval(() => this.#allocate(), this.#options.allocationIntervalMs);
-    this.#logger.info({ ip: this.#options.ip, port: this.#port, registry: this.#store.kind }, 'master listening');
+    this.#logger.info({ ip: this.#options.ip, port: this.#port, registry: this.#store.kind, tls: this.#tls, authentication: this.#trust.summary }, 'master listening');
     this.#metrics.started();
     if (this.#store.kind === 'etcd') void this.#campaignAndLead();
     else this.#lead();

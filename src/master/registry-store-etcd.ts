@@ -7,7 +7,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import * as v from 'valibot';
 import type { Address } from '../protocol/index.js';
 import { electionPrefix, etcdClient, readLeader } from '../session/etcd-leader.js';
-import { AdmittedAgent, GoneFramework, NotLeaderError, RegistryError, type RegistryOp, type RegistrySnapshot, type RegistryStore } from './registry-store.js';
+import { AdmittedAgent, FrameworkOwner, GoneFramework, NotLeaderError, RegistryError, type RegistryOp, type RegistrySnapshot, type RegistryStore } from './registry-store.js';
 
 /** etcd refuses a transaction of more than 128 operations by default (--max-txn-ops). */
 const OPS_PER_TXN = 100;
@@ -106,13 +106,14 @@ export class EtcdRegistryStore implements RegistryStore {
     if (this.#revision === undefined) throw new RegistryError('the etcd registry is read only by the leader (campaign first)');
     const base = `${this.#options.prefix}/registry/`;
     const all = await this.#client.getAll().prefix(base).strings();
-    const snapshot: RegistrySnapshot = { epoch: this.#revision, agents: [], removedAgents: [], goneFrameworks: [] };
+    const snapshot: RegistrySnapshot = { epoch: this.#revision, agents: [], removedAgents: [], goneFrameworks: [], frameworkOwners: [] };
     for (const [key, value] of Object.entries(all)) {
       const rest = key.slice(base.length);
       try {
         if (rest.startsWith('agents/')) snapshot.agents.push(v.parse(AdmittedAgent, JSON.parse(value)));
         else if (rest.startsWith('removed/')) snapshot.removedAgents.push({ id: rest.slice('removed/'.length), removedAt: v.parse(Removed, JSON.parse(value)).removedAt });
         else if (rest.startsWith('frameworks/')) snapshot.goneFrameworks.push(v.parse(GoneFramework, JSON.parse(value)));
+        else if (rest.startsWith('owners/')) snapshot.frameworkOwners.push(v.parse(FrameworkOwner, JSON.parse(value)));
       } catch (error) {
         throw new RegistryError(`the etcd registry key ${key} holds something unreadable: ${(error as Error).message}`, { cause: error });
       }
@@ -132,7 +133,12 @@ export class EtcdRegistryStore implements RegistryStore {
         else if (op.op === 'remove') {
           puts.push(this.#client.delete().key(`${base}agents/${op.agentId}`));
           puts.push(this.#client.put(`${base}removed/${op.agentId}`).value(JSON.stringify({ removedAt: op.at })));
-        } else puts.push(this.#client.put(`${base}frameworks/${op.framework.id}`).value(JSON.stringify(op.framework)));
+        } else if (op.op === 'frameworkOwner') {
+          puts.push(this.#client.put(`${base}owners/${op.owner.id}`).value(JSON.stringify(op.owner)));
+        } else {
+          puts.push(this.#client.put(`${base}frameworks/${op.framework.id}`).value(JSON.stringify(op.framework)));
+          puts.push(this.#client.delete().key(`${base}owners/${op.framework.id}`));
+        }
       }
       // The history of who wrote: one key rewritten by every write, with the writer's epoch.
       puts.push(this.#client.put(`${base}log`).value(JSON.stringify({ epoch: this.#revision, leader: this.#options.address(), ops: chunk.map((op) => op.op), at: Date.now() })));

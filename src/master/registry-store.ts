@@ -12,7 +12,7 @@ export const AdmittedAgent = v.object({
   address: v.optional(v.string()),
   /** The lifeline version it ran when admitted (filled in once the upgrade issue sends it). */
   version: v.optional(v.string()),
-  /** Its principal (filled in once the trust issue authenticates agents). */
+  /** The principal it authenticated as (issue 14); absent: it registered unauthenticated. */
   principal: v.optional(v.string()),
   checkpoint: v.boolean(),
   resources: v.object({ cpus: v.number(), mem: v.number(), disk: v.number() }),
@@ -22,19 +22,26 @@ export type AdmittedAgent = v.InferOutput<typeof AdmittedAgent>;
 export const GoneFramework = v.object({ id: v.string(), name: v.string(), removedAt: v.number() });
 export type GoneFramework = v.InferOutput<typeof GoneFramework>;
 
+/** Issue 14: a framework ID and the principal that registered it. */
+export const FrameworkOwner = v.object({ id: v.string(), principal: v.string() });
+export type FrameworkOwner = v.InferOutput<typeof FrameworkOwner>;
+
 export const RegistrySnapshot = v.object({
   /** The leadership term: 1, 2, 3… (a file registry counts its masters' starts; etcd uses the election key's revision). */
   epoch: v.number(),
   agents: v.array(AdmittedAgent),
   removedAgents: v.array(v.object({ id: v.string(), removedAt: v.number() })),
   goneFrameworks: v.array(GoneFramework),
+  /** Frameworks of authenticated principals (a registry written before issue 14 has none). */
+  frameworkOwners: v.optional(v.array(FrameworkOwner), []),
 });
 export type RegistrySnapshot = v.InferOutput<typeof RegistrySnapshot>;
 
 export type RegistryOp =
   | { op: 'admit'; agent: AdmittedAgent }
   | { op: 'remove'; agentId: string; at: number }
-  | { op: 'frameworkGone'; framework: GoneFramework };
+  | { op: 'frameworkGone'; framework: GoneFramework }
+  | { op: 'frameworkOwner'; owner: FrameworkOwner };
 
 /** Removed agents and gone frameworks kept (oldest forgotten first): bounded, like Mesos's registry_max_agent_count. */
 export const MAX_REMOVED = 100_000;
@@ -66,7 +73,7 @@ export interface RegistryStore {
 }
 
 export function emptySnapshot(epoch = 0): RegistrySnapshot {
-  return { epoch, agents: [], removedAgents: [], goneFrameworks: [] };
+  return { epoch, agents: [], removedAgents: [], goneFrameworks: [], frameworkOwners: [] };
 }
 
 /** Applies ops to a snapshot in place (the file back end's state, and the memory one's). */
@@ -88,7 +95,15 @@ export function applyOps(snapshot: RegistrySnapshot, ops: readonly RegistryOp[])
       case 'frameworkGone':
         if (!snapshot.goneFrameworks.some((framework) => framework.id === op.framework.id)) snapshot.goneFrameworks.push(op.framework);
         if (snapshot.goneFrameworks.length > MAX_REMOVED) snapshot.goneFrameworks.splice(0, snapshot.goneFrameworks.length - MAX_REMOVED);
+        // A gone framework never comes back under its ID: its owner need not be kept.
+        snapshot.frameworkOwners = snapshot.frameworkOwners.filter((owner) => owner.id !== op.framework.id);
         break;
+      case 'frameworkOwner': {
+        const i = snapshot.frameworkOwners.findIndex((owner) => owner.id === op.owner.id);
+        if (i === -1) snapshot.frameworkOwners.push(op.owner);
+        else snapshot.frameworkOwners[i] = op.owner;
+        break;
+      }
     }
   }
 }

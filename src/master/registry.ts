@@ -55,6 +55,8 @@ export class Registry {
   /** Agents removed by an earlier master (from the registry). */
   #removedIds = new Set<string>();
   #tasksByAgent = new Map<string, Set<TaskRecord>>();
+  /** Issue 14: the principal each agent ID and framework ID belongs to (none: registered unauthenticated). */
+  #owners = { agent: new Map<string, string>(), framework: new Map<string, string>() };
   #maxCompleted: number;
   #maxCompletedTasks: number;
 
@@ -156,6 +158,17 @@ export class Registry {
   /** Was this agent removed (by this master, or by one before it, as the registry says)? */
   wasRemoved(agentId: string): boolean {
     return this.#agents.get(agentId)?.status === 'REMOVED' || this.#removedIds.has(agentId);
+  }
+
+  // ── owners (issue 14) ──────────────────────────────────────────────────────────────────
+
+  /** The principal the agent or framework ID belongs to; undefined: it registered unauthenticated. */
+  owner(kind: 'agent' | 'framework', id: string): string | undefined {
+    return this.#owners[kind].get(id);
+  }
+
+  setOwner(kind: 'agent' | 'framework', id: string, principal: string): void {
+    this.#owners[kind].set(id, principal);
   }
 
   // ── frameworks ──────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import {
   IllegalStateError,
   isTerminal,
   LifelineError,
+  newId,
   SchedulerCall,
   type RoutedTaskStatus,
   type SchedulerEvent,
@@ -18,7 +19,8 @@ import { planAccept } from './accept.js';
 import { longTimeout, type LongTimer } from './long-timer.js';
 import { SCHEDULER_FRAME_LIMIT, schedulerOutgoing } from './outgoing.js';
 import { DEFAULT_REFUSE_SECONDS } from './allocator.js';
-import { Endpoint, type EndpointSession as Session } from '../session/endpoint.js';
+import { Endpoint, type EndpointAuthentication, type EndpointSession as Session } from '../session/endpoint.js';
+import { ownership } from './ownership.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
 import { masterStatus, rememberMasterUuid, type FrameworkRecord, type TaskRecord } from './registry.js';
@@ -30,7 +32,11 @@ export interface SchedulerEndpointOptions {
   maxFrameBytes: number;
   heartbeatIntervalMs: number;
   registrationTimeoutMs: number;
+  /** Issue 14: who may subscribe (--credentials, --authenticate_frameworks). Default: anyone. */
+  authentication?: EndpointAuthentication;
 }
+
+type Subscribe = Extract<Call, { type: 'SUBSCRIBE' }>;
 
 export class SchedulerEndpoint {
   #ctx: MasterContext;
@@ -40,6 +46,8 @@ export class SchedulerEndpoint {
   #sessions = new Map<string, SchedulerSession>();
   /** frameworkId → the timer that removes it if its scheduler does not come back. */
   #failoverTimers = new Map<string, LongTimer>();
+  /** Connections whose SUBSCRIBE waits for the registry write of its principal. */
+  #recording = new WeakSet<SchedulerSession>();
 
   constructor(ctx: MasterContext, options: SchedulerEndpointOptions) {
     this.#ctx = ctx;
@@ -59,6 +67,7 @@ export class SchedulerEndpoint {
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'scheduler', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'scheduler' }),
       outgoing: { prepare: schedulerOutgoing(ctx.logger), maxSendBytes: SCHEDULER_FRAME_LIMIT },
+      ...(options.authentication && { authentication: options.authentication }),
     });
   }
 
@@ -104,16 +113,50 @@ export class SchedulerEndpoint {
     }
   }
 
-  #subscribe(session: SchedulerSession, call: Extract<Call, { type: 'SUBSCRIBE' }>): void {
-    const { registry, allocator, logger } = this.#ctx;
-    const info = call.frameworkInfo;
+  #subscribe(session: SchedulerSession, call: Subscribe): void {
+    const { registry, registrar } = this.#ctx;
+    const given = call.frameworkInfo;
     // Throws ProtocolVersionError naming both ranges: the endpoint answers ERROR and closes.
-    const agreed = negotiateFirstFrame(call, `framework ${info.id ?? info.name}`);
-    let framework: FrameworkRecord;
-    const known = info.id === undefined ? undefined : registry.framework(info.id);
-    if (info.id !== undefined && registry.isCompleted(info.id)) {
-      throw new IllegalStateError(`framework ${info.id} was removed (torn down, or its scheduler did not come back within its failover timeout); subscribe without an id to register a new framework`);
+    const agreed = negotiateFirstFrame(call, `framework ${given.id ?? given.name}`);
+    if (given.id !== undefined && registry.isCompleted(given.id)) {
+      throw new IllegalStateError(`framework ${given.id} was removed (torn down, or its scheduler did not come back within its failover timeout); subscribe without an id to register a new framework`);
     }
+    // The principal is the connection's, never what the scheduler writes into its FrameworkInfo.
+    const { principal: _claimed, ...rest } = given;
+    const principal = session.principal;
+    const id = given.id ?? newId();
+    const info = { ...rest, id, ...(principal !== undefined && { principal }) };
+    // Throws UnauthorizedError for another principal's framework ID: the endpoint answers ERROR and closes.
+    if (ownership(registry, 'framework', id, principal, 'subscribe as') === 'claim' && registrar?.store.durable) {
+      // Durable before acted on: the framework is told its ID only once the registry ties it to its principal.
+      if (this.#recording.has(session)) return;
+      this.#recording.add(session);
+      registrar.record({ op: 'frameworkOwner', owner: { id, principal: principal! } }).then(
+        () => {
+          this.#recording.delete(session);
+          if (session.state === 'CONNECTED') session.guarded('SUBSCRIBE', () => this.#subscribed(session, info, given.id !== undefined, agreed));
+        },
+        (error: unknown) => {
+          this.#recording.delete(session);
+          session.reject(new LifelineError('ERR_CONNECTION', `the master could not record framework ${id} in its registry: ${(error as Error).message}; try again`), 1011);
+          this.#ctx.logger.error({ err: (error as Error).message, frameworkId: id }, 'registry write failed: could not record a framework\'s principal');
+        },
+      );
+      return;
+    }
+    this.#subscribed(session, info, given.id !== undefined, agreed);
+  }
+
+  #subscribed(session: SchedulerSession, info: Subscribe['frameworkInfo'] & { id: string }, withId: boolean, agreed: ReturnType<typeof negotiateFirstFrame>): void {
+    const { registry, allocator, logger } = this.#ctx;
+    const principal = session.principal;
+    // Checked again: another connection of another principal may have claimed the ID meanwhile.
+    if (ownership(registry, 'framework', info.id, principal, 'subscribe as') === 'claim') {
+      registry.setOwner('framework', info.id, principal!);
+      if (withId) logger.info({ frameworkId: info.id, principal }, 'a framework registered without authentication is now claimed by its principal');
+    }
+    let framework: FrameworkRecord;
+    const known = withId ? registry.framework(info.id) : undefined;
     if (known) {
       known.updateInfo({ ...info, id: known.id }); // refuses a change of checkpoint
       const old = this.#sessions.get(known.id);
@@ -129,14 +172,14 @@ export class SchedulerEndpoint {
       // A new framework, or one with an ID this master does not know (it restarted): accepted.
       framework = registry.addFramework(info, 'ACTIVE');
       // Its tasks may be on agents that have not re-registered yet: calls for them are held.
-      if (info.id !== undefined) this.#ctx.recovery?.markRecovered(framework.id);
+      if (withId) this.#ctx.recovery?.markRecovered(framework.id);
     }
     session.registered(framework.id);
     this.#sessions.set(framework.id, session);
     if (agreed.protocol < 2) session.shapeWith((event) => (event.type === 'UPDATE' ? { ...event, status: shapeStatus(event.status, agreed.protocol) } : event));
     session.send({ type: 'SUBSCRIBED', frameworkId: framework.id, heartbeatIntervalMs: this.#options.heartbeatIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#ctx.epoch?.() ?? 0 });
     session.every(this.#options.heartbeatIntervalMs, () => session.send({ type: 'HEARTBEAT' }));
-    logger.info({ frameworkId: framework.id, frameworkName: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known), protocol: agreed.protocol, release: agreed.peer.release }, 'framework subscribed');
+    logger.info({ frameworkId: framework.id, frameworkName: framework.info.name, checkpoint: framework.checkpoint, resubscribed: Boolean(known), principal, protocol: agreed.protocol, release: agreed.peer.release }, 'framework subscribed');
     this.#ctx.allocateSoon();
   }
 
