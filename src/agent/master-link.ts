@@ -8,7 +8,9 @@ import { silentLogger, type Logger } from '../log.js';
 import { reregisterFrames } from './reregistration.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
 import { HandshakeTimeoutError, PeerSilentError } from '../session/connection.js';
-import type { HandshakeLink, HandshakeStep } from '../session/handshake.js';
+import type { HandshakeLink } from '../session/handshake.js';
+import { authenticated, type ImmediateHandshakeStep } from '../session/authenticated-step.js';
+import type { Credential } from '../session/authentication.js';
 import { connectWs } from '../session/ws-transport.js';
 import { MasterTargets } from '../session/master-targets.js';
 import { splitScheme, type ClientCertificate } from '../session/tls.js';
@@ -34,6 +36,8 @@ export interface MasterLinkOptions {
   ca?: string | Buffer;
   /** TLS: the certificate (and its key) presented to a master that asks for one (--ssl_require_cert). */
   clientCertificate?: ClientCertificate;
+  /** Issue 14: the principal and secret to authenticate with (--credential). Default: none. */
+  credential?: Credential;
   /** First retry delay; each failure in a row doubles it, up to `maxBackoffMs`. */
   backoffFactorMs: number;
   /** Type: number. Default: 60000. */
@@ -95,7 +99,7 @@ export class MasterLink {
       peer: `the master at ${options.master}`,
       connect: connector,
       decode: (bytes) => decodeFrame(AgentEvent, bytes),
-      handshake: () => this.#registration(),
+      handshake: () => authenticated(this.#registration(), options.credential, 'agent'),
       handshakeName: 'registration',
       handshakeTimeoutMs: options.registrationTimeoutMs ?? 10_000,
       deadlineFrom: 'open',
@@ -160,12 +164,12 @@ export class MasterLink {
   }
 
   /** The handshake: REGISTER or REREGISTER (in parts), answered by REGISTERED or REREGISTERED. */
-  #registration(): HandshakeStep<AgentEvent, RegisteredEvent> {
+  #registration(): ImmediateHandshakeStep<AgentEvent, RegisteredEvent> {
     let opened: HandshakeLink | undefined;
     return {
-      open: (link) => {
+      open: (link, authentication) => {
         opened = link;
-        const call = this.#options.registration();
+        const call: AgentCall = { ...this.#options.registration(), ...(authentication && { authentication }) };
         let frames: Uint8Array[];
         try {
           frames = call.type === 'REREGISTER' ? reregisterFrames(call, this.#options.reregisterPartBytes ?? REREGISTER_PART_BYTES) : [encode(call)];

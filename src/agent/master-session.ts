@@ -46,6 +46,7 @@ export class MasterSession {
     this.link = new MasterLink({
       master: config.master,
       ...(config.masterCa !== undefined && { ca: config.masterCa }),
+      ...(config.credential !== undefined && { credential: config.credential }),
       // The agent's own certificate is also its client certificate, for a master with --ssl_require_cert.
       ...(config.tls !== undefined && { clientCertificate: { cert: config.tls.cert, key: config.tls.key } }),
       backoffFactorMs: config.registrationBackoffFactorMs,

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { AddressError, parseMasterSpec } from '../protocol/address.js';
 import { MAX_RESOURCE } from '../protocol/index.js';
 import { splitScheme, type ServerTls } from '../session/tls.js';
+import type { Credential } from '../session/authentication.js';
 import { AgentOptionError } from './errors.js';
 import type { AgentResources } from './resources.js';
 import { checkSocketPath, defaultRuntimeDir, executorSocketPath } from './socket-path.js';
@@ -72,6 +73,8 @@ export interface AgentOptions {
   switchUser?: boolean;
   /** With a master written `https://HOST:PORT`: the CA certificates (PEM) its must chain to (--ssl_ca_file). Default: the system's. */
   masterCa?: string | Buffer;
+  /** Issue 14: the principal and secret to authenticate to the master with (--credential). */
+  credential?: Credential;
   /**
    * Serve the HTTP port (/state, /metrics, /health) as HTTPS (--ssl_cert_file, --ssl_key_file);
    * also the client certificate presented to an `https://` master that asks for one (--ssl_require_cert).
@@ -120,6 +123,7 @@ export interface Config {
   maxStatusUpdateBytesPerTask: number;
   switchUser: boolean;
   masterCa?: string | Buffer;
+  credential?: Credential;
   tls?: ServerTls;
 }
 
@@ -205,6 +209,7 @@ export function validateOptions(options: AgentOptions): Config {
     maxStatusUpdateBytesPerTask: positiveInteger(options, 'maxStatusUpdateBytesPerTask', 16 * 1024 * 1024),
     switchUser: bool('switchUser', true),
     ...(options.masterCa !== undefined && { masterCa: options.masterCa }),
+    ...(options.credential !== undefined && { credential: options.credential }),
     ...(options.tls !== undefined && { tls: options.tls }),
   };
 }

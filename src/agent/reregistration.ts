@@ -41,5 +41,7 @@ export function reregisterFrames(call: Reregister, partBytes: number): Uint8Arra
       `REREGISTER of ${call.tasks.length} tasks and ${call.executors.length} executors needs ${parts.length} parts of ${partBytes} bytes; a master accepts at most ${MAX_REREGISTER_PARTS}`,
     );
   }
-  return parts.map((lists, index) => encode({ type: 'REREGISTER', agentInfo: call.agentInfo, ...versionFields(call), ...lists, part: { index, count: parts.length } }));
+  // The first part is the connection's registration frame: it alone carries the authentication.
+  const first = call.authentication && { authentication: call.authentication };
+  return parts.map((lists, index) => encode({ type: 'REREGISTER', agentInfo: call.agentInfo, ...versionFields(call), ...(index === 0 && first), ...lists, part: { index, count: parts.length } }));
 }

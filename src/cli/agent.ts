@@ -10,6 +10,7 @@ import { createLogger } from '../log.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { FlagError } from '../protocol/index.js';
 import { readPem, splitScheme } from '../session/tls.js';
+import { readCredential } from '../session/credentials.js';
 import { helpText, optionFlagError, parseFlags, type FlagSpec } from './flags.js';
 import { LOGGING_LEVEL_FLAG, loggingLevel } from './logging.js';
 import { startupError } from './startup-error.js';
@@ -54,6 +55,7 @@ export const AGENT_FLAGS = {
   ssl_ca_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
   ssl_cert_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'serve the HTTP port as HTTPS with this certificate chain (PEM; with --ssl_key_file); also presented as the client certificate to an https:// master with --ssl_require_cert' },
   ssl_key_file: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'the private key of --ssl_cert_file (PEM)' },
+  credential: { type: 'string', placeholder: 'PATH', group: SECURITY, help: 'JSON {"principal": "...", "secret": "..."} to authenticate to a master with --credentials (challenge and HMAC: the secret never crosses the wire); refused if its group or others can read it' },
   logging_level: { ...LOGGING_LEVEL_FLAG, group: LOGGING },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -130,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     maxStatusUpdateBytesPerTask: flags.max_status_update_bytes_per_task,
     switchUser: flags.switch_user,
     ...(flags.ssl_ca_file !== undefined && { masterCa: readPem('--ssl_ca_file', flags.ssl_ca_file) }),
+    ...(flags.credential !== undefined && { credential: readCredential('--credential', flags.credential) }),
     ...(flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined && { tls: { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) } }),
   };
   if ((flags.ssl_cert_file === undefined) !== (flags.ssl_key_file === undefined)) {

@@ -31,7 +31,8 @@ import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo 
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
 import { PeerSilentError } from '../session/connection.js';
-import type { HandshakeStep } from '../session/handshake.js';
+import { authenticated, type ImmediateHandshakeStep } from '../session/authenticated-step.js';
+import { Secret } from '../session/authentication.js';
 import { connectWs } from '../session/ws-transport.js';
 import { MISSED_HEARTBEATS } from '../session/watchdog.js';
 
@@ -127,7 +128,8 @@ export class SchedulerDriver {
 
   constructor(options: SchedulerDriverOptions) {
     checkOptions(options);
-    this.#options = options;
+    // The plain secret is not kept: only the Secret below.
+    this.#options = { ...options, credential: undefined };
     const target = splitScheme(options.master);
     this.#master = options.master;
     this.#targets = new MasterTargets(parseMasterSpec(target.address, 'option master'), (leader) => {
@@ -142,12 +144,14 @@ export class SchedulerDriver {
     const ca = options.ca;
     const client = options.cert !== undefined && options.key !== undefined ? { cert: options.cert, key: options.key } : undefined;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
+    // Held as a Secret, which never prints (not in a log line, not in util.inspect of the driver).
+    const credential = options.credential && { principal: options.credential.principal, secret: new Secret(options.credential.secret) };
     this.#session = new ClientSession({
       name: 'scheduler driver',
       peer: `master at ${this.#master}`,
       connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }), ...client }, events)),
       decode: (bytes) => decodeEvent(bytes),
-      handshake: () => this.#subscription(),
+      handshake: () => authenticated(this.#subscription(), credential, 'scheduler'),
       handshakeName: 'subscription',
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
@@ -292,12 +296,12 @@ export class SchedulerDriver {
   // --- connection ---------------------------------------------------------------------------
 
   /** The handshake: SUBSCRIBE (with the framework ID once known), answered by SUBSCRIBED or ERROR. */
-  #subscription(): HandshakeStep<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>> {
+  #subscription(): ImmediateHandshakeStep<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>> {
     return {
-      open: (link) => {
+      open: (link, authentication) => {
         const frameworkInfo: SchedulerFrameworkInfo = { ...this.#frameworkInfo };
         if (this.#frameworkId !== undefined) frameworkInfo.id = this.#frameworkId;
-        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo, ...firstFrameVersion() }));
+        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo, ...firstFrameVersion(), ...(authentication && { authentication }) }));
       },
       answer: (event) => {
         switch (event.type) {

@@ -1,7 +1,7 @@
 // The SchedulerDriver's options and their validation: every bad value is refused at construction
 // with an error naming the option and the value.
 import type { Logger } from '../log.js';
-import { InvalidOptionError, USER_PATTERN, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
+import { InvalidOptionError, PRINCIPAL_PATTERN, USER_PATTERN, assertId, show, type AgentStatusEvent, type Offer, type RoutedTaskStatus, type SchedulerEvent } from '../protocol/index.js';
 import { AddressError, parseMasterSpec } from '../protocol/address.js';
 import { splitScheme } from '../session/tls.js';
 
@@ -60,6 +60,11 @@ export interface SchedulerDriverOptions {
   /** With an `https://` master that asks for one (--ssl_require_cert): the client certificate chain and its key (PEM). */
   cert?: string | Buffer;
   key?: string | Buffer;
+  /**
+   * Authenticate to a master with --credentials (issue 14): a principal listed there and its
+   * secret. The secret never crosses the wire (challenge and HMAC) and is never logged.
+   */
+  credential?: { principal: string; secret: string };
   logger?: Logger;
 }
 
@@ -79,6 +84,17 @@ export function checkOptions(options: SchedulerDriverOptions): void {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     const missing = options.cert === undefined ? 'cert' : 'key';
     throw new InvalidOptionError(missing, undefined, `PEM as a string or Buffer (cert and key go together: give both or neither)`);
+  }
+  const credential = options.credential;
+  if (credential !== undefined) {
+    if (credential === null || typeof credential !== 'object') throw new InvalidOptionError('credential', credential, 'an object {principal, secret}');
+    if (typeof credential.principal !== 'string' || !PRINCIPAL_PATTERN.test(credential.principal)) {
+      throw new InvalidOptionError('credential.principal', credential.principal, 'a principal name (letters, digits, _ . @ : + = -; 1 to 128)');
+    }
+    // The value of a bad secret is not shown: it may be most of a real one.
+    if (typeof credential.secret !== 'string' || credential.secret.length === 0 || credential.secret.length > 4096) {
+      throw new InvalidOptionError('credential.secret', typeof credential.secret === 'string' ? `a string of ${credential.secret.length} characters` : typeof credential.secret, 'a secret string of 1 to 4096 characters');
+    }
   }
   const info = options.frameworkInfo;
   if (info === null || typeof info !== 'object') throw new InvalidOptionError('frameworkInfo', info, 'an object with a name');
