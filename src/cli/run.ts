@@ -6,6 +6,8 @@ import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { parseAddress, type Address } from '../scheduler/address.js';
 import { readPem, splitScheme, type ClientCertificate } from '../session/tls.js';
+import { readCredential } from '../session/credentials.js';
+import type { Credential } from '../session/authentication.js';
 import { SchedulerDriver } from '../scheduler/driver.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
 import { fetchMasterState, findTask } from './master-api.js';
@@ -25,6 +27,7 @@ const SPECS = {
   ssl_ca_file: { type: 'string', help: 'with --master=https://HOST:PORT: the CA certificates (PEM) the master\'s must be signed by (default: the system\'s)' },
   ssl_cert_file: { type: 'string', placeholder: 'PATH', help: 'with --master=https://HOST:PORT: the client certificate chain (PEM; with --ssl_key_file) for a master with --ssl_require_cert' },
   ssl_key_file: { type: 'string', placeholder: 'PATH', help: 'the private key of --ssl_cert_file (PEM)' },
+  credential: { type: 'string', placeholder: 'PATH', help: 'JSON {"principal": "...", "secret": "..."} to authenticate the framework to a master with --credentials (challenge and HMAC: the secret never crosses the wire); refused if its group or others can read it' },
   user: { type: 'string', help: 'run the executor and task as this user (FrameworkInfo.user; needs an agent run as root with --switch_user)' },
 } satisfies Record<string, FlagSpec>;
 
@@ -133,6 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   return new Run({
     user: flags.user,
+    ...(flags.credential !== undefined && { credential: readCredential('--credential', flags.credential) }),
     ca: flags.ssl_ca_file === undefined ? undefined : readPem('--ssl_ca_file', flags.ssl_ca_file),
     ...(flags.ssl_cert_file !== undefined && flags.ssl_key_file !== undefined && {
       clientCertificate: { cert: readPem('--ssl_cert_file', flags.ssl_cert_file), key: readPem('--ssl_key_file', flags.ssl_key_file) },
@@ -152,6 +156,7 @@ interface RunOptions {
   master: string;
   ca?: Buffer | undefined;
   clientCertificate?: ClientCertificate;
+  credential?: Credential;
   user?: string | undefined;
   command: string | undefined;
   name: string;
@@ -208,6 +213,7 @@ class Run {
       master: options.master,
       ...(options.ca !== undefined && { ca: options.ca }),
       ...(options.clientCertificate && { cert: options.clientCertificate.cert, key: options.clientCertificate.key }),
+      ...(options.credential && { credential: { principal: options.credential.principal, secret: options.credential.secret.bytes().toString('utf8') } }),
       frameworkInfo: { name: options.name, checkpoint: options.checkpoint, ...(options.user !== undefined && { user: options.user }) },
       // Acknowledged here, before the driver stops, so the terminal update's ack is never lost.
       autoAcknowledge: false,
