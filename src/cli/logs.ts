@@ -1,20 +1,22 @@
 // `lifeline logs TASK_ID`: a task's stdout (or stderr) from its sandbox, like `nomad alloc logs` or
 // `mesos-tail`: the master says which agent runs the task and where its sandbox is, the agent's
 // /files/read serves the bytes. --follow keeps reading (across an agent restart) until the task
-// has ended and its output is read to the end.
+// has ended and its output is read to the end. The operator's --credential goes to the master only:
+// the agent's /files asks for none, and is read as the master names it (HOST:PORT, plain HTTP).
 import { FlagError, isTerminal, isValidId, show } from '../protocol/index.js';
 import { parseAddress, type Address } from '../scheduler/address.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
-import { ApiError, fetchMasterState, findTask, getJson, parseHostPort, takeOperand, type FoundTask } from './master-api.js';
+import { ApiError, fetchMasterState, findTask, getJson, parseHostPort, readTrust, takeOperand, TRUST_SPECS, type CallOptions, type Endpoint, type FoundTask } from './master-api.js';
 
 const SPECS = {
-  master: { type: 'string', help: 'the master, HOST:PORT', required: true },
+  master: { type: 'string', help: 'the master, HOST:PORT or https://HOST:PORT', required: true },
   stderr: { type: 'boolean', help: 'print the task\'s stderr instead of its stdout', default: 'false' },
   follow: { type: 'boolean', help: 'keep printing new output until the task has ended', default: 'false' },
   framework: { type: 'string', help: 'the framework ID, when two frameworks use the same task ID' },
+  ...TRUST_SPECS,
 } satisfies Record<string, FlagSpec>;
 
-const USAGE = 'TASK_ID --master=HOST:PORT [--stderr] [--follow] [--framework=ID]';
+const USAGE = 'TASK_ID --master=HOST:PORT [--stderr] [--follow] [--framework=ID] [--credential=PATH] [--ssl_ca_file=PATH]';
 /** How often --follow reads again when there was nothing new. */
 const POLL_MS = 500;
 /** How often --follow asks the master whether the task has ended. */
@@ -31,13 +33,14 @@ export async function main(argv: string[]): Promise<number> {
   if (taskId === undefined) throw new FlagError('lifeline logs needs a TASK_ID (see lifeline tasks)');
   if (!isValidId(taskId)) throw new FlagError(`invalid TASK_ID ${show(taskId)} (task IDs match ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$)`);
   const master = parseHostPort('master', flags.master);
+  const trust = readTrust(flags);
   const file = flags.stderr ? 'stderr' : 'stdout';
   let stop = false;
   const onSignal = () => (stop = true);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    let found = await locate(master, flags.master, taskId, flags.framework);
+    let found = await locate(master, flags.master, taskId, flags.framework, trust);
     let agent = agentOf(found, flags.master);
     const filePath = `${found.sandbox}/${file}`;
     let offset = 0;
@@ -74,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (Date.now() - lastState >= STATE_EVERY_MS) {
         lastState = Date.now();
-        const ended = await locate(master, flags.master, taskId, flags.framework).then(
+        const ended = await locate(master, flags.master, taskId, flags.framework, trust).then(
           (again) => {
             found = again;
             // A restarted agent may listen elsewhere now.
@@ -104,8 +107,8 @@ interface Located {
   agentAddress: string;
 }
 
-async function locate(master: Address, masterText: string, taskId: string, frameworkId: string | undefined): Promise<Located> {
-  const state = await fetchMasterState(master, masterText);
+async function locate(master: Endpoint, masterText: string, taskId: string, frameworkId: string | undefined, trust: CallOptions): Promise<Located> {
+  const state = await fetchMasterState(master, masterText, trust);
   const found = findTask(state, taskId, frameworkId);
   const sandbox = found.task.sandbox;
   if (!sandbox) throw new ApiError(`the master does not know the sandbox of task ${taskId} yet (it is ${found.task.state}; its agent reports it with the task's first update)`);

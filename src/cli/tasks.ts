@@ -2,14 +2,15 @@
 // an operator finds a task's ID, state, agent and sandbox without reading /state by hand.
 import { FlagError, show } from '../protocol/index.js';
 import { helpText, parseFlags, type FlagSpec } from './flags.js';
-import { ago, allTasks, ApiError, fetchMasterState, parseHostPort, table } from './master-api.js';
+import { ago, allTasks, ApiError, fetchMasterState, parseHostPort, readTrust, table, TRUST_SPECS } from './master-api.js';
 
 const SPECS = {
-  master: { type: 'string', help: 'the master, HOST:PORT', required: true },
+  master: { type: 'string', help: 'the master, HOST:PORT or https://HOST:PORT', required: true },
   json: { type: 'boolean', help: 'print a JSON array instead of a table', default: 'false' },
+  ...TRUST_SPECS,
 } satisfies Record<string, FlagSpec>;
 
-const USAGE = '--master=HOST:PORT [--json]';
+const USAGE = '--master=HOST:PORT [--json] [--credential=PATH] [--ssl_ca_file=PATH]';
 
 export async function main(argv: string[]): Promise<number> {
   const { flags, help, positional } = parseFlags('tasks', SPECS, argv);
@@ -19,8 +20,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const master = parseHostPort('master', flags.master);
+  const trust = readTrust(flags);
   try {
-    const state = await fetchMasterState(master, flags.master);
+    const state = await fetchMasterState(master, flags.master, trust);
     const rows = allTasks(state).map(({ task, framework }) => ({
       id: task.id,
       state: task.state,

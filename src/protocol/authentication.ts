@@ -8,9 +8,9 @@ import * as v from 'valibot';
 /** Bytes of a challenge (and of an HMAC-SHA256 response). */
 export const CHALLENGE_BYTES = 32;
 
-/** A principal's name: what Mesos's credentials files hold, printable and bounded. */
-export const PRINCIPAL_PATTERN = /^[A-Za-z0-9_.@:+=-]{1,128}$/;
-export const Principal = v.pipe(v.string(), v.regex(PRINCIPAL_PATTERN, 'must be a principal name (letters, digits, _ . @ : + = -; 1 to 128)'));
+/** A principal's name: printable and bounded, and without ':' (HTTP Basic, for operators, cannot carry one: RFC 7617). */
+export const PRINCIPAL_PATTERN = /^[A-Za-z0-9_.@+=-]{1,128}$/;
+export const Principal = v.pipe(v.string(), v.regex(PRINCIPAL_PATTERN, 'must be a principal name (letters, digits, _ . @ + = -; 1 to 128)'));
 
 const Digest = v.pipe(v.instance(Uint8Array), v.length(CHALLENGE_BYTES, `must be ${CHALLENGE_BYTES} bytes`));
 

@@ -89,7 +89,7 @@ export function checkOptions(options: SchedulerDriverOptions): void {
   if (credential !== undefined) {
     if (credential === null || typeof credential !== 'object') throw new InvalidOptionError('credential', credential, 'an object {principal, secret}');
     if (typeof credential.principal !== 'string' || !PRINCIPAL_PATTERN.test(credential.principal)) {
-      throw new InvalidOptionError('credential.principal', credential.principal, 'a principal name (letters, digits, _ . @ : + = -; 1 to 128)');
+      throw new InvalidOptionError('credential.principal', credential.principal, 'a principal name (letters, digits, _ . @ + = -; 1 to 128)');
     }
     // The value of a bad secret is not shown: it may be most of a real one.
     if (typeof credential.secret !== 'string' || credential.secret.length === 0 || credential.secret.length > 4096) {
