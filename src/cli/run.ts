@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { FlagError, USER_PATTERN, isTerminal, show, type AgentStatusEvent, type NewTaskInfo, type Offer, type Resources, type RoutedTaskStatus } from '../protocol/index.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { parseMasterSpec } from '../protocol/address.js';
-import { parseAddress, type Address } from '../scheduler/address.js';
+import { parseAddress } from '../scheduler/address.js';
 import { readPem, splitScheme, type ClientCertificate } from '../session/tls.js';
 import { readCredential } from '../session/credentials.js';
 import type { Credential } from '../session/authentication.js';
@@ -298,8 +298,12 @@ class Run {
   async #showSandbox(): Promise<void> {
     this.#sandboxShown = true;
     try {
-      const master = parseAddress(this.#o.master) as Address;
-      const { task } = findTask(await fetchMasterState(master, this.#o.master), this.#taskId, this.#driver.frameworkId);
+      // One master, plain or https:// (a list or etcd:// gets no hint); read as the framework's principal.
+      const { secure, address } = splitScheme(this.#o.master);
+      const master = parseAddress(address);
+      if (!master) return;
+      const options = { ...(this.#o.credential && { credential: this.#o.credential }), ...(this.#o.ca !== undefined && { ca: this.#o.ca }) };
+      const { task } = findTask(await fetchMasterState({ ...master, ...(secure && { secure }) }, this.#o.master, options), this.#taskId, this.#driver.frameworkId);
       if (task.sandbox && !this.#phase.is('DONE')) {
         this.#out(`${now()} sandbox ${task.sandbox} on agent ${task.agentId} (lifeline logs ${this.#taskId} --master=${this.#o.master})`);
       }

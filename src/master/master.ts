@@ -321,8 +321,10 @@ export class Master {
     }
   }
 
+  /** How clients reach this master: `https://HOST:PORT` when it serves TLS, so that etcd discovery tells clients to use it. */
   #ownAddress(): string {
-    return formatAddress({ host: this.#ha.advertiseIp, port: this.#port ?? this.#options.port });
+    const address = formatAddress({ host: this.#ha.advertiseIp, port: this.#port ?? this.#options.port });
+    return this.#tls === 'off' ? address : `https://${address}`;
   }
 
   #leaderAddress(): string | undefined {

@@ -4,6 +4,7 @@
 import { ConnectionError, formatMasterSpec, type MasterSpec } from '../protocol/index.js';
 import { formatAddress } from '../protocol/address.js';
 import { LeaderWatch } from './etcd-leader.js';
+import { splitScheme } from './tls.js';
 import type { Connector, Transport, TransportEvents } from './transport.js';
 
 export class MasterTargets {
@@ -18,7 +19,8 @@ export class MasterTargets {
 
   /**
    * `onLeaderChange`: etcd named a new leader (a waiting client may retry at once). `secure`: the
-   * master was written `https://…` (issue 14): every master of the spec is reached over WSS.
+   * master was written `https://…` (issue 14): every master of the spec is reached over WSS. A
+   * leader named `https://HOST:PORT` (by etcd or a standby) is reached over WSS either way.
    */
   constructor(spec: MasterSpec, onLeaderChange?: (leader: string | undefined) => void, secure = false) {
     this.#spec = spec;
@@ -69,7 +71,9 @@ export class MasterTargets {
         const why = this.#watch?.error ? `etcd cannot be read: ${this.#watch.error}` : 'no master leads right now';
         return failedTransport(events, new ConnectionError(`no leader to connect to in ${this.description} (${why})`));
       }
-      return connect(`${this.#secure ? 'wss' : 'ws'}://${address}${path}`, events);
+      // A leader named by etcd or by a standby may be written https://HOST:PORT (a TLS master campaigns so).
+      const target = splitScheme(address);
+      return connect(`${this.#secure || target.secure ? 'wss' : 'ws'}://${target.address}${path}`, events);
     };
   }
 
