@@ -14,6 +14,7 @@ import {
   type AgentEvent,
   type AgentInfo,
 } from '../protocol/index.js';
+import type { ConnectionLimit } from '../session/connection-limit.js';
 import { Endpoint, type EndpointAuthentication, type EndpointSession as Session } from '../session/endpoint.js';
 import { notItsTask, ownership } from './ownership.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
@@ -38,6 +39,12 @@ export interface AgentEndpointOptions {
   maxPingTimeouts: number;
   reregisterTimeoutMs: number;
   registrationTimeoutMs: number;
+  /** Issue 13: open connections, shared with the other endpoint. */
+  connections?: ConnectionLimit;
+  /** Issue 13: bytes that may wait unsent to one peer before it is closed as a slow reader. */
+  maxBufferedBytes?: number;
+  /** Bytes of unfinished split REREGISTERs held across all connections. */
+  maxReregisterBytes: number;
   /** Issue 14: who may register (--credentials, --authenticate_agents). Default: anyone. */
   authentication?: EndpointAuthentication;
 }
@@ -56,6 +63,9 @@ export class AgentEndpoint {
   #pings = new WeakMap<AgentSession, Pings>();
   /** A connection's REREGISTER parts received so far (a large REREGISTER comes in several frames). */
   #parts = new WeakMap<AgentSession, ReregisterParts>();
+  /** Bytes of REREGISTER parts held, per connection and in all (issue 13: --max_reregister_bytes). */
+  #partBytes = new WeakMap<AgentSession, number>();
+  #heldBytes = 0;
   /** agentId → the timer that removes it if it does not re-register. */
   #removalTimers = new Map<string, NodeJS.Timeout>();
   /** Connections whose (re-)registration waits for the registry write that admits the agent. */
@@ -74,13 +84,15 @@ export class AgentEndpoint {
       registrationCalls: ['REGISTER', 'REREGISTER'],
       registrationTimeoutMs: options.registrationTimeoutMs,
       logger: ctx.logger,
-      onCall: (session, call) => this.#onCall(session, call),
+      onCall: (session, call, bytes) => this.#onCall(session, call, bytes),
       onClose: (session, wasRegistered) => {
+        this.#releaseParts(session);
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'agent' }),
-      outgoing: { prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
+      ...(options.connections && { connections: options.connections }),
+      outgoing: { ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }), prepare: agentOutgoing(ctx.logger), maxSendBytes: AGENT_FRAME_LIMIT },
       ...(options.authentication && { authentication: options.authentication }),
     });
   }
@@ -104,7 +116,7 @@ export class AgentEndpoint {
     void this.#endpoint.close();
   }
 
-  #onCall(session: AgentSession, call: Call): void {
+  #onCall(session: AgentSession, call: Call, bytes: number): void {
     agentSeen(this.#ctx, session.peerId);
     switch (call.type) {
       case 'REGISTER':
@@ -112,8 +124,12 @@ export class AgentEndpoint {
       case 'REREGISTER': {
         let parts = this.#parts.get(session);
         if (!parts && call.part) this.#parts.set(session, (parts = new ReregisterParts()));
+        if (call.part && call.part.index < call.part.count - 1) this.#holdPart(session, bytes);
         const whole = parts ? parts.add(call) : call;
-        if (whole) this.#reregister(session, whole);
+        if (whole) {
+          this.#releaseParts(session);
+          this.#reregister(session, whole);
+        }
         return;
       }
       case 'PONG': {
@@ -133,6 +149,28 @@ export class AgentEndpoint {
       case 'UNREGISTER':
         return this.#unregister(session);
     }
+  }
+
+  /** A REREGISTER part is held until its last part: refused (the agent retries later) when all held would pass the cap. */
+  #holdPart(session: AgentSession, bytes: number): void {
+    const limit = this.#options.maxReregisterBytes;
+    if (this.#heldBytes + bytes > limit) {
+      this.#ctx.logger.warn({ heldBytes: this.#heldBytes, partBytes: bytes, maxReregisterBytes: limit, remote: session.remote }, 'REREGISTER part refused: --max_reregister_bytes reached');
+      this.#releaseParts(session);
+      throw new LifelineError('ERR_CONNECTION', `the master holds ${this.#heldBytes} bytes of unfinished REREGISTERs, at its limit of ${limit} (--max_reregister_bytes): try again later`);
+    }
+    this.#heldBytes += bytes;
+    this.#partBytes.set(session, (this.#partBytes.get(session) ?? 0) + bytes);
+  }
+
+  #releaseParts(session: AgentSession): void {
+    this.#heldBytes -= this.#partBytes.get(session) ?? 0;
+    this.#partBytes.delete(session);
+  }
+
+  /** Bytes of unfinished split REREGISTERs held now (for tests and /metrics). */
+  get heldReregisterBytes(): number {
+    return this.#heldBytes;
   }
 
   #register(session: AgentSession, call: Extract<Call, { type: 'REGISTER' }>): void {

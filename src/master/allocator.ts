@@ -43,6 +43,8 @@ export function satisfiesCheckpointRule(framework: { checkpoint: boolean }, agen
 
 export class Allocator {
   #offers = new Map<string, OutstandingOffer>();
+  /** offerId → when it was made (ms since epoch), for --offer_timeout. */
+  #madeAt = new Map<string, number>();
   /** frameworkId → agentId → until (ms since epoch): declined, not to be offered again before then. */
   #filters = new Map<string, Map<string, number>>();
   #cursor = 0;
@@ -63,6 +65,7 @@ export class Allocator {
         if (!satisfiesCheckpointRule(framework, agent) || this.isFiltered(framework.id, agent.id, now)) continue;
         const offer: OutstandingOffer = { id: newId(), frameworkId: framework.id, agentId: agent.id, hostname: agent.hostname, resources: available };
         this.#offers.set(offer.id, offer);
+        this.#madeAt.set(offer.id, now);
         made.push(offer);
         this.#cursor = (index + 1) % frameworks.length;
         break;
@@ -99,6 +102,7 @@ export class Allocator {
       else if (offer.frameworkId !== frameworkId) invalid.push({ offerId, why: `offer ${offerId} was not made to framework ${frameworkId}` });
       else {
         this.#offers.delete(offerId);
+        this.#madeAt.delete(offerId);
         taken.push(offer);
       }
     }
@@ -115,6 +119,7 @@ export class Allocator {
       const offer = this.#offers.get(offerId);
       if (!offer || offer.frameworkId !== frameworkId) continue;
       this.#offers.delete(offerId);
+      this.#madeAt.delete(offerId);
       declined.push(offer);
       if (refuseSeconds > 0) this.filter(frameworkId, offer.agentId, now + refuseSeconds * 1000);
     }
@@ -138,6 +143,11 @@ export class Allocator {
     return false;
   }
 
+  /** Offers outstanding for `timeoutMs` or longer (--offer_timeout): withdrawn, to be rescinded. */
+  expire(now: number, timeoutMs: number): OutstandingOffer[] {
+    return this.#withdraw((offer) => now - (this.#madeAt.get(offer.id) ?? now) >= timeoutMs);
+  }
+
   /** The agent is gone or disconnected: its outstanding offers are withdrawn (to be rescinded). */
   withdrawAgent(agentId: string): OutstandingOffer[] {
     return this.#withdraw((offer) => offer.agentId === agentId);
@@ -159,6 +169,7 @@ export class Allocator {
     for (const offer of this.#offers.values()) {
       if (match(offer)) {
         this.#offers.delete(offer.id);
+        this.#madeAt.delete(offer.id);
         withdrawn.push(offer);
       }
     }

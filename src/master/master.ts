@@ -30,6 +30,7 @@ import { operatorKill } from './operator.js';
 import { masterAsset } from './web/assets.js';
 import type { ServerTls } from '../session/tls.js';
 import { resolveTrust, type Trust, type TrustOptions } from './trust.js';
+import { ConnectionLimit } from '../session/connection-limit.js';
 
 export interface MasterOptions extends TrustOptions {
   /** Address to listen on. Default: `'127.0.0.1'`. */
@@ -50,6 +51,21 @@ export interface MasterOptions extends TrustOptions {
   heartbeatIntervalMs?: number;
   /** A connection that sends no REGISTER/REREGISTER/SUBSCRIBE this long after connecting is closed. Default: 10 s. */
   registrationTimeoutMs?: number;
+  // ── bounds (issue 13, docs/long-life.md) ──
+  /** An offer not accepted or declined within this long is rescinded (Mesos: --offer_timeout). Default: 1 min. */
+  offerTimeoutMs?: number;
+  /** Removed frameworks /state keeps (--max_completed_frameworks). Default: 50. */
+  maxCompletedFrameworks?: number;
+  /** Terminal tasks each framework keeps (--max_completed_tasks_per_framework). Default: 1000. */
+  maxCompletedTasksPerFramework?: number;
+  /** Removed agents (and gone framework IDs) remembered (--registry_max_agent_count). Default: 102400. */
+  registryMaxAgentCount?: number;
+  /** Open agent and scheduler connections together; past it an upgrade gets 503 (--max_connections). Default: 10000. */
+  maxConnections?: number;
+  /** Bytes that may wait unsent to one peer before it is closed as a slow reader (--max_connection_buffer_bytes). Default: 64 MiB. */
+  maxConnectionBufferBytes?: number;
+  /** Bytes of unfinished split REREGISTERs held across all connections (--max_reregister_bytes). Default: 256 MiB. */
+  maxReregisterBytes?: number;
   /** Serve HTTPS and WSS only, with this certificate and key (PEM; --ssl_cert_file, --ssl_key_file); with `clientCa`, mutual TLS (--ssl_require_cert). */
   tls?: ServerTls;
   logger?: Logger;
@@ -83,6 +99,13 @@ const DEFAULTS: Resolved = {
   maxFrameBytes: 1_048_576,
   heartbeatIntervalMs: 15_000,
   registrationTimeoutMs: 10_000,
+  offerTimeoutMs: 60_000,
+  maxCompletedFrameworks: 50,
+  maxCompletedTasksPerFramework: 1_000,
+  registryMaxAgentCount: 102_400,
+  maxConnections: 10_000,
+  maxConnectionBufferBytes: 64 * 1024 * 1024,
+  maxReregisterBytes: 256 * 1024 * 1024,
 };
 
 // The longest delay a Node.js timer can hold (about 24.8 days).
@@ -109,7 +132,7 @@ function resolveOptions(options: MasterOptions): Resolved {
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535) {
     throw new InvalidOptionError('port', resolved.port, 'an integer from 0 to 65535');
   }
-  for (const key of ['agentReregisterTimeoutMs', 'agentPingTimeoutMs', 'allocationIntervalMs', 'heartbeatIntervalMs', 'registrationTimeoutMs'] as const) {
+  for (const key of ['agentReregisterTimeoutMs', 'agentPingTimeoutMs', 'allocationIntervalMs', 'heartbeatIntervalMs', 'registrationTimeoutMs', 'offerTimeoutMs'] as const) {
     const value = resolved[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_TIMER_MS) {
       throw new InvalidOptionError(key, value, `a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
@@ -117,6 +140,12 @@ function resolveOptions(options: MasterOptions): Resolved {
   }
   if (!Number.isInteger(resolved.maxAgentPingTimeouts) || resolved.maxAgentPingTimeouts < 1) {
     throw new InvalidOptionError('maxAgentPingTimeouts', resolved.maxAgentPingTimeouts, 'a positive integer');
+  }
+  for (const key of ['maxCompletedFrameworks', 'maxCompletedTasksPerFramework', 'registryMaxAgentCount', 'maxConnections'] as const) {
+    if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) throw new InvalidOptionError(key, resolved[key], 'a positive integer');
+  }
+  for (const key of ['maxConnectionBufferBytes', 'maxReregisterBytes'] as const) {
+    if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 65_536) throw new InvalidOptionError(key, resolved[key], 'an integer of at least 65536');
   }
   if (!Number.isInteger(resolved.maxFrameBytes) || resolved.maxFrameBytes < 1024) {
     throw new InvalidOptionError('maxFrameBytes', resolved.maxFrameBytes, 'an integer of at least 1024');
@@ -131,7 +160,7 @@ export class Master {
   #options: Resolved;
   #logger: Logger;
   readonly #lifecycle = new StateMachine<MasterLifecycle>('the master', 'NEW', MOVES);
-  #registry = new Registry();
+  #registry: Registry;
   #allocator = new Allocator();
   #metrics: MasterMetrics;
   #agents: AgentEndpoint;
@@ -155,6 +184,11 @@ export class Master {
 
   constructor(options: MasterOptions = {}) {
     this.#options = resolveOptions(options);
+    this.#registry = new Registry({
+      maxCompletedFrameworks: this.#options.maxCompletedFrameworks,
+      maxCompletedTasksPerFramework: this.#options.maxCompletedTasksPerFramework,
+      maxRemembered: this.#options.registryMaxAgentCount,
+    });
     this.#ha = resolveHa(options);
     this.#trust = resolveTrust(options, this.#options.ip);
     this.#logger = options.logger ?? silentLogger;
@@ -191,9 +225,14 @@ export class Master {
       deposed: (error: Error) => this.#deposed(error),
     };
     const { maxFrameBytes, registrationTimeoutMs } = this.#options;
+    // One cap for both endpoints, and one per connection for what may wait unsent to it.
+    const connections = new ConnectionLimit(this.#options.maxConnections);
+    const bounds = { connections, maxBufferedBytes: this.#options.maxConnectionBufferBytes };
     this.#agents = new AgentEndpoint(context, {
       maxFrameBytes,
       registrationTimeoutMs,
+      ...bounds,
+      maxReregisterBytes: this.#options.maxReregisterBytes,
       pingTimeoutMs: this.#options.agentPingTimeoutMs,
       maxPingTimeouts: this.#options.maxAgentPingTimeouts,
       reregisterTimeoutMs: this.#options.agentReregisterTimeoutMs,
@@ -202,6 +241,7 @@ export class Master {
     this.#schedulers = new SchedulerEndpoint(context, {
       maxFrameBytes,
       registrationTimeoutMs,
+      ...bounds,
       heartbeatIntervalMs: Math.max(1, Math.round(this.#options.heartbeatIntervalMs)),
       authentication: this.#trust.schedulers,
     });
@@ -391,7 +431,13 @@ export class Master {
       .frameworks()
       .filter((framework) => framework.status === 'ACTIVE')
       .map((framework) => ({ id: framework.id, checkpoint: framework.checkpoint }));
-    const made = this.#allocator.allocate(agents, frameworks, Date.now());
+    const now = Date.now();
+    // Offers held past --offer_timeout go back to the pool, to be offered again (Mesos rescinds them too).
+    for (const offer of this.#allocator.expire(now, this.#options.offerTimeoutMs)) {
+      this.#logger.info({ frameworkId: offer.frameworkId, offerId: offer.id, agentId: offer.agentId }, 'offer rescinded: not used within --offer_timeout');
+      this.#schedulers.send(offer.frameworkId, { type: 'RESCIND', offerId: offer.id });
+    }
+    const made = this.#allocator.allocate(agents, frameworks, now);
     const byFramework = new Map<string, OutstandingOffer[]>();
     for (const offer of made) {
       const list = byFramework.get(offer.frameworkId) ?? [];

@@ -45,6 +45,8 @@ export interface RegistryOptions {
   maxCompletedFrameworks?: number;
   /** How many terminal tasks a framework keeps (Mesos: --max_completed_tasks_per_framework). */
   maxCompletedTasksPerFramework?: number;
+  /** How many removed agents (and gone framework IDs) are remembered (Mesos: --registry_max_agent_count). */
+  maxRemembered?: number;
 }
 
 export class Registry {
@@ -59,10 +61,46 @@ export class Registry {
   #owners = { agent: new Map<string, string>(), framework: new Map<string, string>() };
   #maxCompleted: number;
   #maxCompletedTasks: number;
+  #maxRemembered: number;
+  /** Removed agents and gone frameworks, oldest first: past #maxRemembered the oldest is forgotten. */
+  #removedOrder: string[] = [];
+  #goneOrder: string[] = [];
 
-  constructor({ maxCompletedFrameworks = 50, maxCompletedTasksPerFramework = 1000 }: RegistryOptions = {}) {
+  constructor({ maxCompletedFrameworks = 50, maxCompletedTasksPerFramework = 1000, maxRemembered = 102_400 }: RegistryOptions = {}) {
     this.#maxCompleted = maxCompletedFrameworks;
     this.#maxCompletedTasks = maxCompletedTasksPerFramework;
+    this.#maxRemembered = maxRemembered;
+  }
+
+  /** How many removed agents are remembered now (a bounded number). */
+  get removedAgentCount(): number {
+    return this.#removedOrder.length;
+  }
+
+  /** A removed agent is remembered (told to shut down if it returns) until #maxRemembered newer ones push it out. */
+  #rememberRemoved(id: string): void {
+    this.#removedIds.add(id);
+    this.#removedOrder.push(id);
+    while (this.#removedOrder.length > this.#maxRemembered) {
+      const old = this.#removedOrder.shift()!;
+      this.#removedIds.delete(old);
+      if (this.#agents.get(old)?.status === 'REMOVED') {
+        this.#agents.delete(old);
+        this.#tasksByAgent.delete(old);
+        this.#owners.agent.delete(old);
+      }
+    }
+  }
+
+  /** A gone framework's ID is refused until #maxRemembered newer ones push it out. */
+  #rememberGone(id: string): void {
+    this.#completedIds.add(id);
+    this.#goneOrder.push(id);
+    while (this.#goneOrder.length > this.#maxRemembered) {
+      const old = this.#goneOrder.shift()!;
+      this.#completedIds.delete(old);
+      this.#owners.framework.delete(old);
+    }
   }
 
   // ── agents ──────────────────────────────────────────────────────────────────────────────
@@ -120,6 +158,7 @@ export class Registry {
     const agent = this.#requireAgent(agentId);
     agent.transition('REMOVED');
     agent.pendingKills.clear();
+    this.#rememberRemoved(agentId);
     const updates: GeneratedUpdate[] = [];
     for (const task of this.tasksOn(agentId)) {
       if ((isTerminal(task.state) && !task.terminalUnacknowledged) || !this.#frameworks.has(task.frameworkId)) continue;
@@ -147,12 +186,12 @@ export class Registry {
 
   /** An agent the registry says was removed: if it comes back it is told to shut down. */
   recoverRemovedAgent(id: string): void {
-    this.#removedIds.add(id);
+    if (!this.#removedIds.has(id)) this.#rememberRemoved(id);
   }
 
   /** A framework the registry says is gone: it never comes back under its ID. */
   recoverGoneFramework(id: string): void {
-    this.#completedIds.add(id);
+    if (!this.#completedIds.has(id)) this.#rememberGone(id);
   }
 
   /** Was this agent removed (by this master, or by one before it, as the registry says)? */
@@ -213,10 +252,10 @@ export class Registry {
     }
     framework.masterUuids.clear();
     this.#completed.push(framework);
-    this.#completedIds.add(frameworkId);
+    this.#rememberGone(frameworkId);
     while (this.#completed.length > this.#maxCompleted) this.#completed.shift();
-    // The IDs of frameworks that fell off the list are still remembered: a removed framework
-    // never comes back under its old ID.
+    // The IDs of frameworks that fell off the list are still remembered (up to #maxRemembered): a
+    // removed framework never comes back under its old ID.
     return [...agentIds];
   }
 

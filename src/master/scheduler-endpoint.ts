@@ -19,6 +19,7 @@ import { planAccept } from './accept.js';
 import { longTimeout, type LongTimer } from './long-timer.js';
 import { SCHEDULER_FRAME_LIMIT, schedulerOutgoing } from './outgoing.js';
 import { DEFAULT_REFUSE_SECONDS } from './allocator.js';
+import type { ConnectionLimit } from '../session/connection-limit.js';
 import { Endpoint, type EndpointAuthentication, type EndpointSession as Session } from '../session/endpoint.js';
 import { ownership } from './ownership.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
@@ -32,6 +33,10 @@ export interface SchedulerEndpointOptions {
   maxFrameBytes: number;
   heartbeatIntervalMs: number;
   registrationTimeoutMs: number;
+  /** Issue 13: open connections, shared with the other endpoint. */
+  connections?: ConnectionLimit;
+  /** Issue 13: bytes that may wait unsent to one peer before it is closed as a slow reader. */
+  maxBufferedBytes?: number;
   /** Issue 14: who may subscribe (--credentials, --authenticate_frameworks). Default: anyone. */
   authentication?: EndpointAuthentication;
 }
@@ -66,7 +71,8 @@ export class SchedulerEndpoint {
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'scheduler', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'scheduler' }),
-      outgoing: { prepare: schedulerOutgoing(ctx.logger), maxSendBytes: SCHEDULER_FRAME_LIMIT },
+      ...(options.connections && { connections: options.connections }),
+      outgoing: { ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }), prepare: schedulerOutgoing(ctx.logger), maxSendBytes: SCHEDULER_FRAME_LIMIT },
       ...(options.authentication && { authentication: options.authentication }),
     });
   }

@@ -24,6 +24,11 @@ const SESSION_MOVES: Transitions<SessionState> = {
 export interface Outgoing<Event> {
   prepare?(event: Event): Event | undefined;
   maxSendBytes?: number;
+  /**
+   * Bytes that may wait unwritten for this peer (issue 13): an event that would queue more closes
+   * the connection as a slow reader, instead of the process buffering without end. Default: no cap.
+   */
+  maxBufferedBytes?: number;
 }
 
 /** Largest ERROR message sent (it must fit any receiver's schema). */
@@ -100,6 +105,13 @@ export class EndpointSession<Event extends object> {
     const limit = this.#outgoing?.maxSendBytes;
     if (limit !== undefined && bytes.length > limit) {
       this.log.error({ code: 'ERR_FRAME_TOO_LARGE', peer: this.#peerId, event: (ready as { type?: unknown }).type, bytes: bytes.length, limit }, "event not sent: larger than the receiver's frame limit");
+      return false;
+    }
+    const buffered = this.#outgoing?.maxBufferedBytes;
+    if (buffered !== undefined && this.#transport.bufferedAmount + bytes.length > buffered) {
+      // It reads slower than it is sent to: dropped, so that its backlog cannot grow the process.
+      this.log.warn({ peer: this.#peerId, principal: this.principal, bufferedBytes: this.#transport.bufferedAmount, maxBufferedBytes: buffered }, 'slow reader: connection closed');
+      this.terminate();
       return false;
     }
     return this.#transport.send(bytes);

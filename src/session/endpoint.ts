@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { EndpointSession, type Outgoing } from './endpoint-session.js';
 import { newChallenge, type AuthenticatedLink, type Authenticator } from './authentication.js';
 import { originRefusal } from './origin.js';
+import type { ConnectionLimit } from './connection-limit.js';
 import { wsTransport } from './ws-transport.js';
 
 export { EndpointSession, type Outgoing, type SessionState } from './endpoint-session.js';
@@ -42,7 +43,8 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   logger: Logger;
   /** A new connection, before any frame. */
   onConnect?(session: EndpointSession<Event>): void;
-  onCall(session: EndpointSession<Event>, call: v.InferOutput<S>): void;
+  /** A validated call; `bytes` is the size of its frame. */
+  onCall(session: EndpointSession<Event>, call: v.InferOutput<S>, bytes: number): void;
   /** A connection closed; `wasRegistered` says whether it had registered. */
   onClose(session: EndpointSession<Event>, wasRegistered: boolean): void;
   /** Counts a rejected frame (metrics). */
@@ -51,6 +53,8 @@ export interface EndpointOptions<S extends CallSchema, Event extends object> {
   onUnknown?(type: string): void;
   /** Checks every event before it is sent (the receiver's schema and frame limit). Default: none. */
   outgoing?: Outgoing<Event>;
+  /** Issue 13: open connections, shared with the server's other endpoints; past it an upgrade gets 503. Default: no cap. */
+  connections?: ConnectionLimit;
   /** Issue 14: challenge-response authentication of the registration call. Default: none (AUTHENTICATE refused). */
   authentication?: EndpointAuthentication;
 }
@@ -71,6 +75,8 @@ export class Endpoint<S extends CallSchema, Event extends object> {
   readonly #sessions = new Set<EndpointSession<Event>>();
   readonly #options: EndpointOptions<S, Event>;
   readonly #unknown = new UnknownTypes();
+  /** When the connection limit was last logged (at most once per 10 s). */
+  #limitLoggedAt = 0;
 
   constructor(options: EndpointOptions<S, Event>) {
     this.#options = options;
@@ -88,18 +94,35 @@ export class Endpoint<S extends CallSchema, Event extends object> {
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refusal = originRefusal(request);
-    if (refusal !== undefined) return this.#refuseUpgrade(request, socket, refusal);
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+    if (refusal !== undefined) {
+      this.#options.logger.warn({ code: 'ERR_UNAUTHORIZED', endpoint: this.#options.path, origin: request.headers.origin, remote: request.socket.remoteAddress }, 'refused a WebSocket upgrade from a foreign Origin');
+      return this.#refuseUpgrade(socket, 403, 'Forbidden', new LifelineError('ERR_UNAUTHORIZED', refusal));
+    }
+    const limit = this.#options.connections;
+    if (limit && !limit.tryTake()) {
+      const error = new LifelineError('ERR_CONNECTION', `the master has ${limit.open} connections open, its limit (--max_connections): try again later`);
+      if (Date.now() - this.#limitLoggedAt >= 10_000) {
+        this.#limitLoggedAt = Date.now();
+        this.#options.logger.warn({ endpoint: this.#options.path, open: limit.open, remote: request.socket.remoteAddress }, 'connection refused: --max_connections reached (logged once per 10 s)');
+      }
+      return this.#refuseUpgrade(socket, 503, 'Service Unavailable', error, 'Retry-After: 5\r\n');
+    }
+    let accepted = false;
+    socket.once('close', () => {
+      if (!accepted) limit?.release();
+    });
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      accepted = true;
+      this.#accept(ws, request);
+    });
   }
 
-  /** 403 to a browser's upgrade from a foreign page: no WebSocket, nothing else touched. */
-  #refuseUpgrade(request: IncomingMessage, socket: Duplex, reason: string): void {
-    const { logger, path } = this.#options;
-    logger.warn({ code: 'ERR_UNAUTHORIZED', endpoint: path, origin: request.headers.origin, remote: request.socket.remoteAddress }, 'refused a WebSocket upgrade from a foreign Origin');
-    this.#options.onRejected(new LifelineError('ERR_UNAUTHORIZED', reason));
-    const body = `${reason}\n`;
+  /** An upgrade answered with an HTTP status instead (a foreign Origin, too many connections): nothing else touched. */
+  #refuseUpgrade(socket: Duplex, status: number, text: string, error: LifelineError, headers = ''): void {
+    this.#options.onRejected(error);
+    const body = `${error.message}\n`;
     socket.once('finish', () => socket.destroy());
-    socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   /** Drops every connection at once and closes the server (wss.close() alone leaves them open). */
@@ -130,7 +153,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
         }
       },
       close: (code, reason) => {
-        this.#sessions.delete(session);
+        if (this.#sessions.delete(session)) this.#options.connections?.release();
         const wasRegistered = session.peerId !== undefined;
         session.closed();
         log().debug({ code, reason, peer: session.peerId }, 'closed');
@@ -183,7 +206,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
       return;
     }
     try {
-      this.#options.onCall(session, call);
+      this.#options.onCall(session, call, bytes.length);
     } catch (error) {
       // A failing handler must not take the process down; the connection it served is closed.
       if (error instanceof LifelineError) {
