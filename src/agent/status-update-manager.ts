@@ -10,6 +10,7 @@
 import { DISK_RETRY_MAX_MS, DISK_RETRY_MIN_MS } from '../checkpoint/disk-health.js';
 import { IllegalStateError, isTerminal, LifelineError, type TaskStatus } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { forgetOldUuids } from './uuid-window.js';
 
 /** A status as it leaves the node: the agent has filled in its own ID and the executor's. */
 export type ForwardedStatus = TaskStatus & { agentId: string; executorId: string };
@@ -124,7 +125,7 @@ interface Stream {
   readonly frameworkId: string;
   readonly taskId: string;
   readonly queue: Entry[];
-  /** Every uuid seen on this stream → settles when its record is durable. */
+  /** The uuids seen on this stream (those in flight, and a window of acknowledged ones) → settles when durable. */
   readonly uuids: Map<string, Promise<void>>;
   /** A terminal update has been accepted: later (non-duplicate) updates are ignored. */
   terminated: boolean;
@@ -338,6 +339,7 @@ export class StatusUpdateManager {
     stream.acking = false;
     stream.queue.shift();
     this.#unadmit(stream, head);
+    forgetOldUuids(stream.uuids, stream.queue[0]?.update.status.uuid);
     stream.intervalMs = this.#minMs;
     this.#onAcknowledged?.(head.update);
     this.#admit(stream); // room for an update waiting on the stream's bound
@@ -367,6 +369,12 @@ export class StatusUpdateManager {
       stream.admitted += 1;
       stream.admittedBytes += approximateBytes(status);
     }
+    forgetOldUuids(stream.uuids, stream.queue[0]?.update.status.uuid);
+  }
+
+  /** How many uuids the task's stream remembers (bounded by UUID_WINDOW plus those in flight). */
+  rememberedUuids(frameworkId: string, taskId: string): number {
+    return this.#stream(frameworkId, taskId, false)?.uuids.size ?? 0;
   }
 
   /** Resolves once every record handed to the store so far has been appended (or has failed). */

@@ -11,6 +11,7 @@ import {
   type UpdateRecord,
   type UpdateStore,
 } from '../../src/agent/status-update-manager.js';
+import { UUID_WINDOW } from '../../src/agent/uuid-window.js';
 import { waitFor } from '../helpers.js';
 
 /** Timers the test fires by hand, remembering every delay asked for. */
@@ -381,6 +382,24 @@ test('a stream past its bound records (and so acknowledges) nothing more until t
   await Promise.all(receipts.map((r) => r.recorded));
   assert.equal(store.records.filter((r) => r.kind === 'UPDATE').map((r) => (r.kind === 'UPDATE' ? r.status.uuid : '')), statuses.map((s) => s.uuid), 'all recorded, in order');
   assert.equal(forwarded.slice(0, 3), statuses.slice(0, 3).map((s) => s.uuid));
+});
+
+test('remembers the uuids in flight and a window of acknowledged ones, not a stream\'s whole history', async () => {
+  const { manager } = setup();
+  const first = status('t1');
+  await manager.update('f1', first).recorded;
+  await manager.acknowledge('f1', 't1', first.uuid);
+  for (let i = 0; i < UUID_WINDOW + 500; i++) {
+    const next = status('t1');
+    await manager.update('f1', next).recorded;
+    assert.ok(await manager.acknowledge('f1', 't1', next.uuid));
+  }
+  const inFlight = [status('t1'), status('t1')];
+  await Promise.all(inFlight.map((s) => manager.update('f1', s).recorded));
+  assert.is(manager.rememberedUuids('f1', 't1'), UUID_WINDOW + inFlight.length, 'the window of acknowledged ones, and those in flight');
+  // The updates in flight are still recognised when the executor resends them; the oldest acknowledged one is forgotten.
+  assert.is(manager.update('f1', inFlight[1]!).outcome, 'duplicate');
+  assert.is(manager.update('f1', first).outcome, 'recorded');
 });
 
 test.run();
