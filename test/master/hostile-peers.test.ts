@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_OFFERS_PER_EVENT, MAX_RESOURCE } from '../../src/protocol/index.js';
 import { waitFor } from '../helpers.js';
-import { AGENT_INFO, commandTask, Harness } from './harness.js';
+import { AGENT_INFO, commandTask, Harness, launchOne } from './harness.js';
 
 const Hostile = suite<{ h: Harness }>('Master: peers at the edges of the schema');
 
@@ -84,6 +84,25 @@ Hostile(`sends the offers of ${MAX_OFFERS_PER_EVENT + 5} agents in OFFERS events
   assert.ok(events.length >= 2);
   assert.ok(events.every((frame) => frame.type === 'OFFERS' && frame.offers.length <= MAX_OFFERS_PER_EVENT));
   assert.is(agents.length, count);
+});
+
+Hostile("a REREGISTER reporting another agent's live task does not take it over: the reporter is told to kill its copy", async ({ h }) => {
+  const { peer: scheduler, frameworkId } = await h.scheduler({ name: 'victim', checkpoint: true });
+  const { peer: owner, agentId: ownerId } = await h.agent({ hostname: 'owner' });
+  await launchOne(scheduler, owner, ownerId, 't1');
+  const { peer: first, agentId: thiefId } = await h.agent({ hostname: 'thief' });
+  first.close();
+  await waitFor(() => h.master.state().agents.find((agent) => agent.id === thiefId)?.status === 'DISCONNECTED', { message: 'the thief disconnected' });
+  const stolen = { frameworkId, executorId: 't1', state: 'TASK_RUNNING', task: { ...commandTask('t1'), agentId: thiefId } };
+  const thief = await h.reregister(thiefId, { frameworks: [{ id: frameworkId, name: 'victim', checkpoint: true }], tasks: [stolen] });
+  assert.is((await thief.next('REREGISTERED')).agentId, thiefId);
+  const kill = await thief.next('KILL_TASK');
+  assert.equal([kill.frameworkId, kill.taskId], [frameworkId, 't1']);
+  const task = h.master.state().frameworks.find((framework) => framework.id === frameworkId)!.tasks.find((t) => t.id === 't1')!;
+  assert.is(task.agentId, ownerId, 'the task stays on the agent the master placed it on');
+  assert.is(task.state, 'TASK_STAGING');
+  assert.equal(scheduler.pending('UPDATE'), [], 'the framework hears nothing of the claim');
+  assert.is(owner.ws.readyState, 1, 'the real agent keeps its connection');
 });
 
 Hostile.run();
