@@ -122,6 +122,8 @@ export function show(value: unknown): string {
   }
   if (value === undefined) return 'undefined';
   if (typeof value === 'bigint') return `${value}n`;
+  // JSON.stringify would print NaN and ±Infinity as null, naming the wrong value.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
     const text = JSON.stringify(value);
     if (text === undefined) return String(value);

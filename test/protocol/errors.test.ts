@@ -98,6 +98,9 @@ errors('show cuts long strings and long JSON at 80 characters', () => {
 errors('show prints values that JSON cannot', () => {
   assert.is(show(undefined), 'undefined');
   assert.is(show(12n), '12n');
+  assert.is(show(NaN), 'NaN');
+  assert.is(show(Infinity), 'Infinity');
+  assert.is(show(-Infinity), '-Infinity');
   assert.is(show(() => 1), '() => 1');
   assert.is(show(Symbol('s')), 'Symbol(s)');
   assert.is(show(null), 'null');
