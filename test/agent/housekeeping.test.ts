@@ -68,7 +68,8 @@ test('rotates a live run\'s output past --sandbox_log_max_size and logs it; a TE
   const doneOut = withOutput(done.sandbox, 5000);
   const liveOut = withOutput(live.sandbox, 5000);
   housekeeping.start();
-  await waitFor(() => fs.existsSync(`${liveOut}.1`) && fs.statSync(liveOut).size === 0, { message: 'the live run\'s stdout rotated' });
+  // The log line comes after the truncation: wait for both, or a loaded machine sees one without the other.
+  await waitFor(() => fs.existsSync(`${liveOut}.1`) && fs.statSync(liveOut).size === 0 && logged('task output rotated'), { message: 'the live run\'s stdout rotated and logged' });
   assert.is(fs.statSync(`${liveOut}.1`).size, MAX_BYTES, 'the last max_size bytes are kept');
   assert.equal(logged('task output rotated'), { level: 'debug', fields: { file: liveOut, keptBytes: MAX_BYTES, droppedBytes: 5000 - MAX_BYTES, maxSize: '2KB' }, msg: 'task output rotated' });
   assert.is(fs.statSync(doneOut).size, 5000);
