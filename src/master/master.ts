@@ -397,7 +397,10 @@ export class Master {
     if (this.#allocationSoon) clearImmediate(this.#allocationSoon);
     this.#agents.close();
     this.#schedulers.close();
-    this.#stopped = Promise.all([this.#http.close(), this.#store.close().catch(() => {})]).then(() => {
+    // Writes already under way finish before the store closes: a master started next on the same
+    // registry must not load it without them (or have its own term overwritten by them).
+    const closed = withTimeoutOrNot(this.#registrar.idle(), 5_000).then(() => this.#store.close()).catch(() => {});
+    this.#stopped = Promise.all([this.#http.close(), closed]).then(() => {
       this.#lifecycle.transition('STOPPED');
       this.#logger.info('master stopped');
     });
@@ -484,4 +487,13 @@ function resolveHa(options: MasterOptions): HaOptions {
   const advertiseIp = options.advertiseIp ?? (ip === '0.0.0.0' || ip === '::' ? '127.0.0.1' : ip);
   if (typeof advertiseIp !== 'string' || advertiseIp === '') throw new InvalidOptionError('advertiseIp', advertiseIp, 'a host address');
   return { workDir, registry, leaderLeaseTtlMs, recoveryAgentRemovalLimit, advertiseIp, onDeposed };
+}
+
+/** Waits for `promise` at most `ms` (a registry that cannot be written must not hold a stop forever). */
+function withTimeoutOrNot(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

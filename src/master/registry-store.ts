@@ -156,6 +156,11 @@ export class Registrar {
     });
   }
 
+  /** Resolves once every op recorded so far is written (or has failed): a stopping master waits for it. */
+  async idle(): Promise<void> {
+    while (this.#writing || this.#pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   async #flush(): Promise<void> {
     this.#writing = true;
     while (this.#pending.length > 0) {
