@@ -28,7 +28,7 @@ import { RecoveryFlow } from './recovery-flow.js';
 import { CONNECTION_DRAIN_MS, RunEnding } from './run-ending.js';
 import { removeStaleSocket, shareSocket } from './socket-path.js';
 import { agentState, stateResponse, type AgentState } from './state-view.js';
-import { ensureWritableDir } from './work-dir.js';
+import { ensureWritableDir } from '../checkpoint/writable-dir.js';
 import { watchDisk } from './disk-status.js';
 
 export type { AgentOptions, RecoverMode } from './options.js';

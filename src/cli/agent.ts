@@ -5,7 +5,7 @@
 // --recover=cleanup exits 0 once the old executors are gone, without registering.
 import os from 'node:os';
 import { Agent, AgentOptionError, resolveResources, type AgentOptions } from '../agent/index.js';
-import { ensureWritableDir } from '../agent/work-dir.js';
+import { ensureWritableDir } from '../checkpoint/writable-dir.js';
 import { createLogger } from '../log.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { FlagError } from '../protocol/index.js';

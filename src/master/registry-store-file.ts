@@ -3,6 +3,7 @@
 // every batch of changes. Loading it starts a new term: the epoch is bumped and written first.
 import path from 'node:path';
 import { makeDirDurable, readJson, removeStrayTempFiles, writeFileAtomic } from '../checkpoint/atomic-write.js';
+import { ensureWritableDir } from '../checkpoint/writable-dir.js';
 import { applyOps, emptySnapshot, RegistryError, RegistrySnapshot, type RegistryOp, type RegistryStore } from './registry-store.js';
 
 export const REGISTRY_FILE = 'registry.json';
@@ -20,6 +21,8 @@ export class FileRegistryStore implements RegistryStore {
   }
 
   async load(): Promise<RegistrySnapshot> {
+    // One clear refusal naming the flag (a recursive mkdir would loop on /proc/foo, or say ENOTDIR alone).
+    ensureWritableDir(this.#dir, 'work_dir');
     await makeDirDurable(this.#dir);
     await removeStrayTempFiles(this.#dir);
     let snapshot: RegistrySnapshot;

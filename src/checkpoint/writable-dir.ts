@@ -1,12 +1,13 @@
-// The agent's directories checked before anything is created in them (issue 13 point 6): Node's
-// recursive mkdir loops without end on a path such as /proc/foo (its mkdir says ENOENT, the parent
-// exists, and it tries again), which spun the agent at most of a core and starved its start-up.
-// Here each missing component is made on its own, so any refusal is one clear error.
+// A directory flag's path (the agent's --work_dir and --runtime_dir, the master's --work_dir)
+// checked before anything is created in it (issue 13 point 6): Node's recursive mkdir loops without
+// end on a path such as /proc/foo (its mkdir says ENOENT, the parent exists, and it tries again),
+// which spun the agent at most of a core and hung the master's start. Here each missing component
+// is made on its own, so any refusal is one clear error.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LifelineError } from '../protocol/errors.js';
 
-/** A directory flag (`--work_dir`, `--runtime_dir`) that names a path the agent cannot use. */
+/** A directory flag (`--work_dir`, `--runtime_dir`) that names a path this process cannot use. */
 export class DirectoryUnusableError extends LifelineError {
   constructor(
     readonly flag: string,
@@ -44,7 +45,7 @@ function explain(error: unknown): string {
 
 /**
  * Makes sure `dir` is a directory this process can write, creating the missing components one by
- * one (never a recursive mkdir). Synchronous: it runs once, before the agent starts. Throws a
+ * one (never a recursive mkdir). Synchronous: it runs once, before the agent or the master starts. Throws a
  * DirectoryUnusableError naming `flag` and the path.
  */
 export function ensureWritableDir(dir: string, flag: string): string {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DirectoryUnusableError, ensureWritableDir } from '../../src/agent/work-dir.js';
+import { DirectoryUnusableError, ensureWritableDir } from '../../src/checkpoint/writable-dir.js';
 import { lifeline, removeDir, tempDir, type Proc } from '../helpers.js';
 
 const test = suite('the agent\'s directory flags');
