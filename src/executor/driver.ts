@@ -7,28 +7,22 @@
 // framework does not checkpoint) or waits for it: one recovery timer, p-retry backoff plus a watch
 // on the socket's directory, then the same SUBSCRIBE with everything still unacknowledged.
 //
-// The connection has explicit states (NEW → CONNECTING → SUBSCRIBING → SUBSCRIBED; a failed attempt
-// or a broken connection → DISCONNECTED → CONNECTING again; STOPPED from anywhere).
+// Its parts: the connection and its states (driver-link.ts), the update path (driver-updates.ts),
+// the API's types and checks (driver-api.ts), the sandbox files (driver-files.ts), the SUBSCRIBE
+// (subscription.ts) and the reconnector (reconnect.ts); this module is the policy that ties them.
 // The import graph stays small on purpose (DESIGN §10): one of these runs per task, so the
 // connection is a session connection over the light Unix transport, never `ws`. Every module is
 // imported statically: an upgrade replaces installed files under running executors, so nothing
 // may be loaded later from disk (the reconnector, p-retry, signal-exit, process-group kills).
-import { StateMachine } from '../lifecycle/state-machine.js';
 import { processIdentity } from '../process/proc-stat.js';
 import type { Reason } from '../protocol/constants.js';
 import { IllegalStateError, InvalidOptionError, LifelineError, show } from '../protocol/errors.js';
-import type { TaskStatus as ExecutorStatus } from '../protocol/common.js';
-import type { ExecutorCall, ExecutorEvent } from '../protocol/executor.js';
+import type { ExecutorEvent } from '../protocol/executor.js';
 import { isValidId } from '../protocol/ids.js';
-import { encode } from '../protocol/msgpack.js';
-import { UnknownTypeError } from '../protocol/tolerant.js';
-import { SessionConnection } from '../session/connection.js';
-import { HandshakeRefused, type HandshakeStep } from '../session/handshake.js';
-import { Backlog } from './backlog.js';
-import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS, agentPeer } from './connection.js';
+import type { HandshakeStep } from '../session/handshake.js';
+import { HANDSHAKE_TIMEOUT_MS, RECONNECT_HANDSHAKE_TIMEOUT_MS } from './connection.js';
 import {
   Callbacks,
-  DRIVER_TRANSITIONS,
   checkCallbacks,
   makeStatus,
   takeEnvironment,
@@ -38,6 +32,8 @@ import {
   type ExecutorUpdate,
 } from './driver-api.js';
 import { installExitHook, prepareFiles } from './driver-files.js';
+import { DriverLink, Refusal } from './driver-link.js';
+import { UpdateQueue } from './driver-updates.js';
 import type { ExecutorEnvironment } from './environment.js';
 import type { Outbox } from './outbox.js';
 import { RecoveryTimeout, startRecovery, type Recovery } from './reconnect.js';
@@ -49,46 +45,16 @@ export const FIRST_SUBSCRIBE_ATTEMPTS = 3;
 
 export type { DriverInternals, DriverState, ExecutorDriverOptions, ExecutorUpdate } from './driver-api.js';
 
-interface Deferred {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-/**
- * An attempt the agent answered with a refusal (ERROR, SHUTDOWN, a malformed event): trying again
- * is pointless. `shutdownGracePeriodMs` is set when the answer was SHUTDOWN.
- */
-class Refusal extends Error {
-  constructor(
-    readonly error: LifelineError,
-    readonly shutdownGracePeriodMs?: number,
-  ) {
-    super(error.message);
-  }
-}
-
 export class ExecutorDriver {
   readonly #callbacks: Callbacks;
   readonly #internals: DriverInternals;
-  readonly #backlog = new Backlog();
-  /** The promise of each unacknowledged update() call, by uuid. */
-  readonly #pending = new Map<string, Deferred>();
-  /** update() calls waiting for room in a full backlog, in call order. */
-  #waitingForRoom: Array<{ status: ExecutorStatus; admit: () => void }> = [];
-  readonly #machine = new StateMachine<DriverState>('the executor driver', 'NEW', DRIVER_TRANSITIONS);
+  readonly #link: DriverLink;
+  readonly #updates: UpdateQueue;
   #env: ExecutorEnvironment | undefined;
-  #connection: SessionConnection<ExecutorEvent, number> | undefined;
-  /** Connections being closed, awaited by stop(). */
-  readonly #closing = new Set<Promise<void>>();
-  /** The attempt under way: settles on SUBSCRIBED, or when the attempt fails. */
-  #handshake: Deferred | undefined;
-  /** The last update (by seq) sent on the current connection, in SUBSCRIBE or as UPDATE. */
-  #sentUpTo = 0;
   #outbox: Outbox | undefined;
   #shimFile: ShimFile | undefined;
   #filesReady: Promise<void> | undefined;
   #recovery: Recovery | undefined;
-  #attempts = 0;
   #exitHook = false;
   #shutdownRequested = false;
   /** The agent refused us or the recovery timer fired: a broken connection is not retried. */
@@ -98,17 +64,29 @@ export class ExecutorDriver {
   constructor(options: ExecutorDriverOptions = {}, /** @internal */ internals: DriverInternals = {}) {
     this.#callbacks = new Callbacks(checkCallbacks(options));
     this.#internals = { ...internals };
+    this.#link = new DriverLink({
+      handshake: (begin) => this.#subscription(begin),
+      // Updates that became durable after the SUBSCRIBE was sent were not in it: send them now, in order.
+      subscribed: () => this.#updates.pump(),
+      event: (event) => this.#onEvent(event),
+      fatal: (error) => this.#onFatal(error),
+      broken: (error) => this.#onBroken(error),
+    });
+    this.#updates = new UpdateQueue(
+      { subscribed: () => this.#link.state === 'SUBSCRIBED', send: (call) => this.#link.send(call) },
+      { maxBacklogUpdates: this.#internals.maxBacklogUpdates, maxBacklogBytes: this.#internals.maxBacklogBytes },
+    );
   }
 
   /** The connection's state: NEW, CONNECTING, SUBSCRIBING, SUBSCRIBED, DISCONNECTED or STOPPED. */
   get state(): DriverState {
-    return this.#machine.state;
+    return this.#link.state;
   }
 
   /** @internal Counters for tests and benchmarks. */
   get diagnostics(): { outboxSyncs: number; outboxRecords: number; attempts: number; recovering: boolean } {
     const stats = this.#outbox?.stats;
-    return { outboxSyncs: stats?.syncs ?? 0, outboxRecords: stats?.records ?? 0, attempts: this.#attempts, recovering: this.#recovery !== undefined };
+    return { outboxSyncs: stats?.syncs ?? 0, outboxRecords: stats?.records ?? 0, attempts: this.#link.attempts, recovering: this.#recovery !== undefined };
   }
 
   /**
@@ -123,7 +101,7 @@ export class ExecutorDriver {
    * A driver that failed to start is stopped.
    */
   async start(): Promise<void> {
-    if (this.#machine.state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#machine.state} state`);
+    if (this.#link.state !== 'NEW') throw new IllegalStateError(`cannot start an executor driver in ${this.#link.state} state`);
     let env: ExecutorEnvironment;
     try {
       env = this.#env = takeEnvironment(this.#internals.env ?? process.env);
@@ -176,39 +154,9 @@ export class ExecutorDriver {
    * the updates still waiting.
    */
   async update(update: ExecutorUpdate): Promise<void> {
-    if (this.#machine.state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
-    if (this.#machine.state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
-    const status = makeStatus(update);
-    const acknowledged = new Promise<void>((resolve, reject) => this.#pending.set(status.uuid, { resolve, reject }));
-    const admit = () => {
-      const entry = this.#backlog.addUpdate(status);
-      // Durable after as many retries as the disk needs (outbox.ts); rejected only when stopped.
-      this.#outbox!.appendUpdate(status).then(
-        () => {
-          entry.durable = true;
-          this.#pump();
-        },
-        () => {},
-      );
-    };
-    // A full backlog (backlog.ts): the update waits, in call order, for an acknowledgement to make room.
-    if (this.#waitingForRoom.length > 0 || this.#backlogFull(status)) this.#waitingForRoom.push({ status, admit });
-    else admit();
-    return acknowledged;
-  }
-
-  #backlogFull(status: ExecutorStatus): boolean {
-    return this.#backlog.isFull(status, this.#internals.maxBacklogUpdates, this.#internals.maxBacklogBytes);
-  }
-
-  /** After an acknowledgement: the updates waiting for room go, in order, while there is room. */
-  #admitWaiting(): void {
-    while (this.#waitingForRoom.length > 0 && this.#machine.state !== 'STOPPED') {
-      const next = this.#waitingForRoom[0]!;
-      if (this.#backlogFull(next.status)) return;
-      this.#waitingForRoom.shift();
-      next.admit();
-    }
+    if (this.#link.state === 'NEW') throw new LifelineError('ERR_NOT_SUBSCRIBED', 'cannot send an update before start()');
+    if (this.#link.state === 'STOPPED') throw new LifelineError('ERR_DRIVER_STOPPED', 'cannot send an update: the executor driver is stopped');
+    return this.#updates.add(makeStatus(update));
   }
 
   /**
@@ -229,7 +177,7 @@ export class ExecutorDriver {
   async trackTaskGroup(taskId: string, pgid: number): Promise<void> {
     if (!isValidId(taskId)) throw new InvalidOptionError('taskId', taskId, 'an ID matching ^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$');
     if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new InvalidOptionError('pgid', pgid, 'a process group ID greater than 1');
-    if (!this.#shimFile || this.#machine.state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#machine.state} state`);
+    if (!this.#shimFile || this.#link.state === 'STOPPED') throw new IllegalStateError(`cannot track a task's process group in ${this.#link.state} state`);
     const leader = processIdentity(pgid);
     if (!leader) return;
     await this.#installExitHook();
@@ -244,8 +192,8 @@ export class ExecutorDriver {
   /** Sends a framework message to the scheduler (fire and forget, like Mesos). */
   sendMessage(data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw new InvalidOptionError('data', data, 'a Uint8Array');
-    if (this.#machine.state !== 'SUBSCRIBED' || !this.#send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
-      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#machine.state} state: the executor is not subscribed`);
+    if (this.#link.state !== 'SUBSCRIBED' || !this.#link.send({ type: 'MESSAGE', data: data as Uint8Array<ArrayBuffer> })) {
+      throw new LifelineError('ERR_NOT_SUBSCRIBED', `cannot send a message in ${this.#link.state} state: the executor is not subscribed`);
     }
   }
 
@@ -256,31 +204,22 @@ export class ExecutorDriver {
    */
   stop(): Promise<void> {
     if (this.#stopped) return this.#stopped;
-    this.#transition('STOPPED');
     const stopped = new LifelineError('ERR_DRIVER_STOPPED', 'the executor driver was stopped');
-    const handshake = this.#handshake;
-    this.#handshake = undefined;
-    handshake?.reject(stopped);
-    for (const deferred of this.#pending.values()) deferred.reject(stopped);
-    this.#pending.clear();
-    this.#waitingForRoom = [];
+    this.#link.stop(stopped);
+    this.#updates.stop(stopped);
     const recovery = this.#recovery;
     if (recovery) {
       clearTimeout(recovery.timer);
       recovery.cancel(stopped);
     }
-    this.#closeConnection(1000, 'executor stopped');
+    this.#link.close(1000, 'executor stopped');
     this.#stopped = (async () => {
       await recovery?.done.catch(() => {});
-      await Promise.all(this.#closing);
+      await this.#link.closed();
       await this.#outbox?.close();
       await this.#shimFile?.idle();
     })();
     return this.#stopped;
-  }
-
-  #transition(to: DriverState): void {
-    this.#machine.transition(to);
   }
 
   // ---- files ----
@@ -290,6 +229,7 @@ export class ExecutorDriver {
     const files = prepareFiles(env, (error) => this.#callbacks.report(error));
     this.#shimFile = files.shimFile;
     this.#outbox = files.outbox;
+    this.#updates.attach(files.outbox);
     return files.ready;
   }
 
@@ -300,79 +240,40 @@ export class ExecutorDriver {
     installExitHook(() => this.#shimFile?.tasks ?? []);
   }
 
-  // ---- connecting ----
+  // ---- subscribed ----
 
-  /** One attempt: connect, SUBSCRIBE, wait for SUBSCRIBED. Rejects with a Refusal when the agent refused us. */
   #attempt(handshakeTimeoutMs: number): Promise<void> {
-    const env = this.#env!;
-    this.#attempts += 1;
-    return new Promise<void>((resolve, reject) => {
-      this.#transition('CONNECTING');
-      this.#handshake = { resolve, reject };
-      const connection: SessionConnection<ExecutorEvent, number> = new SessionConnection<ExecutorEvent, number>({
-        ...agentPeer(env.agentEndpoint),
-        handshake: this.#subscription(() => this.#connection === connection),
-        handshakeTimeoutMs,
-        handshakeName: 'subscription',
-        onInvalid: (error) => {
-          // An event type a newer agent added: ignored (issue 11); any other bad frame is fatal.
-          if (error instanceof UnknownTypeError) return 'drop';
-          if (this.#connection === connection) this.#onFatal(error);
-          return 'close';
-        },
-        onAccepted: () => {
-          if (this.#connection === connection) this.#onSubscribed();
-        },
-        onFrame: (event) => {
-          if (this.#connection === connection) this.#onEvent(event);
-        },
-        onClosed: (error) => {
-          if (this.#connection === connection) this.#onClosed(error);
-        },
-      });
-      connection.ready.catch((error: unknown) => {
-        if (this.#connection === connection && error instanceof HandshakeRefused) this.#refuse(new Refusal(error.error, error.detail as number | undefined));
-      });
-      this.#connection = connection;
-    });
+    return this.#link.attempt(this.#env!.agentEndpoint, handshakeTimeoutMs);
   }
 
   /** The handshake (subscription.ts): SUBSCRIBE with what is unacknowledged, then SUBSCRIBED. */
-  #subscription(current: () => boolean): HandshakeStep<ExecutorEvent, number> {
+  #subscription(begin: () => boolean): HandshakeStep<ExecutorEvent, number> {
     return subscription({
       env: this.#env!,
-      backlog: this.#backlog,
+      backlog: this.#updates.backlog,
       ready: async () => {
         await this.#filesReady;
         // Every update made so far goes in the SUBSCRIBE, once durable (an fdatasync under way at
         // most; not while the outbox waits for a full disk: those follow as UPDATE once durable).
         await this.#outbox!.quiet();
       },
-      begin: () => {
-        if (!current() || this.#machine.state !== 'CONNECTING') return false;
-        this.#transition('SUBSCRIBING');
-        return true;
-      },
-      sentUpTo: (seq) => (this.#sentUpTo = seq),
-      acknowledge: (uuid) => this.#acknowledge(uuid),
+      begin,
+      sentUpTo: (seq) => this.#updates.sentUpTo(seq),
+      acknowledge: (uuid) => this.#updates.acknowledge(uuid),
     });
-  }
-
-  #send(call: ExecutorCall): boolean {
-    return this.#connection?.send(encode(call)) ?? false;
   }
 
   #onEvent(event: ExecutorEvent): void {
     switch (event.type) {
       case 'LAUNCH':
-        this.#backlog.addTask(event.task);
+        this.#updates.backlog.addTask(event.task);
         this.#callbacks.call('onLaunch', event.task);
         break;
       case 'KILL':
         this.#callbacks.call('onKill', event.taskId, event.gracePeriodMs ?? this.#env!.shutdownGracePeriodMs);
         break;
       case 'ACKNOWLEDGED':
-        this.#acknowledge(event.uuid);
+        this.#updates.acknowledge(event.uuid);
         break;
       case 'MESSAGE':
         this.#callbacks.call('onMessage', event.data);
@@ -383,85 +284,19 @@ export class ExecutorDriver {
       case 'HEARTBEAT':
         break;
       case 'ERROR':
-        this.#onFatal(agentError(event.code, event.message));
+        this.#link.fail(agentError(event.code, event.message));
         break;
       case 'SUBSCRIBED':
-        this.#onFatal(new LifelineError('ERR_PROTOCOL', 'the agent sent SUBSCRIBED to an executor that is already subscribed'));
+        this.#link.fail(new LifelineError('ERR_PROTOCOL', 'the agent sent SUBSCRIBED to an executor that is already subscribed'));
         break;
     }
   }
 
-  /** SUBSCRIBED: the session connection has started the heartbeats. */
-  #onSubscribed(): void {
-    this.#transition('SUBSCRIBED');
-    // Updates that became durable after the SUBSCRIBE was sent were not in it: send them now, in order.
-    this.#pump();
-    const handshake = this.#handshake;
-    this.#handshake = undefined;
-    handshake?.resolve();
-  }
-
-  /** Sends, in order, every durable update not yet sent on this connection; stops at the first that is not durable. */
-  #pump(): void {
-    if (this.#machine.state !== 'SUBSCRIBED') return;
-    for (const entry of this.#backlog.entries()) {
-      if (entry.seq <= this.#sentUpTo) continue;
-      if (!entry.durable) break;
-      this.#send({ type: 'UPDATE', status: entry.status });
-      this.#sentUpTo = entry.seq;
-    }
-  }
-
-  #acknowledge(uuid: string): void {
-    if (!this.#backlog.acknowledge(uuid)) return;
-    this.#outbox?.appendAck(uuid);
-    const deferred = this.#pending.get(uuid);
-    this.#pending.delete(uuid);
-    deferred?.resolve();
-    this.#admitWaiting();
-  }
-
-  /** The agent refused the attempt under way: drop the connection and fail the attempt for good. */
-  #refuse(refusal: Refusal): void {
-    const handshake = this.#handshake;
-    this.#handshake = undefined;
-    this.#closeConnection(1000, 'subscription refused');
-    handshake?.reject(refusal);
-  }
-
-  /** The agent's ERROR, or a malformed event: report it, then shut down. */
+  /** The agent's ERROR, or a malformed event, once subscribed: report it, then shut down. */
   #onFatal(error: LifelineError): void {
-    if (this.#handshake) {
-      this.#refuse(new Refusal(error));
-      return;
-    }
     this.#giveUp = true;
     this.#callbacks.report(error);
     this.#shutdown(this.#env!.shutdownGracePeriodMs, undefined);
-  }
-
-  #onClosed(error: LifelineError): void {
-    if (this.#machine.state === 'STOPPED') return;
-    this.#connection = undefined;
-    this.#transition('DISCONNECTED');
-    const handshake = this.#handshake;
-    if (handshake) {
-      this.#handshake = undefined;
-      handshake.reject(error);
-      return;
-    }
-    this.#onBroken(error);
-  }
-
-  /** Drops the current connection (its close is awaited by stop()); an attempt under way fails. */
-  #closeConnection(code: number, reason: string): void {
-    const connection = this.#connection;
-    if (!connection) return;
-    this.#connection = undefined;
-    if (this.#machine.state !== 'STOPPED' && this.#machine.state !== 'DISCONNECTED') this.#transition('DISCONNECTED');
-    const closing = connection.close(code, reason);
-    this.#closing.add(closing);
-    void closing.then(() => this.#closing.delete(closing));
   }
 
   // ---- the agent went away ----
@@ -499,21 +334,16 @@ export class ExecutorDriver {
       pollIntervalMs: this.#internals.pollIntervalMs,
       onAttempt: this.#internals.onAttempt,
       recoveryTimeoutMs: env.recoveryTimeoutMs,
-      stillWaiting: () => !this.#machine.is('SUBSCRIBED', 'STOPPED'),
-      onTimeout: (timeout) => {
-        // An attempt under way fails now, so that the reconnector can settle.
-        const handshake = this.#handshake;
-        this.#handshake = undefined;
-        this.#closeConnection(1000, 'recovery timeout');
-        handshake?.reject(timeout);
-      },
+      stillWaiting: () => !this.#link.is('SUBSCRIBED', 'STOPPED'),
+      // An attempt under way fails now, so that the reconnector can settle.
+      onTimeout: (timeout) => this.#link.abandon(timeout, 'recovery timeout'),
       onSettled: () => (this.#recovery = undefined),
     });
     return this.#recovery.done;
   }
 
   #recoveryFailed(error: unknown): void {
-    if (this.#machine.state === 'STOPPED') return;
+    if (this.#link.state === 'STOPPED') return;
     this.#giveUp = true;
     const grace = this.#env!.shutdownGracePeriodMs;
     if (error instanceof RecoveryTimeout) {
@@ -528,7 +358,7 @@ export class ExecutorDriver {
 
   /** Calls onShutdown once; without one, stops the driver and exits the process. */
   #shutdown(gracePeriodMs: number, reason: Reason | undefined): void {
-    if (this.#shutdownRequested || this.#machine.state === 'STOPPED') return;
+    if (this.#shutdownRequested || this.#link.state === 'STOPPED') return;
     this.#shutdownRequested = true;
     if (this.#callbacks.has('onShutdown')) {
       this.#callbacks.call('onShutdown', gracePeriodMs, reason);
@@ -536,7 +366,4 @@ export class ExecutorDriver {
     }
     void this.stop().then(() => process.exit(0));
   }
-
 }
-
-
