@@ -6,6 +6,7 @@ export class ConnectionLimit {
   #open = 0;
 
   constructor(max: number) {
+    if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`a connection limit must be a whole number, got ${max}`);
     this.max = max;
   }
 

@@ -27,7 +27,8 @@ function readPrivateJson(flag: string, path: string): unknown {
     if (!stats.isFile()) throw new FlagError(`${flag}=${path} is not a regular file`);
     const mode = stats.mode;
     if ((mode & 0o044) !== 0) {
-      throw new FlagError(`${flag}=${path} is readable by ${(mode & 0o040) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be private: chmod 600 ${path}`);
+      const readers = [(mode & 0o040) !== 0 && 'its group', (mode & 0o004) !== 0 && 'others'].filter(Boolean).join(' and ');
+      throw new FlagError(`${flag}=${path} is readable by ${readers} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be private: chmod 600 ${path}`);
     }
     if (stats.size > MAX_FILE_BYTES) throw new FlagError(`${flag}=${path} is ${stats.size} bytes, over the ${MAX_FILE_BYTES} bytes a credentials file may have`);
     let text: string;

@@ -260,7 +260,7 @@ Exposed('refuses to listen beyond loopback until both --authenticate_* are said,
   fs.chmodSync(readable, 0o644);
   const refused = lifeline(['master', '--port=0', `--credentials=${readable}`]);
   assert.is((await refused.waitForExit()).code, 2);
-  assert.match(refused.stderr, /readable by its group \(mode 0644\).*chmod 600/);
+  assert.match(refused.stderr, /readable by its group and others \(mode 0644\).*chmod 600/);
   assert.not.match(refused.stderr, /readable-secret/);
   // Said explicitly, it starts beyond loopback (for the moment this test takes).
   const port = await freePort();

@@ -42,4 +42,10 @@ test('a limit of zero refuses every connection', () => {
   assert.is(limit.open, 0);
 });
 
+test('refuses a limit that is not a whole number (NaN would refuse no one)', () => {
+  assert.throws(() => new ConnectionLimit(NaN), /a connection limit must be a whole number, got NaN/);
+  assert.throws(() => new ConnectionLimit(-1), /got -1/);
+  assert.throws(() => new ConnectionLimit(1.5), /got 1.5/);
+});
+
 test.run();
