@@ -62,6 +62,9 @@ export interface ExecutorEnvironmentInput {
   recoveryTimeoutMs: number;
   executorReregistrationTimeoutMs: number;
   shutdownGracePeriodMs: number;
+  /** The executor's backlog bound (--executor_backlog_max_updates, --executor_backlog_max_bytes). */
+  backlogMaxUpdates: number;
+  backlogMaxBytes: number;
   token: string;
 }
 
@@ -76,6 +79,8 @@ export function executorEnvironment(input: ExecutorEnvironmentInput): Record<str
     LIFELINE_DIRECTORY: input.sandbox,
     LIFELINE_CHECKPOINT: input.checkpoint ? '1' : '0',
     LIFELINE_SHUTDOWN_GRACE_PERIOD: formatDuration(input.shutdownGracePeriodMs),
+    LIFELINE_BACKLOG_MAX_UPDATES: String(input.backlogMaxUpdates),
+    LIFELINE_BACKLOG_MAX_BYTES: String(input.backlogMaxBytes),
     LIFELINE_EXECUTOR_TOKEN: input.token,
   };
   if (input.checkpoint) {
@@ -192,6 +197,8 @@ export class ExecutorLauncher {
       recoveryTimeoutMs: config.recoveryTimeoutMs,
       executorReregistrationTimeoutMs: config.executorReregistrationTimeoutMs,
       shutdownGracePeriodMs: this.#model.graceOf(run),
+      backlogMaxUpdates: config.executorBacklogMaxUpdates,
+      backlogMaxBytes: config.executorBacklogMaxBytes,
       token,
     });
     void this.#launch(run, env);

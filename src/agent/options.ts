@@ -89,6 +89,13 @@ export interface AgentOptions {
    */
   maxStatusUpdatesPerTask?: number;
   maxStatusUpdateBytesPerTask?: number;
+  /**
+   * The bound of each executor's backlog (updates the agent has not acknowledged to it, and their
+   * bytes), passed in LIFELINE_BACKLOG_MAX_*; past it the executor's update() waits. Defaults:
+   * 10000 and 16 MiB.
+   */
+  executorBacklogMaxUpdates?: number;
+  executorBacklogMaxBytes?: number;
   logger?: Logger;
 }
 
@@ -120,6 +127,8 @@ export interface Config {
   executorHeartbeatIntervalMs: number;
   checkpointBatching: boolean;
   maxStatusUpdatesPerTask: number;
+  executorBacklogMaxUpdates: number;
+  executorBacklogMaxBytes: number;
   maxStatusUpdateBytesPerTask: number;
   switchUser: boolean;
   masterCa?: string | Buffer;
@@ -207,6 +216,8 @@ export function validateOptions(options: AgentOptions): Config {
     checkpointBatching: bool('checkpointBatching', true),
     maxStatusUpdatesPerTask: positiveInteger(options, 'maxStatusUpdatesPerTask', 10_000),
     maxStatusUpdateBytesPerTask: positiveInteger(options, 'maxStatusUpdateBytesPerTask', 16 * 1024 * 1024),
+    executorBacklogMaxUpdates: positiveInteger(options, 'executorBacklogMaxUpdates', 10_000),
+    executorBacklogMaxBytes: positiveInteger(options, 'executorBacklogMaxBytes', 16 * 1024 * 1024, 1024),
     switchUser: bool('switchUser', true),
     ...(options.masterCa !== undefined && { masterCa: options.masterCa }),
     ...(options.credential !== undefined && { credential: options.credential }),
@@ -214,8 +225,10 @@ export function validateOptions(options: AgentOptions): Config {
   };
 }
 
-function positiveInteger(options: AgentOptions, name: 'maxStatusUpdatesPerTask' | 'maxStatusUpdateBytesPerTask', fallback: number): number {
+type CountOption = 'maxStatusUpdatesPerTask' | 'maxStatusUpdateBytesPerTask' | 'executorBacklogMaxUpdates' | 'executorBacklogMaxBytes';
+
+function positiveInteger(options: AgentOptions, name: CountOption, fallback: number, min = 1): number {
   const value = options[name] ?? fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new AgentOptionError(name, value, 'a positive integer');
+  if (!Number.isSafeInteger(value) || value < min) throw new AgentOptionError(name, value, min === 1 ? 'a positive integer' : `an integer of at least ${min}`);
   return value;
 }

@@ -25,7 +25,7 @@ export class UpdateQueue {
   /** What the agent has not acknowledged: every SUBSCRIBE carries it (subscription.ts). */
   readonly backlog = new Backlog();
   readonly #sender: UpdateSender;
-  readonly #options: UpdateQueueOptions;
+  #options: UpdateQueueOptions;
   /** The promise of each unacknowledged update, by uuid. */
   readonly #pending = new Map<string, Deferred>();
   /** Updates waiting for room in a full backlog, in call order. */
@@ -38,6 +38,11 @@ export class UpdateQueue {
   constructor(sender: UpdateSender, options: UpdateQueueOptions = {}) {
     this.#sender = sender;
     this.#options = { ...options };
+  }
+
+  /** The bound the agent set (LIFELINE_BACKLOG_MAX_*), where the constructor's options left it open. */
+  boundBy(fallback: Required<UpdateQueueOptions>): void {
+    this.#options = { maxBacklogUpdates: this.#options.maxBacklogUpdates ?? fallback.maxBacklogUpdates, maxBacklogBytes: this.#options.maxBacklogBytes ?? fallback.maxBacklogBytes };
   }
 
   /** The outbox every update is recorded in, and every acknowledgement; set before the first add(). */

@@ -105,6 +105,7 @@ export class ExecutorDriver {
     let env: ExecutorEnvironment;
     try {
       env = this.#env = takeEnvironment(this.#internals.env ?? process.env);
+      this.#updates.boundBy({ maxBacklogUpdates: env.backlogMaxUpdates, maxBacklogBytes: env.backlogMaxBytes });
       this.#filesReady = this.#prepareFiles(env);
     } catch (error) {
       await this.stop();

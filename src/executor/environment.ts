@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseDuration } from '../protocol/duration.js';
 import { LifelineError, show } from '../protocol/errors.js';
 import { isValidId } from '../protocol/ids.js';
+import { BACKLOG_MAX_BYTES, BACKLOG_MAX_UPDATES } from './backlog.js';
 
 /** What an executor learns from its environment. The token is a secret: keep it out of logs. */
 export interface ExecutorEnvironment {
@@ -23,6 +24,9 @@ export interface ExecutorEnvironment {
   readonly subscriptionBackoffMaxMs: number;
   /** SIGTERM → SIGKILL grace for the tasks when the executor shuts down. */
   readonly shutdownGracePeriodMs: number;
+  /** The backlog's bound: updates not acknowledged by the agent, and their bytes (the agent's --executor_backlog_max_*). */
+  readonly backlogMaxUpdates: number;
+  readonly backlogMaxBytes: number;
   readonly token: string;
 }
 
@@ -81,6 +85,8 @@ export function readExecutorEnvironment(env: NodeJS.ProcessEnv = process.env): E
     recoveryTimeoutMs: duration(env, 'LIFELINE_RECOVERY_TIMEOUT', DEFAULT_RECOVERY_TIMEOUT_MS),
     subscriptionBackoffMaxMs: duration(env, 'LIFELINE_SUBSCRIPTION_BACKOFF_MAX', DEFAULT_SUBSCRIPTION_BACKOFF_MAX_MS),
     shutdownGracePeriodMs: duration(env, 'LIFELINE_SHUTDOWN_GRACE_PERIOD', DEFAULT_SHUTDOWN_GRACE_PERIOD_MS),
+    backlogMaxUpdates: count(env, 'LIFELINE_BACKLOG_MAX_UPDATES', BACKLOG_MAX_UPDATES, 1),
+    backlogMaxBytes: count(env, 'LIFELINE_BACKLOG_MAX_BYTES', BACKLOG_MAX_BYTES, 1024),
     token,
   };
 }
@@ -105,4 +111,12 @@ function duration(env: NodeJS.ProcessEnv, variable: string, fallback: number): n
   } catch {
     throw new EnvironmentError(variable, value, 'a duration such as 500ms, 5secs or 15mins');
   }
+}
+
+function count(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number): number {
+  const value = env[variable];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new EnvironmentError(variable, value, `a whole number of at least ${min}`);
+  return n;
 }

@@ -62,13 +62,16 @@ test('makes the executor info of a command task and the DESIGN §2 environment',
     recoveryTimeoutMs: 60_000,
     executorReregistrationTimeoutMs: 2000,
     shutdownGracePeriodMs: 5000,
+    backlogMaxUpdates: 500,
+    backlogMaxBytes: 65_536,
     token: 'tk',
   });
   assert.is(env.LIFELINE_AGENT_ENDPOINT, '/s');
   assert.is(env.LIFELINE_CHECKPOINT, '1');
   assert.is(env.LIFELINE_EXECUTOR_TOKEN, 'tk');
+  assert.equal([env.LIFELINE_BACKLOG_MAX_UPDATES, env.LIFELINE_BACKLOG_MAX_BYTES], ['500', '65536']);
   assert.ok(env.LIFELINE_RECOVERY_TIMEOUT !== undefined && env.LIFELINE_SUBSCRIPTION_BACKOFF_MAX !== undefined);
-  const plain = executorEnvironment({ ...{ socketPath: '/s', agentId: 'a', frameworkId: 'f', executorId: 'e', containerId: 'c', sandbox: '/sb', recoveryTimeoutMs: 1, executorReregistrationTimeoutMs: 4, shutdownGracePeriodMs: 1, token: 't' }, checkpoint: false });
+  const plain = executorEnvironment({ ...{ socketPath: '/s', agentId: 'a', frameworkId: 'f', executorId: 'e', containerId: 'c', sandbox: '/sb', recoveryTimeoutMs: 1, executorReregistrationTimeoutMs: 4, shutdownGracePeriodMs: 1, backlogMaxUpdates: 1, backlogMaxBytes: 1024, token: 't' }, checkpoint: false });
   assert.is(plain.LIFELINE_RECOVERY_TIMEOUT, undefined);
 });
 

@@ -54,12 +54,15 @@ options('fills in every default', () => {
     checkpointBatching: true,
     maxStatusUpdatesPerTask: 10_000,
     maxStatusUpdateBytesPerTask: 16 * 1024 * 1024,
+    executorBacklogMaxUpdates: 10_000,
+    executorBacklogMaxBytes: 16 * 1024 * 1024,
     switchUser: true,
   });
-  for (const name of ['maxStatusUpdatesPerTask', 'maxStatusUpdateBytesPerTask'] as const) {
+  for (const name of ['maxStatusUpdatesPerTask', 'maxStatusUpdateBytesPerTask', 'executorBacklogMaxUpdates'] as const) {
     assert.is(refusal({ [name]: 0 }).option, name);
     assert.is(validateOptions({ ...base, [name]: 7 })[name], 7);
   }
+  assert.is(refusal({ executorBacklogMaxBytes: 1000 }).option, 'executorBacklogMaxBytes', 'an executor backlog holds at least 1 KiB');
 });
 
 options('keeps the values given, and only the three resource amounts', () => {

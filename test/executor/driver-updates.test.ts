@@ -164,6 +164,21 @@ Updates('the count bound holds updates back the same way', async () => {
   assert.equal(queue.backlog.updates().map((u) => u.message), ['update 2', 'update 3']);
 });
 
+Updates('boundBy() sets the bound the agent gave (LIFELINE_BACKLOG_MAX_*) where the options left it open', async () => {
+  const { sender: s } = sender();
+  const { outbox: o } = outbox();
+  const fromAgent = new UpdateQueue(s);
+  fromAgent.boundBy({ maxBacklogUpdates: 2, maxBacklogBytes: 1_000_000 });
+  fromAgent.attach(o);
+  for (const n of [1, 2, 3]) void fromAgent.add(status(n));
+  assert.is(fromAgent.backlog.size, 2, "the agent's bound");
+  const given = new UpdateQueue(s, { maxBacklogUpdates: 3 });
+  given.boundBy({ maxBacklogUpdates: 1, maxBacklogBytes: 1_000_000 });
+  given.attach(outbox().outbox);
+  for (const n of [1, 2, 3, 4]) void given.add(status(n));
+  assert.is(given.backlog.size, 3, 'an option given to the driver wins');
+});
+
 Updates('stop() rejects every update not acknowledged, waiting for room or not, and admits no more', async () => {
   const { sender: s } = sender();
   const { outbox: o, durable } = outbox();

@@ -41,8 +41,18 @@ Environment('reads every variable, durations in milliseconds', () => {
     recoveryTimeoutMs: 900_000,
     subscriptionBackoffMaxMs: 500,
     shutdownGracePeriodMs: 3_000,
+    backlogMaxUpdates: 10_000,
+    backlogMaxBytes: 16 * 1024 * 1024,
     token: 'secret',
   });
+});
+
+Environment('the backlog bound comes from LIFELINE_BACKLOG_MAX_* (the agent\'s --executor_backlog_max_*), checked', () => {
+  const env = readExecutorEnvironment({ ...GOOD, LIFELINE_BACKLOG_MAX_UPDATES: '500', LIFELINE_BACKLOG_MAX_BYTES: '65536' });
+  assert.equal([env.backlogMaxUpdates, env.backlogMaxBytes], [500, 65_536]);
+  assert.match(failure({ ...GOOD, LIFELINE_BACKLOG_MAX_UPDATES: '0' }).message, 'LIFELINE_BACKLOG_MAX_UPDATES is "0": expected a whole number of at least 1');
+  assert.match(failure({ ...GOOD, LIFELINE_BACKLOG_MAX_UPDATES: '1e3' }).message, 'LIFELINE_BACKLOG_MAX_UPDATES is "1e3"');
+  assert.match(failure({ ...GOOD, LIFELINE_BACKLOG_MAX_BYTES: '100' }).message, 'LIFELINE_BACKLOG_MAX_BYTES is "100": expected a whole number of at least 1024');
 });
 
 Environment('the checkpoint-only and grace variables have Mesos defaults when absent', () => {

@@ -23,7 +23,7 @@ const env: ExecutorEnvironment = {
   checkpoint: true,
   recoveryTimeoutMs: 60_000,
   subscriptionBackoffMaxMs: 500,
-  shutdownGracePeriodMs: 2_000,
+  shutdownGracePeriodMs: 2_000, backlogMaxUpdates: 10_000, backlogMaxBytes: 16 * 1024 * 1024,
   token: IDS.token,
 };
 
