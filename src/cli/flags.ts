@@ -128,13 +128,28 @@ function strayArguments(subcommand: string, positional: readonly string[], after
 }
 
 /** Placeholders that follow from a flag's name, the same in every subcommand. */
-const PLACEHOLDER_OF_NAME: Record<string, string> = { master: 'HOST:PORT', agent: 'HOST:PORT', command: 'CMD', executor: 'CMD', resources: 'RESOURCES', name: 'NAME' };
+const PLACEHOLDER_OF_NAME: Record<string, string> = {
+  master: 'HOST:PORT',
+  agent: 'HOST:PORT',
+  command: 'CMD',
+  executor: 'CMD',
+  resources: 'RESOURCES',
+  name: 'NAME',
+  registry: 'URL',
+  recovery_agent_removal_limit: 'PERCENT',
+  advertise_ip: 'IP',
+  ip: 'IP',
+  env: 'KEY=VALUE',
+  user: 'USER',
+  framework: 'ID',
+  hostname: 'HOST',
+};
 
 /** The placeholder of a flag's value in --help: its own, else from its name, values or type. */
 function placeholderOf(name: string, spec: FlagSpec): string {
   if (spec.placeholder) return spec.placeholder;
   if (spec.type === 'string' && PLACEHOLDER_OF_NAME[name]) return PLACEHOLDER_OF_NAME[name];
-  if (spec.type === 'string' && name.endsWith('_dir')) return 'PATH';
+  if (spec.type === 'string' && (name.endsWith('_dir') || name.endsWith('_file') || name.startsWith('credential'))) return 'PATH';
   if (spec.values) return spec.values.join('|');
   switch (spec.type) {
     case 'duration':

@@ -96,7 +96,8 @@ export function readTrust(flags: { credential?: string | undefined; ssl_ca_file?
 export function parseHostPort(flag: string, text: string): Endpoint {
   const { secure, address: rest } = splitScheme(text);
   const address = parseAddress(rest);
-  if (!address) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected HOST:PORT or https://HOST:PORT)`);
+  // Worded as the one address parser words it (protocol/address.ts): what is wrong, then what is expected.
+  if (!address) throw new FlagError(`invalid value for --${flag}: ${show(text)} (${show(rest)} is not HOST:PORT; expected HOST:PORT or https://HOST:PORT)`);
   return secure ? { ...address, secure } : address;
 }
 

@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     spec = parseMasterSpec(bare, '--master');
   } else {
     agent = parseAddress(bare);
-    if (!agent) throw new FlagError(`invalid value for --${flag}: ${show(text)} (expected HOST:PORT or https://HOST:PORT)`);
+    if (!agent) throw new FlagError(`invalid value for --${flag}: ${show(text)} (${show(bare)} is not HOST:PORT; expected HOST:PORT or https://HOST:PORT)`);
   }
   const trust = readTrust(flags);
   // The operator's secret is for masters: an agent's /state asks for none.

@@ -112,7 +112,7 @@ Agents('returns 1 with one line when nothing listens at --master', async () => {
 
 for (const [what, args, message] of [
   ['no --master', [], /^flag --master is required for lifeline agents$/],
-  ['a --master without a port', ['--master=127.0.0.1'], /^invalid value for --master: "127\.0\.0\.1" \(expected HOST:PORT or https:\/\/HOST:PORT\)$/],
+  ['a --master without a port', ['--master=127.0.0.1'], /^invalid value for --master: "127\.0\.0\.1" \("127\.0\.0\.1" is not HOST:PORT; expected HOST:PORT or https:\/\/HOST:PORT\)$/],
   ['an argument', ['--master=127.0.0.1:1', 'a-1'], /^unexpected argument "a-1" for lifeline agents /],
   ['a --json=maybe', ['--master=127.0.0.1:1', '--json=maybe'], /^invalid value for --json: "maybe"/],
 ] as Array<[string, string[], RegExp]>) {

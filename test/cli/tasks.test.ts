@@ -130,7 +130,7 @@ Tasks('returns 1 with one line when nothing listens at --master', async () => {
 
 for (const [what, args, message] of [
   ['no --master', [], /^flag --master is required for lifeline tasks$/],
-  ['a --master that is not HOST:PORT', ['--master=localhost'], /^invalid value for --master: "localhost" \(expected HOST:PORT or https:\/\/HOST:PORT\)$/],
+  ['a --master that is not HOST:PORT', ['--master=localhost'], /^invalid value for --master: "localhost" \("localhost" is not HOST:PORT; expected HOST:PORT or https:\/\/HOST:PORT\)$/],
   ['an argument', ['--master=127.0.0.1:1', 't-1'], /^unexpected argument "t-1" for lifeline tasks /],
   ['an unknown flag', ['--master=127.0.0.1:1', '--all'], /^unknown flag --all for lifeline tasks/],
 ] as Array<[string, string[], RegExp]>) {
@@ -146,7 +146,7 @@ Tasks('as the built CLI, exits 2 with one line on a usage error', async (ctx) =>
   const proc = lifeline(['tasks', '--master=localhost'], { env: cleanEnv() });
   ctx.procs.push(proc);
   assert.equal(await proc.waitForExit(), { code: 2, signal: null });
-  assert.is(proc.stderr, 'lifeline: invalid value for --master: "localhost" (expected HOST:PORT or https://HOST:PORT)\n');
+  assert.is(proc.stderr, 'lifeline: invalid value for --master: "localhost" ("localhost" is not HOST:PORT; expected HOST:PORT or https://HOST:PORT)\n');
   assert.is(proc.stdout, '');
 });
 

@@ -112,7 +112,7 @@ Verbs('refuses bad use with one line: a missing or extra TASK_ID, an unknown tas
     [['kill', 'a', 'b', master], 2, /^lifeline: lifeline kill takes one TASK_ID, got 2: "a" "b"/],
     [['kill', '../x', master], 2, /^lifeline: invalid TASK_ID "..\/x"/],
     [['logs', 'nosuch', master], 1, /^lifeline logs: the master knows no task nosuch/],
-    [['tasks', '--master=nohost'], 2, /^lifeline: invalid value for --master: "nohost" \(expected HOST:PORT or https:\/\/HOST:PORT\)/],
+    [['tasks', '--master=nohost'], 2, /^lifeline: invalid value for --master: "nohost" \("nohost" is not HOST:PORT; expected HOST:PORT or https:\/\/HOST:PORT\)/],
     [['agents', '--master=127.0.0.1:1'], 1, /^lifeline agents: cannot reach the master at 127\.0\.0\.1:1: connection refused/],
     [['run', master, '--env=1BAD=x', '--command=true'], 2, /^lifeline: invalid value for --env: "1BAD=x"/],
   ];
