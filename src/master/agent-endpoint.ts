@@ -1,6 +1,9 @@
 // /api/v1/agent: agents register and re-register, are pinged, report status updates, and are
 // marked DISCONNECTED when their connection breaks and REMOVED when they do not come back within
-// --agent_reregister_timeout. A removed agent that comes back is told to shut down.
+// --agent_reregister_timeout. A removed agent that comes back is told to shut down. The parts it
+// stands on are modules of their own: the held split REREGISTERs (reregister-hold.ts), what a
+// whole one does to the registry (reregister-apply.ts), the PINGs (agent-pings.ts) and the
+// removal of agents for good (agent-removal.ts); this class owns the connections and the order.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
@@ -19,11 +22,12 @@ import { Endpoint, type EndpointAuthentication, type EndpointSession as Session 
 import { notItsTask, ownership } from './ownership.js';
 import { negotiateFirstFrame } from '../session/handshake.js';
 import type { MasterContext } from './context.js';
-import type { GeneratedUpdate } from './registry.js';
-import { ReregisterParts } from './reregistration.js';
-import { NotLeaderError } from './registry-store.js';
 import { agentSeen, noticeAgent } from './agent-notices.js';
 import { AGENT_FRAME_LIMIT, agentOutgoing } from './outgoing.js';
+import { ReregisterHold } from './reregister-hold.js';
+import { applyReregistration } from './reregister-apply.js';
+import { AgentPings } from './agent-pings.js';
+import { AgentRemoval, registryFailed } from './agent-removal.js';
 
 /** The protocol agreed with an agent at its first frame (issue 11). */
 type Agreed = ReturnType<typeof negotiateFirstFrame>;
@@ -49,33 +53,25 @@ export interface AgentEndpointOptions {
   authentication?: EndpointAuthentication;
 }
 
-interface Pings {
-  awaitingPong: boolean;
-  missed: number;
-}
-
 export class AgentEndpoint {
   #ctx: MasterContext;
   #options: AgentEndpointOptions;
   #endpoint: Endpoint<typeof AgentCall, AgentEvent>;
   /** agentId → its current connection. */
   #sessions = new Map<string, AgentSession>();
-  #pings = new WeakMap<AgentSession, Pings>();
-  /** A connection's REREGISTER parts received so far (a large REREGISTER comes in several frames). */
-  #parts = new WeakMap<AgentSession, ReregisterParts>();
-  /** Bytes of REREGISTER parts held, per connection and in all (issue 13: --max_reregister_bytes). */
-  #partBytes = new WeakMap<AgentSession, number>();
-  #heldBytes = 0;
-  /** agentId → the timer that removes it if it does not re-register. */
-  #removalTimers = new Map<string, NodeJS.Timeout>();
+  #pings = new WeakMap<AgentSession, AgentPings>();
+  /** Unfinished split REREGISTERs, per connection, within --max_reregister_bytes (issue 13). */
+  #held: ReregisterHold;
+  /** Agents removed for good, the timers that remove them, and those being removed. */
+  #removal: AgentRemoval;
   /** Connections whose (re-)registration waits for the registry write that admits the agent. */
   #admitting = new WeakSet<AgentSession>();
-  /** Agents whose removal is being recorded: one that comes back meanwhile is told to shut down. */
-  #removing = new Set<string>();
 
   constructor(ctx: MasterContext, options: AgentEndpointOptions) {
     this.#ctx = ctx;
     this.#options = options;
+    this.#held = new ReregisterHold(options.maxReregisterBytes, ctx.logger);
+    this.#removal = new AgentRemoval(ctx, { reregisterTimeoutMs: options.reregisterTimeoutMs, detach: (agentId) => this.#detach(agentId) });
     this.#endpoint = new Endpoint({
       path: '/api/v1/agent',
       label: ' on /api/v1/agent',
@@ -86,7 +82,7 @@ export class AgentEndpoint {
       logger: ctx.logger,
       onCall: (session, call, bytes) => this.#onCall(session, call, bytes),
       onClose: (session, wasRegistered) => {
-        this.#releaseParts(session);
+        this.#held.release(session);
         if (wasRegistered) this.#onClose(session);
       },
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
@@ -110,8 +106,7 @@ export class AgentEndpoint {
   }
 
   close(): void {
-    for (const timer of this.#removalTimers.values()) clearTimeout(timer);
-    this.#removalTimers.clear();
+    this.#removal.close();
     this.#sessions.clear();
     void this.#endpoint.close();
   }
@@ -122,24 +117,13 @@ export class AgentEndpoint {
       case 'REGISTER':
         return this.#register(session, call);
       case 'REREGISTER': {
-        let parts = this.#parts.get(session);
-        if (!parts && call.part) this.#parts.set(session, (parts = new ReregisterParts()));
-        if (call.part && call.part.index < call.part.count - 1) this.#holdPart(session, bytes);
-        const whole = parts ? parts.add(call) : call;
-        if (whole) {
-          this.#releaseParts(session);
-          this.#reregister(session, whole);
-        }
+        const whole = this.#held.add(session, call, bytes);
+        if (whole) this.#reregister(session, whole);
         return;
       }
-      case 'PONG': {
-        const pings = this.#pings.get(session);
-        if (pings) {
-          pings.awaitingPong = false;
-          pings.missed = 0;
-        }
+      case 'PONG':
+        this.#pings.get(session)?.pong();
         return;
-      }
       case 'STATUS_UPDATE':
         return this.#statusUpdate(session, call);
       case 'EXECUTOR_MESSAGE':
@@ -151,26 +135,9 @@ export class AgentEndpoint {
     }
   }
 
-  /** A REREGISTER part is held until its last part: refused (the agent retries later) when all held would pass the cap. */
-  #holdPart(session: AgentSession, bytes: number): void {
-    const limit = this.#options.maxReregisterBytes;
-    if (this.#heldBytes + bytes > limit) {
-      this.#ctx.logger.warn({ heldBytes: this.#heldBytes, partBytes: bytes, maxReregisterBytes: limit, remote: session.remote }, 'REREGISTER part refused: --max_reregister_bytes reached');
-      this.#releaseParts(session);
-      throw new LifelineError('ERR_CONNECTION', `the master holds ${this.#heldBytes} bytes of unfinished REREGISTERs, at its limit of ${limit} (--max_reregister_bytes): try again later`);
-    }
-    this.#heldBytes += bytes;
-    this.#partBytes.set(session, (this.#partBytes.get(session) ?? 0) + bytes);
-  }
-
-  #releaseParts(session: AgentSession): void {
-    this.#heldBytes -= this.#partBytes.get(session) ?? 0;
-    this.#partBytes.delete(session);
-  }
-
   /** Bytes of unfinished split REREGISTERs held now (for tests and /metrics). */
   get heldReregisterBytes(): number {
-    return this.#heldBytes;
+    return this.#held.heldBytes;
   }
 
   #register(session: AgentSession, call: Extract<Call, { type: 'REGISTER' }>): void {
@@ -178,7 +145,7 @@ export class AgentEndpoint {
     // Throws ProtocolVersionError naming both ranges: the endpoint answers ERROR and closes; the agent retries.
     const agreed = negotiateFirstFrame(call, `agent ${call.agentInfo.hostname}`);
     const previousId = call.agentInfo.id;
-    if (previousId !== undefined && (registry.wasRemoved(previousId) || this.#removing.has(previousId))) {
+    if (previousId !== undefined && this.#removal.isRemoved(previousId)) {
       this.#shutdownRemoved(session, previousId);
       return;
     }
@@ -205,7 +172,7 @@ export class AgentEndpoint {
     const { registry } = this.#ctx;
     const agentId = call.agentInfo.id;
     const agreed = negotiateFirstFrame(call, `agent ${agentId}`);
-    if (registry.wasRemoved(agentId) || this.#removing.has(agentId)) {
+    if (this.#removal.isRemoved(agentId)) {
       this.#shutdownRemoved(session, agentId);
       return;
     }
@@ -224,7 +191,7 @@ export class AgentEndpoint {
   #reregistered(session: AgentSession, call: Extract<Call, { type: 'REREGISTER' }>, agreed: Agreed): void {
     const { registry, logger } = this.#ctx;
     const agentId = call.agentInfo.id;
-    if (registry.wasRemoved(agentId) || this.#removing.has(agentId)) {
+    if (this.#removal.isRemoved(agentId)) {
       this.#shutdownRemoved(session, agentId);
       return;
     }
@@ -238,7 +205,7 @@ export class AgentEndpoint {
         this.#sessions.delete(agentId);
         old.close(1000, 'superseded by a newer connection of the same agent');
       }
-      this.#cancelRemoval(agentId);
+      this.#removal.cancel(agentId);
       registry.reactivateAgent(agentId, call.agentInfo);
     } else {
       // An agent this master has never seen (the master restarted): accept it with its own ID.
@@ -250,66 +217,13 @@ export class AgentEndpoint {
     this.#activate(session, agentId);
     session.send({ type: 'REREGISTERED', agentId, pingIntervalMs: this.#pingIntervalMs, ...answerVersion(agreed.protocol), epoch: this.#epoch });
 
-    const shutdown = new Set<string>();
-    for (const framework of call.frameworks) {
-      if (registry.isCompleted(framework.id)) shutdown.add(framework.id);
-      // A framework known only from an agent's report waits, DISCONNECTED, for its scheduler.
-      else if (!registry.framework(framework.id)) {
-        registry.addFramework(framework, 'DISCONNECTED');
-        // Its principal, as the master that registered it told the agent (the registry's record wins).
-        if (framework.principal !== undefined && registry.owner('framework', framework.id) === undefined) registry.setOwner('framework', framework.id, framework.principal);
-        this.#ctx.recovery?.markRecovered(framework.id);
-      }
-    }
-    const reported = new Set<string>();
-    // Tasks still running there that the master has already given up on (lost when the agent
-    // disconnected, as a non-checkpointing framework's task is): they must not run on (Mesos kills them too).
-    const kills: Array<{ frameworkId: string; taskId: string }> = [];
-    for (const entry of call.tasks) {
-      if (registry.isCompleted(entry.frameworkId)) {
-        shutdown.add(entry.frameworkId);
-        continue;
-      }
-      // A task whose framework the agent did not list: it survived a restart, so it checkpoints.
-      if (!registry.framework(entry.frameworkId)) {
-        registry.addFramework({ id: entry.frameworkId, name: '', checkpoint: true }, 'DISCONNECTED');
-        this.#ctx.recovery?.markRecovered(entry.frameworkId);
-      }
-      const task = registry.task(entry.frameworkId, entry.task.taskId);
-      if (task && task.agentId !== agentId && !isTerminal(task.state)) {
-        // Another agent's live task (issue 14): not taken over. The copy reported here is not the
-        // master's, so it does not run on.
-        logger.warn({ agentId, principal: session.principal, frameworkId: entry.frameworkId, taskId: task.id, runsOn: task.agentId }, `agent ${agentId} reported task ${task.id}, which runs on agent ${task.agentId}: not taken over, killed there`);
-        kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
-        continue;
-      }
-      reported.add(`${entry.frameworkId}/${entry.task.taskId}`);
-      if (task && task.agentId === agentId) {
-        if (isTerminal(task.state) && !isTerminal(entry.state)) kills.push({ frameworkId: entry.frameworkId, taskId: task.id });
-        registry.setState(task, entry.state);
-        if (entry.sandbox !== undefined) task.sandbox = entry.sandbox;
-      } else {
-        const added = registry.addTask(entry.frameworkId, { ...entry.task, agentId }, entry.state);
-        if (entry.sandbox !== undefined) added.sandbox = entry.sandbox;
-      }
-    }
-    // A task the master launched there that the agent does not know any more is lost.
-    const lost: GeneratedUpdate[] = [];
-    for (const task of registry.tasksOn(agentId)) {
-      if (isTerminal(task.state) || reported.has(`${task.frameworkId}/${task.id}`)) continue;
-      lost.push(registry.generate(task, 'TASK_LOST', 'REASON_RECONCILIATION', `task ${task.id} is not known to agent ${agentId}, which re-registered`));
-    }
-    const agent = registry.agent(agentId)!;
-    for (const [taskId, frameworkId] of agent.pendingKills) {
-      const task = registry.task(frameworkId, taskId);
-      if (task && !isTerminal(task.state)) session.send({ type: 'KILL_TASK', frameworkId, taskId });
-    }
-    agent.pendingKills.clear();
+    const { pendingKills, kills, shutdown, lost } = applyReregistration(this.#ctx, call, session.principal);
+    for (const { frameworkId, taskId } of pendingKills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const { frameworkId, taskId } of kills) session.send({ type: 'KILL_TASK', frameworkId, taskId });
     for (const frameworkId of shutdown) session.send({ type: 'SHUTDOWN_FRAMEWORK', frameworkId });
 
     noticeAgent(this.#ctx, agentId, known ? 'REREGISTERED' : 'REGISTERED', call.recovery ? { recovery: call.recovery } : {});
-    logger.info({ agentId, hostname: agent.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
+    logger.info({ agentId, hostname: registry.agent(agentId)!.hostname, tasks: call.tasks.length, lost: lost.length, killed: kills.length, shutdownFrameworks: [...shutdown] }, 'agent re-registered');
     this.#ctx.sendUpdates(lost);
     // Held RECONCILEs and KILLs of the tasks it reported are answered now.
     this.#ctx.recovery?.agentBack(agentId);
@@ -369,35 +283,17 @@ export class AgentEndpoint {
    * (REASON_AGENT_REMOVED) to their frameworks. One that comes back meanwhile is told to shut down.
    */
   removeAgents(agentIds: readonly string[], why: string, logMessage = 'agent removed'): void {
-    const { registry, logger, registrar } = this.#ctx;
-    const ids = agentIds.filter((id) => !this.#removing.has(id) && registry.agent(id) && registry.agent(id)!.status !== 'REMOVED');
-    for (const id of ids) this.#removing.add(id);
-    const at = Date.now();
-    const written = Promise.all(ids.map((agentId) => registrar?.record({ op: 'remove', agentId, at })));
-    written.then(
-      () => {
-        for (const agentId of ids) {
-          this.#removing.delete(agentId);
-          const agent = registry.agent(agentId);
-          if (!agent || agent.status === 'REMOVED') continue;
-          const old = this.#sessions.get(agentId);
-          if (old) {
-            this.#sessions.delete(agentId);
-            old.close(1000, 'agent removed');
-          }
-          this.#cancelRemoval(agentId);
-          this.#rescindOffers(agentId);
-          noticeAgent(this.#ctx, agentId, 'REMOVED');
-          const updates = registry.removeAgent(agentId, why.startsWith('agent ') ? why : `agent ${agentId}: ${why}`);
-          logger.warn({ agentId, lost: updates.length }, `${logMessage}: ${why}`);
-          this.#ctx.sendUpdates(updates);
-        }
-      },
-      (error: unknown) => {
-        for (const agentId of ids) this.#removing.delete(agentId);
-        this.#registryFailed(error, `remove agents ${ids.join(', ')}`);
-      },
-    );
+    this.#removal.remove(agentIds, why, logMessage);
+  }
+
+  /** A removed agent's connection, if it still has one, is closed, and its offers are withdrawn. */
+  #detach(agentId: string): void {
+    const old = this.#sessions.get(agentId);
+    if (old) {
+      this.#sessions.delete(agentId);
+      old.close(1000, 'agent removed');
+    }
+    this.#rescindOffers(agentId);
   }
 
   /** The connection of a registered agent closed (or stopped answering pings). */
@@ -414,15 +310,7 @@ export class AgentEndpoint {
       'agent disconnected; waiting for it to re-register',
     );
     this.#ctx.sendUpdates(updates);
-    const timer = setTimeout(() => this.#removeAfterTimeout(agentId), this.#options.reregisterTimeoutMs);
-    this.#removalTimers.set(agentId, timer);
-  }
-
-  #removeAfterTimeout(agentId: string): void {
-    this.#removalTimers.delete(agentId);
-    if (this.#ctx.registry.agent(agentId)?.status !== 'DISCONNECTED') return;
-    const timeout = formatDuration(this.#options.reregisterTimeoutMs);
-    this.removeAgents([agentId], `agent ${agentId} did not re-register within ${timeout}`, 'agent removed');
+    this.#removal.removeUnlessBack(agentId);
   }
 
   /** Records the agent in the registry, then runs `then` if the connection is still there. */
@@ -440,14 +328,9 @@ export class AgentEndpoint {
       (error: unknown) => {
         this.#admitting.delete(session);
         session.reject(new LifelineError('ERR_CONNECTION', `the master could not record agent ${agentId} in its registry: ${(error as Error).message}; try again`), 1011);
-        this.#registryFailed(error, `admit agent ${agentId}`);
+        registryFailed(this.#ctx, error, `admit agent ${agentId}`);
       },
     );
-  }
-
-  #registryFailed(error: unknown, what: string): void {
-    this.#ctx.logger.error({ err: (error as Error).message }, `registry write failed: could not ${what}`);
-    if (error instanceof NotLeaderError) this.#ctx.deposed?.(error);
   }
 
   get #epoch(): number {
@@ -457,18 +340,8 @@ export class AgentEndpoint {
   #activate(session: AgentSession, agentId: string): void {
     session.registered(agentId);
     this.#sessions.set(agentId, session);
-    const pings: Pings = { awaitingPong: false, missed: 0 };
-    this.#pings.set(session, pings);
-    const { maxPingTimeouts } = this.#options;
-    session.every(this.#options.pingTimeoutMs, () => {
-      if (pings.awaitingPong && ++pings.missed >= maxPingTimeouts) {
-        this.#ctx.logger.warn({ agentId, missed: pings.missed }, 'agent did not answer pings: disconnecting it');
-        session.terminate();
-        return;
-      }
-      pings.awaitingPong = true;
-      session.send({ type: 'PING' });
-    });
+    const { pingTimeoutMs: intervalMs, maxPingTimeouts } = this.#options;
+    this.#pings.set(session, new AgentPings(session, agentId, { intervalMs, maxPingTimeouts, logger: this.#ctx.logger }));
   }
 
   #shutdownRemoved(session: AgentSession, agentId: string): void {
@@ -476,12 +349,6 @@ export class AgentEndpoint {
     this.#ctx.logger.warn({ agentId }, 'removed agent came back: telling it to shut down');
     session.send({ type: 'SHUTDOWN', message, epoch: this.#epoch });
     session.close(1000, 'agent removed');
-  }
-
-  #cancelRemoval(agentId: string): void {
-    const timer = this.#removalTimers.get(agentId);
-    if (timer) clearTimeout(timer);
-    this.#removalTimers.delete(agentId);
   }
 
   #rescindOffers(agentId: string): void {
