@@ -2,7 +2,8 @@
 // reconnection that re-subscribes with the framework ID, so a dropped connection loses neither the
 // framework nor its calls (queued while disconnected). Callbacks run one at a time, in event order.
 // The connection, its SUBSCRIBE handshake, the heartbeat watch and the backoff are a client
-// session (src/session/client.ts).
+// session (src/session/client.ts); the handshake step is subscription.ts, the callback chain
+// callbacks.ts, the errors errors.ts and the reading of frames decode-event.ts.
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import {
@@ -10,32 +11,31 @@ import {
   IllegalStateError,
   LifelineError,
   assertId,
-  decode,
-  decodeFrame,
   encode,
-  ProtocolError,
-  SCHEDULER_EVENT_TYPES,
   validate,
-  type ErrorCode,
   type NewTaskInfo,
   type RoutedTaskStatus,
   SchedulerCall,
-  SchedulerEvent,
+  type SchedulerEvent,
 } from '../protocol/index.js';
-import { firstFrameVersion, isVersionRefusal } from '../protocol/version.js';
 import { UnknownTypeError, UnknownTypes } from '../protocol/tolerant.js';
 import { parseMasterSpec } from '../protocol/address.js';
 import { MasterTargets } from '../session/master-targets.js';
 import { splitScheme } from '../session/tls.js';
-import { checkOptions, type SchedulerDriverOptions, type SchedulerFrameworkInfo } from './options.js';
+import { checkOptions, type SchedulerDriverOptions } from './options.js';
 export type { SchedulerDriverOptions, SchedulerFrameworkInfo } from './options.js';
 import { ClientSession, type ClientSessionState, type ConnectionEnd } from '../session/client.js';
 import { PeerSilentError } from '../session/connection.js';
-import { authenticated, type ImmediateHandshakeStep } from '../session/authenticated-step.js';
+import { authenticated } from '../session/authenticated-step.js';
 import { Secret } from '../session/authentication.js';
 import { connectWs } from '../session/ws-transport.js';
 import { MISSED_HEARTBEATS } from '../session/watchdog.js';
+import { DriverStoppedError, MasterError } from './errors.js';
+import { decodeEvent, UnknownEventError } from './decode-event.js';
+import { Subscription, type SubscribedEvent } from './subscription.js';
+import { Callbacks } from './callbacks.js';
 
+export { MasterError, DriverStoppedError } from './errors.js';
 export type { FailureEvent } from './options.js';
 
 /**
@@ -57,70 +57,23 @@ const STATES: Record<ClientSessionState, ConnectionState> = {
 const ENDPOINT = '/api/v1/scheduler';
 /** How long stop() waits for the master to answer the close handshake before cutting the socket. */
 const CLOSE_GRACE_MS = 1_000;
-const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'ERR_INVALID_ID', 'ERR_PROTOCOL', 'ERR_FRAME_TOO_LARGE', 'ERR_UNAUTHORIZED', 'ERR_ILLEGAL_STATE', 'ERR_NOT_SUBSCRIBED',
-  'ERR_PROTOCOL_VERSION',
-]);
-
-/** The master answered with `ERROR {code, message}` (and closed the connection). */
-export class MasterError extends LifelineError {
-  /** The code exactly as the master sent it. */
-  readonly masterCode: string;
-
-  constructor(master: string, masterCode: string, message: string) {
-    super(KNOWN_CODES.has(masterCode) ? (masterCode as ErrorCode) : 'ERR_PROTOCOL', `master at ${master} refused: ${message} [${masterCode}]`);
-    this.masterCode = masterCode;
-  }
-}
-
-/** A call on a driver that has been stopped (or was stopped while the call was waiting). */
-export class DriverStoppedError extends LifelineError {
-  constructor(what: string) {
-    super('ERR_DRIVER_STOPPED', `cannot ${what}: the scheduler driver is stopped`);
-  }
-}
-
-/** A well-formed frame whose type this driver does not know (sent by a newer master): dropped. */
-class UnknownEventError extends ProtocolError {
-  constructor(readonly eventType: string) {
-    super(`event of unknown type ${JSON.stringify(eventType)}`);
-  }
-}
-
-function decodeEvent(bytes: Uint8Array): SchedulerEvent {
-  try {
-    return decodeFrame(SchedulerEvent, bytes);
-  } catch (error) {
-    let raw: unknown;
-    try {
-      raw = decode(bytes);
-    } catch {
-      throw error;
-    }
-    const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
-    if (typeof type === 'string' && !SCHEDULER_EVENT_TYPES.has(type)) throw new UnknownEventError(type);
-    throw error;
-  }
-}
 
 export class SchedulerDriver {
   readonly #master: string;
-  readonly #frameworkInfo: SchedulerFrameworkInfo;
   readonly #options: SchedulerDriverOptions;
-  readonly #autoAcknowledge: boolean;
   readonly #connectTimeoutMs: number;
   readonly #log: Logger;
   /** The connection; calls made while not subscribed wait in its queue, in order. */
-  readonly #session: ClientSession<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>>;
+  readonly #session: ClientSession<SchedulerEvent, SubscribedEvent>;
   readonly #unknown = new UnknownTypes();
   /** Which master to try next (issue 12). */
   readonly #targets: MasterTargets;
-  /** The highest leader epoch subscribed with: an older master is not followed. */
-  #epoch = 0;
+  /** The SUBSCRIBE step of each connection (and the leader epoch it keeps). */
+  readonly #subscription: Subscription;
+  /** The framework's callbacks, run one at a time in event order. */
+  readonly #callbacks: Callbacks;
 
   #frameworkId: string | undefined;
-  /** Event callbacks run one after another on this chain. */
-  #dispatch: Promise<void> = Promise.resolve();
   #start: { promise: Promise<string>; resolve(id: string): void; reject(error: Error): void } | undefined;
   /** Woken when the driver is next subscribed, or stopped. */
   #subscribedWaiters: Array<() => void> = [];
@@ -136,11 +89,25 @@ export class SchedulerDriver {
       this.#log.info({ leader }, 'etcd names a new leading master');
       this.#session.wake();
     }, target.secure);
-    this.#frameworkInfo = { ...options.frameworkInfo };
     this.#frameworkId = options.frameworkInfo.id;
-    this.#autoAcknowledge = options.autoAcknowledge ?? true;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#log = options.logger ?? silentLogger;
+    this.#callbacks = new Callbacks({
+      handlers: this.#options,
+      autoAcknowledge: options.autoAcknowledge ?? true,
+      stopped: () => this.state === 'STOPPED',
+      subscribed: (frameworkId) => this.#start?.resolve(frameworkId),
+      acknowledge: (ack) => this.#call({ type: 'ACKNOWLEDGE', ...ack }, 'acknowledge an update'),
+      report: (error) => this.#report(error),
+    });
+    this.#subscription = new Subscription({
+      master: this.#master,
+      frameworkInfo: options.frameworkInfo,
+      frameworkId: () => this.#frameworkId,
+      targets: this.#targets,
+      log: this.#log,
+      onEvent: (event) => this.#callbacks.enqueue(event),
+    });
     const ca = options.ca;
     const client = options.cert !== undefined && options.key !== undefined ? { cert: options.cert, key: options.key } : undefined;
     const maxPayload = options.maxFrameBytes ?? 16 * 1024 * 1024;
@@ -151,7 +118,7 @@ export class SchedulerDriver {
       peer: `master at ${this.#master}`,
       connect: this.#targets.connector(ENDPOINT, (url, events) => connectWs(url, { maxPayload, handshakeTimeoutMs: this.#connectTimeoutMs, ...(ca !== undefined && { ca }), ...client }, events)),
       decode: (bytes) => decodeEvent(bytes),
-      handshake: () => authenticated(this.#subscription(), credential, 'scheduler'),
+      handshake: () => authenticated(this.#subscription.step(), credential, 'scheduler'),
       handshakeName: 'subscription',
       handshakeTimeoutMs: this.#connectTimeoutMs,
       backoff: { minMs: options.backoffMinMs ?? 250, maxMs: options.backoffMaxMs ?? 10_000, factor: 2, randomize: true },
@@ -295,54 +262,6 @@ export class SchedulerDriver {
 
   // --- connection ---------------------------------------------------------------------------
 
-  /** The handshake: SUBSCRIBE (with the framework ID once known), answered by SUBSCRIBED or ERROR. */
-  #subscription(): ImmediateHandshakeStep<SchedulerEvent, Extract<SchedulerEvent, { type: 'SUBSCRIBED' }>> {
-    return {
-      open: (link, authentication) => {
-        const frameworkInfo: SchedulerFrameworkInfo = { ...this.#frameworkInfo };
-        if (this.#frameworkId !== undefined) frameworkInfo.id = this.#frameworkId;
-        link.send(encode({ type: 'SUBSCRIBE', frameworkInfo, ...firstFrameVersion(), ...(authentication && { authentication }) }));
-      },
-      answer: (event) => {
-        switch (event.type) {
-          case 'SUBSCRIBED': {
-            const epoch = event.epoch ?? 0;
-            if (epoch > 0 && epoch < this.#epoch) {
-              this.#log.warn({ master: this.#targets.last, epoch, known: this.#epoch }, 'SUBSCRIBED from an older leader epoch: ignored');
-              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} answered with leader epoch ${epoch}, older than ${this.#epoch}`) };
-            }
-            if (epoch > this.#epoch) this.#epoch = epoch;
-            return {
-              kind: 'accept',
-              value: event,
-              // Any frame proves the master alive; none for MISSED_HEARTBEATS intervals: the link is dead.
-              heartbeat: event.heartbeatIntervalMs > 0 ? { intervalMs: event.heartbeatIntervalMs, missed: MISSED_HEARTBEATS } : undefined,
-            };
-          }
-          case 'ERROR':
-            // A master that does not serve our protocol version may be upgraded or rolled back: retry.
-            if (isVersionRefusal(event.code, event.message)) {
-              this.#log.error({ code: event.code, message: event.message }, 'the master refused this scheduler\'s protocol version: retrying');
-              return { kind: 'fail', error: new MasterError(this.#master, event.code, event.message) };
-            }
-            if (event.code === 'ERR_NOT_LEADER') {
-              // A standby: try the leader it names (or the next master) after the backoff.
-              this.#log.info({ master: this.#targets.last, leader: event.leader }, 'not the leader: following');
-              this.#targets.failed(this.#targets.last);
-              this.#targets.follow(event.leader);
-              return { kind: 'fail', error: new ConnectionError(`the master at ${this.#targets.last} is not the leader: ${event.message}`) };
-            }
-            return { kind: 'refuse', error: new MasterError(this.#master, event.code, event.message) };
-          case 'HEARTBEAT':
-            return undefined;
-          default:
-            this.#enqueueCallback(event);
-            return undefined;
-        }
-      },
-    };
-  }
-
   #onFrame(event: SchedulerEvent): void {
     if (this.state === 'STOPPED') return;
     switch (event.type) {
@@ -355,7 +274,7 @@ export class SchedulerDriver {
       case 'HEARTBEAT':
         return;
       default:
-        this.#enqueueCallback(event);
+        this.#callbacks.enqueue(event);
     }
   }
 
@@ -364,7 +283,7 @@ export class SchedulerDriver {
     this.#frameworkId = frameworkId;
     this.#log.info({ frameworkId }, 'subscribed to master');
     queueMicrotask(() => this.#wakeWaiters());
-    this.#enqueueCallback({ type: 'SUBSCRIBED', frameworkId, heartbeatIntervalMs });
+    this.#callbacks.enqueue({ type: 'SUBSCRIBED', frameworkId, heartbeatIntervalMs });
   }
 
   #onConnectionEnd({ error, accepted }: ConnectionEnd): void {
@@ -380,7 +299,7 @@ export class SchedulerDriver {
     }
   }
 
-  // --- calls and callbacks ------------------------------------------------------------------
+  // --- calls and errors ---------------------------------------------------------------------
 
   #call(call: SchedulerCall, what: string): void {
     if (this.state === 'STOPPED') throw new DriverStoppedError(what);
@@ -388,50 +307,6 @@ export class SchedulerDriver {
     const checked = validate(SchedulerCall, call, 'call');
     // Sent now when subscribed, else queued for the next subscription.
     this.#session.send(encode(checked));
-  }
-
-  #enqueueCallback(event: SchedulerEvent): void {
-    this.#dispatch = this.#dispatch.then(() => this.#runCallback(event)).catch((error: unknown) => this.#report(error as Error));
-  }
-
-  async #runCallback(event: SchedulerEvent): Promise<void> {
-    if (this.state === 'STOPPED') return;
-    const o = this.#options;
-    switch (event.type) {
-      case 'SUBSCRIBED':
-        try {
-          await o.onSubscribed?.(event.frameworkId);
-        } finally {
-          this.#start?.resolve(event.frameworkId);
-        }
-        return;
-      case 'OFFERS':
-        await o.onOffers?.(event.offers);
-        return;
-      case 'RESCIND':
-        await o.onRescind?.(event.offerId);
-        return;
-      case 'UPDATE': {
-        // A callback that throws leaves the update unacknowledged: the agent sends it again.
-        await o.onUpdate?.(event.status);
-        const { status } = event;
-        if (this.#autoAcknowledge && status.uuid !== undefined && status.agentId !== undefined && (this.state as ConnectionState) !== 'STOPPED') {
-          this.#call({ type: 'ACKNOWLEDGE', agentId: status.agentId, taskId: status.taskId, uuid: status.uuid }, 'acknowledge an update');
-        }
-        return;
-      }
-      case 'MESSAGE':
-        await o.onMessage?.(event.agentId, event.executorId, event.data);
-        return;
-      case 'FAILURE':
-        await o.onFailure?.(event);
-        return;
-      case 'AGENT_STATUS':
-        await o.onAgentStatus?.(event);
-        return;
-      default:
-        return;
-    }
   }
 
   #report(error: Error): void {
