@@ -217,4 +217,19 @@ Lifecycle('cannot start twice', async () => {
   }
 });
 
+Lifecycle('a master whose start failed (its port taken) can still be stopped, twice', async () => {
+  const first = await new Harness().start();
+  try {
+    const second = new Master({ ip: '127.0.0.1', port: first.port });
+    let refused: unknown;
+    await second.start().catch((error: unknown) => (refused = error));
+    assert.is((refused as NodeJS.ErrnoException | undefined)?.code, 'EADDRINUSE');
+    await second.stop();
+    await second.stop();
+    assert.is(second.lifecycle, 'STOPPED');
+  } finally {
+    await first.stop();
+  }
+});
+
 Lifecycle.run();
