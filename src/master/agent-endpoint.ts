@@ -152,7 +152,7 @@ export class AgentEndpoint {
     if (this.#admitting.has(session)) return;
     const id = newId();
     // Durable before acted on: the agent is told its ID only once the registry holds it.
-    this.#admit(session, id, call.agentInfo, () => this.#registered(session, id, call, agreed));
+    this.#admit(session, id, call.agentInfo, agreed.peer.release, () => this.#registered(session, id, call, agreed));
   }
 
   #registered(session: AgentSession, id: string, call: Extract<Call, { type: 'REGISTER' }>, agreed: Agreed): void {
@@ -180,9 +180,10 @@ export class AgentEndpoint {
     // Throws UnauthorizedError for another principal's agent ID: the endpoint answers ERROR and closes.
     const claim = ownership(registry, 'agent', agentId, session.principal, 're-register as') === 'claim';
     const known = registry.agent(agentId);
-    if (!known || changed(known.info, call.agentInfo) || claim) {
+    // Recorded again when its facts, its release (an upgrade) or its owner are new to the registry.
+    if (!known || changed(known.info, call.agentInfo) || known.release !== agreed.peer.release || claim) {
       // An agent the registry does not hold yet (or holds with other facts): recorded first.
-      this.#admit(session, agentId, call.agentInfo, () => this.#reregistered(session, call, agreed));
+      this.#admit(session, agentId, call.agentInfo, agreed.peer.release, () => this.#reregistered(session, call, agreed));
       return;
     }
     this.#reregistered(session, call, agreed);
@@ -314,13 +315,13 @@ export class AgentEndpoint {
   }
 
   /** Records the agent in the registry, then runs `then` if the connection is still there. */
-  #admit(session: AgentSession, agentId: string, info: AgentInfo, then: () => void): void {
+  #admit(session: AgentSession, agentId: string, info: AgentInfo, release: string | undefined, then: () => void): void {
     const { registrar, registry } = this.#ctx;
     if (!registrar?.store.durable) return then();
     this.#admitting.add(session);
     const { hostname, checkpoint, resources } = info;
     const principal = session.principal ?? registry.owner('agent', agentId);
-    registrar.record({ op: 'admit', agent: { id: agentId, hostname, checkpoint, resources: { ...resources }, address: session.remote, ...(principal !== undefined && { principal }) } }).then(
+    registrar.record({ op: 'admit', agent: { id: agentId, hostname, checkpoint, resources: { ...resources }, address: session.remote, ...(release !== undefined && { version: release }), ...(principal !== undefined && { principal }) } }).then(
       () => {
         this.#admitting.delete(session);
         if (session.state === 'CONNECTED') session.guarded('registration', then);

@@ -10,7 +10,7 @@ export const AdmittedAgent = v.object({
   hostname: v.string(),
   /** The agent's HTTP address as the master saw it (host of the connection). */
   address: v.optional(v.string()),
-  /** The lifeline version it ran when admitted (filled in once the upgrade issue sends it). */
+  /** The lifeline release it ran when admitted (absent for a 0.1.0 agent, which sends none). */
   version: v.optional(v.string()),
   /** The principal it authenticated as (issue 14); absent: it registered unauthenticated. */
   principal: v.optional(v.string()),

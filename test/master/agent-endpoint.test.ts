@@ -77,6 +77,20 @@ AgentEndpoint('with a work dir the agent is in the registry file before it is to
   assert.is(agent!.principal, undefined, 'it registered unauthenticated');
 });
 
+AgentEndpoint('the registry records the release an agent runs, and records it again when an upgraded agent re-registers', async (ctx) => {
+  const dir = workDir(ctx);
+  const h = await master(ctx, { workDir: dir, agentReregisterTimeoutMs: 60_000 });
+  const peer = await h.agentPeer();
+  peer.send({ type: 'REGISTER', agentInfo: AGENT_INFO, protocol: 1, protocolMax: 2, release: '0.2.0' });
+  const { agentId } = await peer.next('REGISTERED');
+  assert.equal((await readRegistryFile(dir)).agents.map((agent) => [agent.id, agent.version]), [[agentId, '0.2.0']]);
+  peer.close();
+  const upgraded = await h.agentPeer();
+  upgraded.send({ type: 'REREGISTER', agentInfo: { ...AGENT_INFO, id: agentId }, frameworks: [], executors: [], tasks: [], protocol: 1, protocolMax: 2, release: '0.2.1' });
+  await upgraded.next('REREGISTERED');
+  assert.equal((await readRegistryFile(dir)).agents.map((agent) => [agent.id, agent.version]), [[agentId, '0.2.1']]);
+});
+
 AgentEndpoint('a re-registration with the same facts writes nothing; one with other facts is recorded again first', async (ctx) => {
   const dir = workDir(ctx);
   const h = await master(ctx, { workDir: dir, agentReregisterTimeoutMs: 60_000 });
