@@ -3,53 +3,39 @@
 // ACKNOWLEDGED, forwarded in order with one in flight, resent with exponential backoff until the
 // master relays the framework's acknowledgement, then the next one goes. Recording goes through an
 // UpdateStore in batches gathered over one turn of the event loop, so that a durable store (the
-// recovery issue) can group-commit its fsyncs; the in-memory store here just keeps the records.
+// recovery issue) can group-commit its fsyncs; the in-memory store just keeps the records.
 // A record the disk refused (ENOSPC, EIO: a DiskError) is not lost and not acknowledged: its stream
 // stalls, and its records are tried again, in order, on a backoff of their own; a framework's ACK
 // that could not be recorded leaves its update in flight, resent on its usual backoff.
+// This module decides what happens when; the parts it drives live next to it: the records and
+// stores (update-store.ts), the batches into the store (record-batcher.ts), a stream's data and
+// bound (update-stream.ts), and the doubling timers of resends and disk retries (backoff-timer.ts).
 import { DISK_RETRY_MAX_MS, DISK_RETRY_MIN_MS } from '../checkpoint/disk-health.js';
-import { IllegalStateError, isTerminal, LifelineError, type TaskStatus } from '../protocol/index.js';
+import { IllegalStateError, isTerminal, type TaskStatus } from '../protocol/index.js';
 import { silentLogger, type Logger } from '../log.js';
+import { BackoffTimer, REAL_TIMERS, type Timers } from './backoff-timer.js';
+import { isDiskError, RecordBatcher } from './record-batcher.js';
+import { MemoryUpdateStore, type ForwardedStatus, type StatusOrigin, type StatusUpdate, type UpdateStore } from './update-store.js';
+import {
+  admitNext,
+  approximateBytes,
+  DURABLE,
+  MAX_STREAM_BYTES,
+  MAX_STREAM_UPDATES,
+  newStream,
+  removeEntry,
+  streamKey,
+  unadmit,
+  type Entry,
+  type Stream,
+  type StreamBound,
+} from './update-stream.js';
 import { forgetOldUuids } from './uuid-window.js';
 
-/** A status as it leaves the node: the agent has filled in its own ID and the executor's. */
-export type ForwardedStatus = TaskStatus & { agentId: string; executorId: string };
-/** Where a recovered stream's updates come from: they leave the node stamped with it. */
-export interface StatusOrigin {
-  agentId: string;
-  executorId: string;
-}
-
-export interface StatusUpdate {
-  readonly frameworkId: string;
-  readonly status: ForwardedStatus;
-}
-
-/** What a store records: an update, or the master's acknowledgement of one. */
-export type UpdateRecord =
-  | { readonly kind: 'UPDATE'; readonly frameworkId: string; readonly status: ForwardedStatus }
-  | { readonly kind: 'ACK'; readonly frameworkId: string; readonly taskId: string; readonly uuid: string };
-
-/**
- * Where records go before anything is acknowledged. `append` resolves once they are durable; it
- * may instead resolve with one entry per record: undefined (durable) or that record's error, so
- * that a failing file refuses only its own records. An error with code ERR_DISK is retried.
- */
-export interface UpdateStore {
-  append(records: readonly UpdateRecord[]): Promise<void | readonly unknown[]>;
-}
-
-/** The skeleton's store: records kept in memory (lost with the agent). */
-export class MemoryUpdateStore implements UpdateStore {
-  readonly records: UpdateRecord[] = [];
-  /** How many `append` calls there were (one per batch). */
-  batches = 0;
-
-  async append(records: readonly UpdateRecord[]): Promise<void> {
-    this.batches++;
-    this.records.push(...records);
-  }
-}
+// Importers keep taking these from here.
+export { MemoryUpdateStore, type ForwardedStatus, type StatusOrigin, type StatusUpdate, type UpdateRecord, type UpdateStore } from './update-store.js';
+export { MAX_STREAM_BYTES, MAX_STREAM_UPDATES } from './update-stream.js';
+export type { Timers } from './backoff-timer.js';
 
 export type UpdateOutcome = 'recorded' | 'duplicate' | 'ignored';
 
@@ -58,16 +44,6 @@ export interface UpdateReceipt {
   /** Settles when the update (or, for a duplicate, its first copy) is durably recorded. */
   readonly recorded: Promise<void>;
 }
-
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const REAL_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface StatusUpdateManagerOptions {
   /**
@@ -99,69 +75,9 @@ export interface StatusUpdateManagerOptions {
   maxStreamBytes?: number;
 }
 
-export const MAX_STREAM_UPDATES = 10_000;
-export const MAX_STREAM_BYTES = 16 * 1024 * 1024;
-
-/** An update's size, roughly (a status is ~200 bytes of msgpack besides its message and data). */
-function approximateBytes(status: TaskStatus): number {
-  return 200 + (status.message?.length ?? 0) + (status.data?.byteLength ?? 0);
-}
-
-interface Entry {
-  readonly update: StatusUpdate;
-  durable: boolean;
-  attempts: number;
-  /** Its UPDATE record is with the store now. */
-  recording?: boolean;
-  /** Counted against its stream's bound (recorded, being recorded, or waiting for a disk retry). */
-  admitted?: boolean;
-  readonly bytes: number;
-  /** Settle the receipt's `recorded` (absent for restored entries, durable already). */
-  resolve?(): void;
-  reject?(error: unknown): void;
-}
-
-interface Stream {
-  readonly frameworkId: string;
-  readonly taskId: string;
-  readonly queue: Entry[];
-  /** The uuids seen on this stream (those in flight, and a window of acknowledged ones) → settles when durable. */
-  readonly uuids: Map<string, Promise<void>>;
-  /** A terminal update has been accepted: later (non-duplicate) updates are ignored. */
-  terminated: boolean;
-  /** The head's acknowledgement is being recorded: the next update waits for it. */
-  acking: boolean;
-  timer: unknown;
-  intervalMs: number;
-  /** An UPDATE record of this stream was refused by the disk: later ones wait for its retry (order). */
-  stalled: boolean;
-  diskTimer: unknown;
-  diskDelayMs: number;
-  /** Entries admitted (a prefix of `queue`), and their bytes. */
-  admitted: number;
-  admittedBytes: number;
-}
-
-interface Pending {
-  readonly record: UpdateRecord;
-  readonly stream?: Stream;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-const DURABLE: Promise<void> = Promise.resolve();
-
-/** A record that can be tried again: the disk refused it (checkpoint/disk-health.ts DiskError). */
-function isDiskError(error: unknown): boolean {
-  return error instanceof LifelineError && error.code === 'ERR_DISK';
-}
-
-/** What a stalled stream's later records get in its place: they wait for the stream's retry. */
-const WAITING = new LifelineError('ERR_DISK', 'waiting for the retry of an earlier record of its stream');
-
 export class StatusUpdateManager {
   readonly #forward: StatusUpdateManagerOptions['forward'];
-  readonly #store: UpdateStore;
+  readonly #batcher: RecordBatcher;
   readonly #minMs: number;
   readonly #maxMs: number;
   readonly #onAcknowledged: StatusUpdateManagerOptions['onAcknowledged'];
@@ -169,12 +85,8 @@ export class StatusUpdateManager {
   readonly #timers: Timers;
   readonly #diskMinMs: number;
   readonly #diskMaxMs: number;
-  readonly #maxStreamUpdates: number;
-  readonly #maxStreamBytes: number;
+  readonly #bound: StreamBound;
   readonly #streams = new Map<string, Stream>();
-  #batch: Pending[] = [];
-  #flushScheduled = false;
-  #flushing = false;
   #drainWaiters: Array<() => void> = [];
   #closed = false;
 
@@ -184,20 +96,22 @@ export class StatusUpdateManager {
     if (!Number.isFinite(min) || min <= 0) throw new TypeError(`option retryIntervalMinMs must be a positive number, got ${min}`);
     if (!Number.isFinite(max) || max < min) throw new TypeError(`option retryIntervalMaxMs must be a number ≥ retryIntervalMinMs (${min}), got ${max}`);
     this.#forward = options.forward;
-    this.#store = options.store ?? new MemoryUpdateStore();
+    const store: UpdateStore = options.store ?? new MemoryUpdateStore();
     this.#minMs = min;
     this.#maxMs = max;
     this.#onAcknowledged = options.onAcknowledged;
     this.#logger = options.logger ?? silentLogger;
+    this.#batcher = new RecordBatcher(store, this.#logger);
     this.#timers = options.timers ?? REAL_TIMERS;
     this.#diskMinMs = options.diskRetryMinMs ?? DISK_RETRY_MIN_MS;
     this.#diskMaxMs = options.diskRetryMaxMs ?? DISK_RETRY_MAX_MS;
     if (!Number.isFinite(this.#diskMinMs) || this.#diskMinMs <= 0) throw new TypeError(`option diskRetryMinMs must be a positive number, got ${this.#diskMinMs}`);
     if (!Number.isFinite(this.#diskMaxMs) || this.#diskMaxMs < this.#diskMinMs) throw new TypeError(`option diskRetryMaxMs must be a number ≥ diskRetryMinMs (${this.#diskMinMs}), got ${this.#diskMaxMs}`);
-    this.#maxStreamUpdates = options.maxStreamUpdates ?? MAX_STREAM_UPDATES;
-    this.#maxStreamBytes = options.maxStreamBytes ?? MAX_STREAM_BYTES;
-    if (!Number.isSafeInteger(this.#maxStreamUpdates) || this.#maxStreamUpdates < 1) throw new TypeError(`option maxStreamUpdates must be a positive integer, got ${this.#maxStreamUpdates}`);
-    if (!Number.isSafeInteger(this.#maxStreamBytes) || this.#maxStreamBytes < 1) throw new TypeError(`option maxStreamBytes must be a positive integer, got ${this.#maxStreamBytes}`);
+    const maxUpdates = options.maxStreamUpdates ?? MAX_STREAM_UPDATES;
+    const maxBytes = options.maxStreamBytes ?? MAX_STREAM_BYTES;
+    if (!Number.isSafeInteger(maxUpdates) || maxUpdates < 1) throw new TypeError(`option maxStreamUpdates must be a positive integer, got ${maxUpdates}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new TypeError(`option maxStreamBytes must be a positive integer, got ${maxBytes}`);
+    this.#bound = { maxUpdates, maxBytes };
   }
 
   /**
@@ -238,34 +152,19 @@ export class StatusUpdateManager {
   /** Records, in order, the stream's updates not admitted yet, while it is under its bound. */
   #admit(stream: Stream): void {
     if (stream.stalled || this.#closed) return;
-    while (stream.admitted < stream.queue.length) {
-      const entry = stream.queue[stream.admitted]!;
-      if (stream.admitted >= this.#maxStreamUpdates) return;
-      if (stream.admitted > 0 && stream.admittedBytes + entry.bytes > this.#maxStreamBytes) return;
-      entry.admitted = true;
-      stream.admitted += 1;
-      stream.admittedBytes += entry.bytes;
-      this.#recordEntry(stream, entry);
-    }
-  }
-
-  #unadmit(stream: Stream, entry: Entry): void {
-    if (!entry.admitted) return;
-    entry.admitted = false;
-    stream.admitted -= 1;
-    stream.admittedBytes -= entry.bytes;
+    for (let entry = admitNext(stream, this.#bound); entry; entry = admitNext(stream, this.#bound)) this.#recordEntry(stream, entry);
   }
 
   /** Hands an entry's UPDATE record to the store; the disk refusing it stalls the stream until its retry. */
   #recordEntry(stream: Stream, entry: Entry): void {
     const { frameworkId, status } = entry.update;
     entry.recording = true;
-    this.#record({ kind: 'UPDATE', frameworkId, status }, stream).then(
+    this.#batcher.record({ kind: 'UPDATE', frameworkId, status }, stream).then(
       () => {
         entry.recording = false;
         entry.durable = true;
         stream.uuids.set(status.uuid, DURABLE);
-        stream.diskDelayMs = this.#diskMinMs;
+        stream.diskRetry.reset();
         entry.resolve?.();
         this.#sendHead(stream);
       },
@@ -283,23 +182,14 @@ export class StatusUpdateManager {
 
   /** Not recorded and not to be retried: forget it, so that the executor's resend is taken as new. */
   #drop(stream: Stream, entry: Entry, error: unknown): void {
-    const index = stream.queue.indexOf(entry);
-    if (index !== -1) stream.queue.splice(index, 1);
-    this.#unadmit(stream, entry);
-    stream.uuids.delete(entry.update.status.uuid);
-    stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));
+    removeEntry(stream, entry);
     entry.reject?.(error);
   }
 
   #scheduleDiskRetry(stream: Stream): void {
     stream.stalled = true;
-    if (stream.diskTimer !== undefined || this.#closed) return;
-    const delay = stream.diskDelayMs;
-    stream.diskDelayMs = Math.min(delay * 2, this.#diskMaxMs);
-    stream.diskTimer = this.#timers.setTimeout(() => {
-      stream.diskTimer = undefined;
-      this.#retryRecords(stream);
-    }, delay);
+    if (stream.diskRetry.armed || this.#closed) return;
+    stream.diskRetry.arm(() => this.#retryRecords(stream));
   }
 
   /** The stream's unrecorded updates go to the store again, in order (none may be with it still). */
@@ -325,10 +215,10 @@ export class StatusUpdateManager {
       this.#logger.debug({ frameworkId, taskId, uuid, head: head?.update.status.uuid }, 'acknowledgement does not match the update in flight: ignored');
       return false;
     }
-    this.#clearTimer(stream);
+    stream.resend.clear();
     stream.acking = true;
     try {
-      await this.#record({ kind: 'ACK', frameworkId, taskId, uuid });
+      await this.#batcher.record({ kind: 'ACK', frameworkId, taskId, uuid });
     } catch (error) {
       // Not recorded: the update stays in flight and goes again on its backoff, not at once (a
       // full disk must not turn every acknowledgement into an immediate resend).
@@ -338,9 +228,9 @@ export class StatusUpdateManager {
     }
     stream.acking = false;
     stream.queue.shift();
-    this.#unadmit(stream, head);
+    unadmit(stream, head);
     forgetOldUuids(stream.uuids, stream.queue[0]?.update.status.uuid);
-    stream.intervalMs = this.#minMs;
+    stream.resend.reset();
     this.#onAcknowledged?.(head.update);
     this.#admit(stream); // room for an update waiting on the stream's bound
     if (!this.#closed) this.#sendHead(stream);
@@ -378,10 +268,8 @@ export class StatusUpdateManager {
   }
 
   /** Resolves once every record handed to the store so far has been appended (or has failed). */
-  async idle(): Promise<void> {
-    while (this.#flushing || this.#flushScheduled || this.#batch.length > 0) {
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+  idle(): Promise<void> {
+    return this.#batcher.idle();
   }
 
   /** After (re-)registration: every head update goes again at once, with a fresh backoff. */
@@ -389,8 +277,8 @@ export class StatusUpdateManager {
     for (const stream of this.#streams.values()) {
       const head = stream.queue[0];
       if (!head || !head.durable || stream.acking) continue;
-      this.#clearTimer(stream);
-      stream.intervalMs = this.#minMs;
+      stream.resend.clear();
+      stream.resend.reset();
       this.#send(stream, head);
     }
   }
@@ -427,7 +315,7 @@ export class StatusUpdateManager {
   forget(frameworkId: string, taskId?: string): void {
     for (const [key, stream] of this.#streams) {
       if (stream.frameworkId !== frameworkId || (taskId !== undefined && stream.taskId !== taskId)) continue;
-      this.#clearTimer(stream);
+      stream.resend.clear();
       this.#streams.delete(key);
       this.#dropUnrecorded(stream, new IllegalStateError(`the status update stream of task ${stream.taskId} was forgotten before its update was recorded`));
     }
@@ -438,37 +326,24 @@ export class StatusUpdateManager {
   close(): void {
     this.#closed = true;
     for (const stream of this.#streams.values()) {
-      this.#clearTimer(stream);
+      stream.resend.clear();
       this.#dropUnrecorded(stream, new IllegalStateError('the status update manager closed before the update was recorded'));
     }
   }
 
   /** Entries waiting for a disk retry are refused (those with the store are, when it answers). */
   #dropUnrecorded(stream: Stream, error: Error): void {
-    if (stream.diskTimer !== undefined) this.#timers.clearTimeout(stream.diskTimer);
-    stream.diskTimer = undefined;
+    stream.diskRetry.clear();
     for (const entry of [...stream.queue]) if (!entry.durable && !entry.recording) this.#drop(stream, entry, error);
   }
 
   #stream(frameworkId: string, taskId: string, create: boolean): Stream | undefined {
-    const key = `${frameworkId}/${taskId}`;
+    const key = streamKey({ frameworkId, taskId });
     let stream = this.#streams.get(key);
     if (!stream && create) {
-      stream = {
-        frameworkId,
-        taskId,
-        queue: [],
-        uuids: new Map(),
-        terminated: false,
-        acking: false,
-        timer: undefined,
-        intervalMs: this.#minMs,
-        stalled: false,
-        diskTimer: undefined,
-        diskDelayMs: this.#diskMinMs,
-        admitted: 0,
-        admittedBytes: 0,
-      };
+      const resend = new BackoffTimer(this.#timers, this.#minMs, this.#maxMs);
+      const diskRetry = new BackoffTimer(this.#timers, this.#diskMinMs, this.#diskMaxMs);
+      stream = newStream(frameworkId, taskId, resend, diskRetry);
       this.#streams.set(key, stream);
     }
     return stream;
@@ -491,18 +366,9 @@ export class StatusUpdateManager {
 
   /** The entry goes again after the stream's current interval (which then doubles). */
   #armResend(stream: Stream, entry: Entry): void {
-    this.#clearTimer(stream);
-    const delay = stream.intervalMs;
-    stream.intervalMs = Math.min(stream.intervalMs * 2, this.#maxMs);
-    stream.timer = this.#timers.setTimeout(() => {
-      stream.timer = undefined;
+    stream.resend.arm(() => {
       if (stream.queue[0] === entry && !stream.acking && !this.#closed) this.#send(stream, entry);
-    }, delay);
-  }
-
-  #clearTimer(stream: Stream): void {
-    if (stream.timer !== undefined) this.#timers.clearTimeout(stream.timer);
-    stream.timer = undefined;
+    });
   }
 
   #checkDrained(): void {
@@ -511,63 +377,4 @@ export class StatusUpdateManager {
     this.#drainWaiters = [];
     for (const waiter of waiters) waiter();
   }
-
-  /** Adds a record to the batch of this turn of the event loop; resolves when the batch is durable. */
-  #record(record: UpdateRecord, stream?: Stream): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#batch.push({ record, ...(stream ? { stream } : {}), resolve, reject });
-      this.#scheduleFlush();
-    });
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#flushing) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
-    });
-  }
-
-  /** One append per batch, one batch at a time, so that records become durable in arrival order. */
-  async #flush(): Promise<void> {
-    const all = this.#batch;
-    this.#batch = [];
-    // The UPDATEs of a stream stalled since they were handed in wait for its retry, in order.
-    const batch: Pending[] = [];
-    for (const pending of all) {
-      if (pending.stream?.stalled && pending.record.kind === 'UPDATE') pending.reject(WAITING);
-      else batch.push(pending);
-    }
-    if (batch.length === 0) return;
-    this.#flushing = true;
-    try {
-      const failures = await this.#store.append(batch.map((pending) => pending.record));
-      batch.forEach((pending, index) => {
-        const failure = failures?.[index];
-        if (failure === undefined) pending.resolve();
-        else this.#refused(pending, failure);
-      });
-    } catch (error) {
-      for (const pending of batch) this.#refused(pending, error);
-    } finally {
-      this.#flushing = false;
-      if (this.#batch.length > 0) this.#scheduleFlush();
-    }
-  }
-
-  /** A record the store refused. Its stream stalls at once (before the next batch) when the disk refused an UPDATE. */
-  #refused(pending: Pending, error: unknown): void {
-    if (isDiskError(error)) {
-      if (pending.stream && pending.record.kind === 'UPDATE') pending.stream.stalled = true;
-      this.#logger.debug({ err: (error as Error).message, kind: pending.record.kind }, 'status update record refused by the disk: retried on a backoff');
-    } else {
-      this.#logger.error({ err: error }, 'could not record a status update');
-    }
-    pending.reject(error);
-  }
-}
-
-function streamKey(stream: Pick<Stream, 'frameworkId' | 'taskId'>): string {
-  return `${stream.frameworkId}/${stream.taskId}`;
 }

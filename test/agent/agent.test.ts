@@ -233,9 +233,10 @@ test('launches a custom executor detached, in its sandbox, with the DESIGN §2 e
   const env = record.env;
   const sandbox = path.join(context.dir, 'work', 'sandboxes', 'agent-1', 'frameworks', 'f1', 'executors', 'e1', 'runs', env.LIFELINE_CONTAINER_ID!);
   assert.equal(Object.keys(env).sort(), [
-    'LIFELINE_AGENT_ENDPOINT', 'LIFELINE_AGENT_ID', 'LIFELINE_CHECKPOINT', 'LIFELINE_CONTAINER_ID', 'LIFELINE_DIRECTORY',
+    'LIFELINE_AGENT_ENDPOINT', 'LIFELINE_AGENT_ID', 'LIFELINE_BACKLOG_MAX_BYTES', 'LIFELINE_BACKLOG_MAX_UPDATES', 'LIFELINE_CHECKPOINT', 'LIFELINE_CONTAINER_ID', 'LIFELINE_DIRECTORY',
     'LIFELINE_EXECUTOR_ID', 'LIFELINE_EXECUTOR_TOKEN', 'LIFELINE_FRAMEWORK_ID', 'LIFELINE_SHUTDOWN_GRACE_PERIOD',
   ]);
+  assert.equal([env.LIFELINE_BACKLOG_MAX_UPDATES, env.LIFELINE_BACKLOG_MAX_BYTES], ['10000', '16777216']);
   assert.is(env.LIFELINE_AGENT_ENDPOINT, agent.socketPath);
   assert.is(env.LIFELINE_AGENT_ID, 'agent-1');
   assert.is(env.LIFELINE_FRAMEWORK_ID, 'f1');
