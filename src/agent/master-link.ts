@@ -234,6 +234,12 @@ export class MasterLink {
   }
 
   #onEvent(event: AgentEvent): void {
+    const epoch = 'epoch' in event ? event.epoch : undefined;
+    if (epoch !== undefined && epoch > 0 && epoch < this.#epoch) {
+      // A deposed leader still talking on a connection of its term: not this agent's master any more.
+      this.#logger.warn({ type: event.type, epoch, known: this.#epoch, master: this.#targets.last }, 'event from an older leader epoch: ignored');
+      return;
+    }
     switch (event.type) {
       case 'PING':
         this.#session.send(encode({ type: 'PONG' }));

@@ -75,17 +75,20 @@ export type ReregisterCall = Extract<AgentCall, { type: 'REREGISTER' }>;
 /** The lists of a REREGISTER that a split one spreads over its parts, in this order. */
 export const REREGISTER_LISTS = ['frameworks', 'executors', 'tasks'] as const;
 
+/** Issue 12: every event of a master names its leadership term; an agent ignores an older term's. */
+const Term = { epoch: v.optional(Epoch) };
+
 export const AgentEvent = v.variant('type', [
-  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
-  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, epoch: v.optional(Epoch) }),
-  v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo }),
-  v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id }),
-  v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid }),
-  v.object({ type: v.literal('FRAMEWORK_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes }),
-  v.object({ type: v.literal('SHUTDOWN_FRAMEWORK'), frameworkId: Id }),
-  v.object({ type: v.literal('SHUTDOWN'), message: Text, epoch: v.optional(Epoch) }),
-  v.object({ type: v.literal('PING') }),
+  v.object({ type: v.literal('REGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, ...Term }),
+  v.object({ type: v.literal('REREGISTERED'), agentId: Id, pingIntervalMs: IntervalMillis, ...AnswerVersion, ...Term }),
+  v.object({ type: v.literal('RUN_TASK'), frameworkInfo: v.object({ ...FrameworkInfo.entries, id: Id }), task: TaskInfo, ...Term }),
+  v.object({ type: v.literal('KILL_TASK'), frameworkId: Id, taskId: Id, ...Term }),
+  v.object({ type: v.literal('ACKNOWLEDGE'), frameworkId: Id, taskId: Id, uuid: Uuid, ...Term }),
+  v.object({ type: v.literal('FRAMEWORK_MESSAGE'), frameworkId: Id, executorId: Id, data: Bytes, ...Term }),
+  v.object({ type: v.literal('SHUTDOWN_FRAMEWORK'), frameworkId: Id, ...Term }),
+  v.object({ type: v.literal('SHUTDOWN'), message: Text, ...Term }),
+  v.object({ type: v.literal('PING'), ...Term }),
   ChallengeEvent,
-  ErrorEvent,
+  v.object({ ...ErrorEvent.entries, ...Term }),
 ]);
 export type AgentEvent = v.InferOutput<typeof AgentEvent>;

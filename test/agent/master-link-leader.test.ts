@@ -131,4 +131,37 @@ test('refuses a registration answer from an older leader epoch and looks for the
   }
 });
 
+test('once registered, ignores an event that names an older leader epoch, and acts on its own term\'s', async () => {
+  const master = await fakeMaster((socket) => {
+    send(socket, { type: 'REGISTERED', agentId: 'a1', pingIntervalMs: 60_000, epoch: 5 });
+    setTimeout(() => {
+      send(socket, { type: 'KILL_TASK', frameworkId: 'f', taskId: 'stale', epoch: 4 });
+      send(socket, { type: 'KILL_TASK', frameworkId: 'f', taskId: 'current', epoch: 5 });
+      send(socket, { type: 'KILL_TASK', frameworkId: 'f', taskId: 'unnamed' });
+    }, 20);
+  });
+  const kills: string[] = [];
+  const warnings: string[] = [];
+  const link = new MasterLink({
+    master: master.address,
+    backoffFactorMs: 50,
+    registration: () => ({ type: 'REGISTER', agentInfo: { hostname: 'h', resources: { cpus: 1, mem: 1, disk: 1 }, checkpoint: true } }),
+    onRegistered: () => {},
+    onEvent: (event) => {
+      if (event.type === 'KILL_TASK') kills.push(event.taskId);
+    },
+    onDisconnected: () => {},
+    logger: recordingLogger(warnings),
+  });
+  try {
+    link.start();
+    await waitFor(() => kills.length === 2, { message: 'the current and the unnamed kill' });
+    assert.equal(kills, ['current', 'unnamed']);
+    assert.ok(warnings.includes('event from an older leader epoch: ignored'), warnings.join('\n'));
+  } finally {
+    await link.close();
+    await master.close();
+  }
+});
+
 test.run();

@@ -91,6 +91,16 @@ AgentEndpoint('the registry records the release an agent runs, and records it ag
   assert.equal((await readRegistryFile(dir)).agents.map((agent) => [agent.id, agent.version]), [[agentId, '0.2.1']]);
 });
 
+AgentEndpoint('every event to an agent names the leader epoch, not only the registration answer (issue 12 point 3)', async (ctx) => {
+  const h = await master(ctx, { workDir: workDir(ctx), agentPingTimeoutMs: 50 });
+  const peer = await h.agentPeer();
+  peer.send({ type: 'REGISTER', agentInfo: AGENT_INFO });
+  const { epoch } = await peer.next('REGISTERED');
+  const ping = await peer.next('PING');
+  assert.is(epoch, 1);
+  assert.is(ping.epoch, 1);
+});
+
 AgentEndpoint('a re-registration with the same facts writes nothing; one with other facts is recorded again first', async (ctx) => {
   const dir = workDir(ctx);
   const h = await master(ctx, { workDir: dir, agentReregisterTimeoutMs: 60_000 });
