@@ -61,10 +61,14 @@ export class EtcdRegistryStore implements RegistryStore {
     lease.on('keepaliveSucceeded', () => (this.#lastRenewal = Date.now()));
     const id = await lease.grant();
     this.#lastRenewal = Date.now();
-    // Not renewed for a whole TTL: etcd has (or will have) let it go; stop before a standby starts.
+    // Not renewed for five sixths of the lease's own TTL (whole seconds, as etcd holds it): two
+    // keepalives in a row missed (the client sends one every third of the TTL), so stop serving
+    // while etcd still holds the lease, and a standby can never lead while this one serves. Waiting
+    // a whole TTL left a window as long as the check interval and the rounding of the TTL.
+    const deadlineMs = (ttlSeconds * 1000 * 5) / 6;
     this.#watchdog = setInterval(() => {
-      if (Date.now() - this.#lastRenewal > this.#options.leaseTtlMs) this.#depose(new NotLeaderError(`the leader lease was not renewed for ${this.#options.leaseTtlMs} ms (etcd unreachable?)`));
-    }, Math.max(100, Math.min(1_000, this.#options.leaseTtlMs / 10)));
+      if (Date.now() - this.#lastRenewal > deadlineMs) this.#depose(new NotLeaderError(`the leader lease was not renewed for ${Math.round(deadlineMs)} ms, five sixths of its ${ttlSeconds} s TTL (etcd unreachable?)`));
+    }, Math.max(50, Math.min(1_000, deadlineMs / 10)));
     const key = `${electionPrefix(this.#options.prefix)}${id}`;
     await lease.put(key).value(this.#options.address()).exec();
     const own = await this.#client.get(key).exec();
