@@ -73,6 +73,7 @@ export class AgentEndpoint {
     this.#held = new ReregisterHold(options.maxReregisterBytes, ctx.logger);
     this.#removal = new AgentRemoval(ctx, { reregisterTimeoutMs: options.reregisterTimeoutMs, detach: (agentId) => this.#detach(agentId) });
     // Every event names this master's term (issue 12): an agent ignores one from an older leader.
+    // A master without a registry has no terms (epoch 0): its events say nothing of it.
     const checked = agentOutgoing(ctx.logger);
     this.#endpoint = new Endpoint({
       path: '/api/v1/agent',
@@ -90,7 +91,7 @@ export class AgentEndpoint {
       onRejected: (error) => ctx.metrics.framesRejected.inc({ endpoint: 'agent', code: error.code }),
       onUnknown: () => ctx.metrics.unknownMessages.inc({ endpoint: 'agent' }),
       ...(options.connections && { connections: options.connections }),
-      outgoing: { ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }), prepare: (event) => checked(event.type === 'CHALLENGE' ? event : { ...event, epoch: this.#epoch }), maxSendBytes: AGENT_FRAME_LIMIT },
+      outgoing: { ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }), prepare: (event) => checked(event.type === 'CHALLENGE' || this.#epoch === 0 || 'epoch' in event ? event : { ...event, epoch: this.#epoch }), maxSendBytes: AGENT_FRAME_LIMIT },
       ...(options.authentication && { authentication: options.authentication }),
     });
   }

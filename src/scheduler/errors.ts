@@ -5,7 +5,7 @@ import { LifelineError, type ErrorCode } from '../protocol/index.js';
 /** The master's codes this release knows: a MasterError carries one as its `code`, any other as ERR_PROTOCOL. */
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'ERR_INVALID_ID', 'ERR_PROTOCOL', 'ERR_FRAME_TOO_LARGE', 'ERR_UNAUTHORIZED', 'ERR_ILLEGAL_STATE', 'ERR_NOT_SUBSCRIBED',
-  'ERR_PROTOCOL_VERSION',
+  'ERR_PROTOCOL_VERSION', 'ERR_UNAUTHENTICATED', 'ERR_CONNECTION', 'ERR_NOT_LEADER',
 ]);
 
 /** The master answered with `ERROR {code, message}` (and closed the connection). */

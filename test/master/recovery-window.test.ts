@@ -54,7 +54,8 @@ Window('a held KILL of a task the returning agent reports goes to that agent', a
   const task = { taskId: 't-old', name: 't', resources: { cpus: 1, mem: 1 }, command: { value: 'sleep 100' }, agentId };
   const back = await h.reregister(agentId, { frameworks: [{ id: 'fw-old', name: 'old', checkpoint: true }], tasks: [{ frameworkId: 'fw-old', executorId: 't-old', task, state: 'TASK_RUNNING' }] });
   await back.next('REREGISTERED');
-  assert.equal(await back.next('KILL_TASK'), { type: 'KILL_TASK', frameworkId: 'fw-old', taskId: 't-old' });
+  // With a registry the master has terms: the kill names this one (the registry's second start).
+  assert.equal(await back.next('KILL_TASK'), { type: 'KILL_TASK', frameworkId: 'fw-old', taskId: 't-old', epoch: 2 });
   assert.equal(scheduler.pending('UPDATE'), [], 'no TASK_LOST was made up');
 });
 
