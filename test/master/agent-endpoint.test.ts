@@ -7,36 +7,22 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readRegistryFile } from '../../src/master/registry-store-file.js';
 import type { MasterOptions } from '../../src/master/index.js';
-import { removeDir, tempDir, waitFor } from '../helpers.js';
-import { AGENT_INFO, agentStatus, Harness, launchOne, type AgentPeer, type SchedulerPeer } from './harness.js';
+import { waitFor } from '../helpers.js';
+import { AGENT_INFO, agentStatus, Harness, TestScope, launchOne, type AgentPeer, type SchedulerPeer } from './harness.js';
 
 interface Ctx {
-  harnesses: Harness[];
-  dirs: string[];
+  scope: TestScope;
 }
 
 const AgentEndpoint = suite<Ctx>('master/agent-endpoint: /api/v1/agent');
 
 AgentEndpoint.before.each((ctx) => {
-  ctx.harnesses = [];
-  ctx.dirs = [];
+  ctx.scope = new TestScope('ll-agent-endpoint-');
 });
-AgentEndpoint.after.each(async (ctx) => {
-  for (const h of ctx.harnesses) await h.stop();
-  for (const dir of ctx.dirs) removeDir(dir);
-});
+AgentEndpoint.after.each((ctx) => ctx.scope.close());
 
-async function master(ctx: Ctx, options: MasterOptions = {}): Promise<Harness> {
-  const h = new Harness();
-  ctx.harnesses.push(h);
-  return h.start(options);
-}
-
-function workDir(ctx: Ctx): string {
-  const dir = tempDir('ll-agent-endpoint-');
-  ctx.dirs.push(dir);
-  return dir;
-}
+const master = (ctx: Ctx, options: MasterOptions = {}): Promise<Harness> => ctx.scope.master(options);
+const workDir = (ctx: Ctx): string => ctx.scope.workDir();
 
 /** ERROR with this code and message, then the 1008 close of a refused call. */
 async function refused(peer: AgentPeer | SchedulerPeer, code: string, message: RegExp): Promise<void> {

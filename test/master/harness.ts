@@ -3,7 +3,7 @@
 import { newId, type AgentEvent, type SchedulerEvent } from '../../src/protocol/index.js';
 import { Master, type MasterOptions } from '../../src/master/index.js';
 import type { MasterState } from '../../src/master/index.js';
-import { getJson } from '../helpers.js';
+import { getJson, removeDir, tempDir } from '../helpers.js';
 import { Peer } from './peer.js';
 
 export type AgentPeer = Peer<typeof AgentEvent>;
@@ -72,6 +72,31 @@ export class Harness {
     peer.send({ type: 'SUBSCRIBE', frameworkInfo: { name: 'test', checkpoint: false, ...frameworkInfo } });
     const { frameworkId } = await peer.next('SUBSCRIBED');
     return { peer, frameworkId };
+  }
+}
+
+/** The masters and work dirs one test makes: all stopped and removed by close() (in after.each). */
+export class TestScope {
+  readonly #harnesses: Harness[] = [];
+  readonly #dirs: string[] = [];
+
+  constructor(readonly dirPrefix = 'll-master-') {}
+
+  async master(options: MasterOptions = {}): Promise<Harness> {
+    const h = new Harness();
+    this.#harnesses.push(h);
+    return h.start(options);
+  }
+
+  workDir(): string {
+    const dir = tempDir(this.dirPrefix);
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.#harnesses.splice(0)) await h.stop();
+    for (const dir of this.#dirs.splice(0)) removeDir(dir);
   }
 }
 

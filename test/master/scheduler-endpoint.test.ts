@@ -7,36 +7,22 @@ import * as assert from 'uvu/assert';
 import type { MasterOptions } from '../../src/master/index.js';
 import { readRegistryFile } from '../../src/master/registry-store-file.js';
 import { respond, Secret, type Credential } from '../../src/session/authentication.js';
-import { removeDir, tempDir, waitFor } from '../helpers.js';
-import { Harness, launchOne, type SchedulerPeer } from './harness.js';
+import { waitFor } from '../helpers.js';
+import { Harness, TestScope, launchOne, type SchedulerPeer } from './harness.js';
 
 interface Ctx {
-  harnesses: Harness[];
-  dirs: string[];
+  scope: TestScope;
 }
 
 const SchedulerEndpoint = suite<Ctx>('master/scheduler-endpoint: /api/v1/scheduler');
 
 SchedulerEndpoint.before.each((ctx) => {
-  ctx.harnesses = [];
-  ctx.dirs = [];
+  ctx.scope = new TestScope('ll-scheduler-endpoint-');
 });
-SchedulerEndpoint.after.each(async (ctx) => {
-  for (const h of ctx.harnesses) await h.stop();
-  for (const dir of ctx.dirs) removeDir(dir);
-});
+SchedulerEndpoint.after.each((ctx) => ctx.scope.close());
 
-async function master(ctx: Ctx, options: MasterOptions = {}): Promise<Harness> {
-  const h = new Harness();
-  ctx.harnesses.push(h);
-  return h.start(options);
-}
-
-function workDir(ctx: Ctx): string {
-  const dir = tempDir('ll-scheduler-endpoint-');
-  ctx.dirs.push(dir);
-  return dir;
-}
+const master = (ctx: Ctx, options: MasterOptions = {}): Promise<Harness> => ctx.scope.master(options);
+const workDir = (ctx: Ctx): string => ctx.scope.workDir();
 
 async function refused(peer: SchedulerPeer, code: string, message: RegExp): Promise<void> {
   const error = await peer.next('ERROR');
