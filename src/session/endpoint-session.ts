@@ -54,6 +54,8 @@ export class EndpointSession<Event extends object> {
   challenge: Uint8Array | undefined;
   /** Whether the first registration frame's authentication has been judged (later REREGISTER parts are not). */
   authenticationJudged = false;
+  /** Counts a call refused by guarded() (the endpoint's rejected-frames metric). */
+  onRefused: ((error: LifelineError) => void) | undefined;
 
   constructor(transport: Transport, remote: string, logger: (id: number) => Logger, outgoing?: Outgoing<Event>) {
     this.#outgoing = outgoing;
@@ -135,6 +137,7 @@ export class EndpointSession<Event extends object> {
     } catch (error) {
       if (error instanceof LifelineError) {
         this.log[error.code === 'ERR_UNAUTHORIZED' ? 'warn' : 'info']({ err: { code: error.code, message: error.message }, peer: this.#peerId, principal: this.principal, call }, 'refused call');
+        this.onRefused?.(error);
         this.reject(error);
       } else {
         this.log.error({ err: error, peer: this.#peerId, call }, 'handler failed');

@@ -161,6 +161,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
       },
     });
     session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }), this.#options.outgoing);
+    session.onRefused = (error) => this.#options.onRejected(error);
     this.#sessions.add(session);
     log().debug('connected');
     this.#options.onConnect?.(session);
@@ -205,19 +206,8 @@ export class Endpoint<S extends CallSchema, Event extends object> {
       this.#refuse(session, refusal);
       return;
     }
-    try {
-      this.#options.onCall(session, call, bytes.length);
-    } catch (error) {
-      // A failing handler must not take the process down; the connection it served is closed.
-      if (error instanceof LifelineError) {
-        const level = error.code === 'ERR_UNAUTHORIZED' ? 'warn' : 'info';
-        session.log[level]({ err: { code: error.code, message: error.message }, peer: session.peerId, principal: session.principal, call: call.type }, 'refused call');
-        this.#refuse(session, error);
-      } else {
-        session.log.error({ err: error, peer: session.peerId, call: call.type }, 'handler failed');
-        session.reject(new LifelineError('ERR_ILLEGAL_STATE', `failed to handle ${call.type}: ${(error as Error)?.message ?? error}`), 1011);
-      }
-    }
+    // A failing handler must not take the process down; the connection it served is closed.
+    session.guarded(call.type, () => this.#options.onCall(session, call, bytes.length));
   }
 
   /** AUTHENTICATE: a fresh challenge for this connection (one per connection, before registering). */
