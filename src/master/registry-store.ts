@@ -130,7 +130,8 @@ export class MemoryRegistryStore implements RegistryStore {
 export class Registrar {
   readonly #store: RegistryStore;
   #pending: Array<{ op: RegistryOp; resolve: () => void; reject: (error: unknown) => void }> = [];
-  #writing = false;
+  /** The write loop under way (undefined: none): it runs until nothing is pending. */
+  #writing: Promise<void> | undefined;
   #fenced: Error | undefined;
   #writes = 0;
 
@@ -152,17 +153,16 @@ export class Registrar {
     if (!this.#store.durable) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#pending.push({ op, resolve, reject });
-      if (!this.#writing) void this.#flush();
+      this.#writing ??= this.#flush();
     });
   }
 
   /** Resolves once every op recorded so far is written (or has failed): a stopping master waits for it. */
   async idle(): Promise<void> {
-    while (this.#writing || this.#pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.#writing;
   }
 
   async #flush(): Promise<void> {
-    this.#writing = true;
     while (this.#pending.length > 0) {
       const batch = this.#pending;
       this.#pending = [];
@@ -179,6 +179,7 @@ export class Registrar {
         }
       }
     }
-    this.#writing = false;
+    // In the same turn as the last look at #pending: an op recorded from here on starts a new loop.
+    this.#writing = undefined;
   }
 }

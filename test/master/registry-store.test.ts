@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FileRegistryStore } from '../../src/master/registry-store-file.js';
 import { applyOps, emptySnapshot, NotLeaderError, Registrar, type RegistryOp, type RegistryStore, type RegistrySnapshot } from '../../src/master/registry-store.js';
-import { removeDir, tempDir } from '../helpers.js';
+import { removeDir, tempDir, withTimeout } from '../helpers.js';
 
 const store = suite<{ dir: string }>('master/registry-store: the durable registry');
 store.before.each((ctx) => {
@@ -68,6 +68,28 @@ store('the registrar batches records made while a write is under way, and stops 
   await registrar.record({ op: 'admit', agent: agent('a4') }).then(() => assert.unreachable(), (error) => assert.instance(error, NotLeaderError));
   await registrar.record({ op: 'admit', agent: agent('a5') }).then(() => assert.unreachable(), (error) => assert.instance(error, NotLeaderError));
   assert.is(batches.length, 3, 'nothing is written after the fence');
+});
+
+store('idle() waits for the writes under way; an op recorded as a write settles is written too', async () => {
+  const written: string[] = [];
+  const fake: RegistryStore = {
+    kind: 'file',
+    durable: true,
+    load: async (): Promise<RegistrySnapshot> => emptySnapshot(1),
+    apply: async (ops) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const op of ops) if (op.op === 'admit') written.push(op.agent.id);
+    },
+    close: async () => {},
+  };
+  const registrar = new Registrar(fake);
+  // Recorded from the first op's settlement, as an admission's follow-up write is.
+  const chained = registrar.record({ op: 'admit', agent: agent('a1') }).then(() => registrar.record({ op: 'admit', agent: agent('a2') }));
+  await registrar.idle();
+  assert.equal(written, ['a1'], 'idle() waited for the write under way');
+  await withTimeout(chained, 2_000, 'the op recorded as the first settled');
+  await registrar.idle();
+  assert.equal(written, ['a1', 'a2']);
 });
 
 store.run();
