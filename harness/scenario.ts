@@ -290,11 +290,13 @@ export class Scenario {
   }
 
   /** Starts an agent on the work dir (again); waits until its /state says RUNNING unless told not to. */
-  async startAgent(extraFlags: string[] = [], { waitRunning = true, cli = CLI }: { waitRunning?: boolean; cli?: string } = {}): Promise<Proc> {
-    // `cli`: the CLI main.js to run it from (an old release's fixture, for upgrade tests).
+  async startAgent(extraFlags: string[] = [], { waitRunning = true, cli = CLI, nodeArgs = [] }: { waitRunning?: boolean; cli?: string; nodeArgs?: string[] } = {}): Promise<Proc> {
+    // `cli`: the CLI main.js to run it from (an old release's fixture, for upgrade tests);
+    // `nodeArgs`: options for node itself (a bench's --cpu-prof).
     const agent = new Proc(
       process.execPath,
       [
+        ...nodeArgs,
         cli,
         'agent',
         `--master=${this.masterAddress}`,

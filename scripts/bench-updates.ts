@@ -9,7 +9,9 @@
 // acknowledges every update through the master). Rounds alternate between the two agents; between
 // rounds the agent's backlog to the framework is drained so that one round does not load the next.
 //
-//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--quick]
+//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--profile=DIR] [--quick]
+//
+// --profile=DIR runs the agents and executors under `node --cpu-prof`, their profiles in DIR/<mode>-<n>-<who>/.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,10 +82,12 @@ class Stage {
     return this.#scenario!;
   }
 
-  async start(config: UpdatesExecutorConfig): Promise<void> {
+  async start(config: UpdatesExecutorConfig, profileDir: string | undefined): Promise<void> {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
-    await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`]);
+    const profile = (who: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : []);
+    await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: profile('agent') });
+    const executorNode = [process.execPath, ...profile('executors')].join(' ');
     const framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true });
     const tasks: NewTaskInfo[] = [];
     for (let i = 0; i < this.n; i++) {
@@ -92,7 +96,7 @@ class Stage {
         taskId: `t-${i}`,
         name: `updates ${i}`,
         resources: { cpus: 0.1, mem: 16 },
-        executor: { executorId, frameworkId: framework.frameworkId, command: { value: `${process.execPath} ${EXECUTOR_SCRIPT} ${this.control}` } },
+        executor: { executorId, frameworkId: framework.frameworkId, command: { value: `${executorNode} ${EXECUTOR_SCRIPT} ${this.control}` } },
       });
     }
     await framework.launch(tasks, 30_000);
@@ -220,6 +224,7 @@ async function main(): Promise<number> {
     rounds: 3,
     warmup: 64,
     window: 32,
+    profile: '',
     quick: false,
   });
   if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
@@ -243,7 +248,7 @@ async function main(): Promise<number> {
   for (const n of counts) {
     const stages = modes.map((mode) => new Stage(mode, n));
     try {
-      for (const stage of stages) await stage.start(config);
+      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined);
       for (const stage of stages) await stage.waitReady();
       for (let round = 1; round <= flags.rounds; round++) {
         // Alternate which agent goes first, so that a drift in the machine's load hits both.

@@ -2,6 +2,7 @@
 // `outbox.log` on the executor side, each record framed as record-frame.ts says. A crash
 // mid-append can only leave a torn tail, which the reader drops without error; damage anywhere
 // else is corruption. Durability is the caller's call (`sync()`); GroupCommitter batches it.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
@@ -103,16 +104,18 @@ export class RecordLog {
     return this.appendEncoded(bytes);
   }
 
-  /** Appends bytes made by `encodeRecords()` with one write (used by GroupCommitter). */
+  /**
+   * Appends bytes made by `encodeRecords()` with one write (used by GroupCommitter). The write is
+   * a synchronous `write(2)` into the page cache, in its turn of the log's queue: a round trip
+   * through libuv's thread pool costs two thread wake-ups, which on a loaded node cost more CPU
+   * than the copy (bench-updates, docs/benchmarks.md). Only `sync()` waits for the disk.
+   */
   appendEncoded(bytes: Uint8Array): Promise<void> {
     return this.#enqueue('append to', async () => {
       if (bytes.length === 0) return;
       try {
         let written = 0;
-        while (written < bytes.length) {
-          const { bytesWritten } = await this.#handle.write(bytes, written, bytes.length - written, null);
-          written += bytesWritten;
-        }
+        while (written < bytes.length) written += fs.writeSync(this.#handle.fd, bytes, written, bytes.length - written, null);
         this.#size += bytes.length;
       } catch (error) {
         // Take back a partial append so that later readers see the log as it was, not a torn record.
