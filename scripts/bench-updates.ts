@@ -71,6 +71,7 @@ class Stage {
   readonly rounds: Round[] = [];
   #scenario: Scenario | undefined;
   #executorPids: number[] = [];
+  #profiling = false;
 
   constructor(mode: Mode, n: number) {
     this.mode = mode;
@@ -85,6 +86,7 @@ class Stage {
   async start(config: UpdatesExecutorConfig, profileDir: string | undefined): Promise<void> {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
+    this.#profiling = profileDir !== undefined;
     const profile = (who: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : []);
     await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: profile('agent') });
     const executorNode = [process.execPath, ...profile('executors')].join(' ');
@@ -177,6 +179,13 @@ class Stage {
   }
 
   async cleanup(): Promise<void> {
+    // The scenario's cleanup kills the agent with SIGKILL, and --cpu-prof writes a profile only on
+    // an orderly exit: a profiled agent is stopped with SIGTERM first.
+    const agent = this.#scenario?.agent;
+    if (this.#profiling && agent && !agent.exit) {
+      agent.child.kill('SIGTERM');
+      await agent.waitForExit(15_000).catch(() => {});
+    }
     await this.#scenario?.cleanup();
     removeDir(this.control);
   }
