@@ -405,8 +405,23 @@ function frame(opcode: number, payload: Uint8Array): Buffer {
     out.writeUInt32BE(length >>> 0, 6);
   }
   const mask = out.subarray(headerLength, headerLength + 4);
-  randomFillSync(mask);
+  nextMask(mask);
   const start = headerLength + 4;
   for (let i = 0; i < length; i++) out[start + i] = payload[i]! ^ mask[i & 3]!;
   return out;
+}
+
+/** Random bytes drawn a block at a time: one `randomFillSync` per frame cost more than the frame's masking. */
+const MASK_POOL_BYTES = 4096;
+const maskPool = Buffer.allocUnsafe(MASK_POOL_BYTES);
+let maskPoolOffset = MASK_POOL_BYTES;
+
+/** Fills `mask` (4 bytes) with the next fresh random bytes; none is used twice (RFC 6455 §5.3). */
+function nextMask(mask: Buffer): void {
+  if (maskPoolOffset + 4 > MASK_POOL_BYTES) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  maskPool.copy(mask, 0, maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
 }

@@ -66,6 +66,8 @@ export interface ClientFrame {
   fin: boolean;
   opcode: number;
   masked: boolean;
+  /** The masking key (empty when unmasked). */
+  mask: Buffer;
   /** Unmasked. */
   payload: Buffer;
 }
@@ -93,7 +95,8 @@ export function parseClientFrames(bytes: Buffer): { frames: ClientFrame[]; rest:
     if (bytes.length - at < offset + length) break;
     const payload = Buffer.from(bytes.subarray(at + offset, at + offset + length));
     if (masked) for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ bytes[maskAt + (i & 3)]!;
-    frames.push({ fin: (bytes[at]! & 0x80) !== 0, opcode: bytes[at]! & 0x0f, masked, payload });
+    const mask = masked ? Buffer.from(bytes.subarray(maskAt, maskAt + 4)) : Buffer.alloc(0);
+    frames.push({ fin: (bytes[at]! & 0x80) !== 0, opcode: bytes[at]! & 0x0f, masked, mask, payload });
     at += offset + length;
   }
   return { frames, rest: bytes.subarray(at) };

@@ -124,6 +124,21 @@ Ws('reassembles a fragmented message and answers pings', async (context) => {
   assert.is(seen.messages[0]!.toString(), 'hello fragmented world');
 });
 
+Ws('every frame has its own random mask, also past a refill of the pool the masks are drawn from', async (context) => {
+  const { ws, seen, peer } = await rawClient(context);
+  await waitFor(() => seen.open, { message: 'open' });
+  // 1,024 masks per 4 KiB block: 2,500 frames draw from three blocks.
+  const count = 2_500;
+  for (let i = 0; i < count; i++) assert.ok(ws.send(Buffer.from(`message ${i}`)));
+  await waitFor(() => peer.frames.frames.length >= count, { message: `${count} frames at the server` });
+  const { frames } = peer.frames;
+  frames.slice(0, count).forEach((frame, i) => assert.is(frame.payload.toString(), `message ${i}`));
+  const masks = new Set(frames.slice(0, count).map((frame) => frame.mask.toString('hex')));
+  // Random 32-bit keys: a collision or two among 2,500 is possible (p ≈ 0.07 %), a repeated block is not.
+  assert.ok(masks.size >= count - 2, `${masks.size} distinct masks in ${count} frames`);
+  ws.terminate();
+});
+
 Ws('closes with a handshake: the server sees our code and reason, we see its answer', async (context) => {
   const socketPath = await wsServer(context);
   const { ws, seen } = client(context, socketPath);
