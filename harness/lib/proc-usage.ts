@@ -59,3 +59,30 @@ export function smapsRollup(pid: number): { privateMiB: number; pssMiB: number; 
   const mib = kibFields(`/proc/${pid}/smaps_rollup`, ['Private_Clean', 'Private_Dirty', 'Pss', 'Rss']);
   return mib && { privateMiB: mib.Private_Clean + mib.Private_Dirty, pssMiB: mib.Pss, rssMiB: mib.Rss };
 }
+
+/**
+ * Context switches of `pid` so far, summed over its threads (`/proc/<pid>/task/<tid>/status`):
+ * `voluntary` counts the times a thread blocked and was woken (epoll, the thread pool), which on a
+ * VM costs far more CPU than the work of a small batch; undefined once the process is gone.
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } | undefined {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue; // a thread that ended between the listing and the read
+    }
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}
