@@ -36,6 +36,75 @@ export function compactRecords(records: readonly LogRecord[], keepAcked = KEEP_A
   return kept;
 }
 
+/**
+ * What a compaction of a log would keep, tracked as its one writer appends (the executor's outbox):
+ * compacting then writes these records instead of reading the whole log back. Reading, checking and
+ * decoding a MiB of records in every executor, in step, was what stalled bench-updates' rounds. The
+ * same rule as compactRecords: the last `keepAcked` acknowledged updates (in the order they were
+ * appended) with their ACKs, then every unacknowledged update, in order; an ACK of an uuid it does
+ * not hold, or a second UPDATE of one it holds, changes nothing. (It forgets acknowledged uuids
+ * past keepAcked, so an UPDATE of such a uuid would count as new; the outbox writes an update again
+ * only while it is unacknowledged, after a failed write.)
+ */
+export class KeptRecords {
+  readonly #keepAcked: number;
+  #seq = 0;
+  /** Updates not acknowledged yet, in the order appended. */
+  readonly #unacked = new Map<string, { record: LogRecord; seq: number }>();
+  /** The latest acknowledged updates (at most keepAcked), by uuid. */
+  readonly #acked = new Map<string, { record: LogRecord; seq: number }>();
+
+  constructor(keepAcked = KEEP_ACKED) {
+    this.#keepAcked = keepAcked;
+  }
+
+  /** Starts from a log's existing records (what compactRecords would keep of them). */
+  static of(records: readonly LogRecord[], keepAcked = KEEP_ACKED): KeptRecords {
+    const kept = new KeptRecords(keepAcked);
+    for (const record of compactRecords(records, keepAcked)) {
+      if (record.kind === 'UPDATE') kept.update(record);
+      else kept.ack(record.uuid);
+    }
+    return kept;
+  }
+
+  /** An UPDATE record appended (durably) to the log. */
+  update(record: LogRecord & { kind: 'UPDATE' }): void {
+    const uuid = record.status.uuid;
+    if (this.#unacked.has(uuid) || this.#acked.has(uuid)) return;
+    this.#unacked.set(uuid, { record, seq: this.#seq++ });
+  }
+
+  /** `uuid` was acknowledged. */
+  ack(uuid: string): void {
+    const entry = this.#unacked.get(uuid);
+    if (!entry) return;
+    this.#unacked.delete(uuid);
+    this.#acked.set(uuid, entry);
+    if (this.#acked.size <= this.#keepAcked) return;
+    // The oldest acknowledged update goes (ACKs may come out of order: by seq, not by arrival).
+    let oldest: string | undefined;
+    let oldestSeq = Number.POSITIVE_INFINITY;
+    for (const [key, value] of this.#acked) {
+      if (value.seq < oldestSeq) {
+        oldestSeq = value.seq;
+        oldest = key;
+      }
+    }
+    this.#acked.delete(oldest!);
+  }
+
+  /** The records of the compacted log, in order. */
+  records(): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (const { record } of [...this.#acked.values()].sort((a, b) => a.seq - b.seq)) {
+      out.push(record, { kind: 'ACK', uuid: (record as LogRecord & { kind: 'UPDATE' }).status.uuid });
+    }
+    for (const { record } of this.#unacked.values()) out.push(record);
+    return out;
+  }
+}
+
 export interface CompactionResult {
   bytesBefore: number;
   bytesAfter: number;
@@ -51,4 +120,14 @@ export async function compactLog(file: string, keepAcked = KEEP_ACKED): Promise<
   const bytes = encodeRecords(compactRecords(contents.records, keepAcked));
   await writeFileAtomic(file, bytes);
   return { bytesBefore: contents.size, bytesAfter: bytes.length };
+}
+
+/**
+ * Rewrites the log at `file` (`bytesBefore` long) as `kept` says, without reading it: for its one
+ * writer, whose KeptRecords saw every record. The same atomic replacement as compactLog.
+ */
+export async function compactLogFrom(file: string, bytesBefore: number, kept: KeptRecords): Promise<CompactionResult> {
+  const bytes = encodeRecords(kept.records());
+  await writeFileAtomic(file, bytes);
+  return { bytesBefore, bytesAfter: bytes.length };
 }

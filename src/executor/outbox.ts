@@ -13,8 +13,9 @@ import fsp from 'node:fs/promises';
 import type { TaskStatus } from '../protocol/common.js';
 import { LifelineError } from '../protocol/errors.js';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
-import { compactLog, COMPACT_AT_BYTES } from '../checkpoint/compaction.js';
+import { compactLogFrom, COMPACT_AT_BYTES, KeptRecords } from '../checkpoint/compaction.js';
 import { GroupCommitter, RecordLog, encodeRecords, readRecordLog, repairRecordLog, type GroupCommitStats } from '../checkpoint/record-log.js';
+import type { LogRecord } from '../checkpoint/records.js';
 
 /**
  * OPENING → OPEN ⇄ FAILING (a write failed: waiting to reopen) → CLOSED; OPEN ⇄ COMPACTING (the log
@@ -77,6 +78,8 @@ export class Outbox {
   #compacting: Promise<void> | undefined;
   /** After a compaction: the size at which to compact again (it must have grown by compactAtBytes). */
   #retryCompactAt: number | undefined;
+  /** What a compaction keeps, tracked as updates become durable and ACKs arrive (no read-back). */
+  #kept = new KeptRecords();
   #acks: string[] = [];
   #ackFlush: NodeJS.Immediate | undefined;
   #ackWrites: Promise<void> = Promise.resolve();
@@ -90,11 +93,12 @@ export class Outbox {
     this.#opened = Promise.resolve(options.after)
       .then(() => openLog(file))
       .then(
-      (log) => {
+      ({ log, records }) => {
         if (this.#machine.is('CLOSED')) {
           void log.close();
           return undefined;
         }
+        this.#kept = KeptRecords.of(records);
         this.#log = log;
         this.#machine.transition('OPEN');
         return log;
@@ -163,6 +167,7 @@ export class Outbox {
   /** Appends `{kind: 'ACK', uuid}` soon, with the other ACKs of this turn, without a sync of its own. */
   appendAck(uuid: string): void {
     if (this.#machine.is('CLOSED', 'BROKEN')) return;
+    this.#kept.ack(uuid);
     this.#acks.push(uuid);
     this.#ackFlush ??= setImmediate(() => this.#flushAcks());
   }
@@ -203,10 +208,12 @@ export class Outbox {
   }
 
   #write(log: RecordLog, items: Waiting[]): void {
-    this.#committer.append(log, items.map((item) => ({ kind: 'UPDATE' as const, status: item.status }))).then(
+    const records = items.map((item) => ({ kind: 'UPDATE' as const, status: item.status }));
+    this.#committer.append(log, records).then(
       () => {
         this.#episode = false;
         this.#retryDelayMs = this.#options.retryMinMs ?? OUTBOX_RETRY_MIN_MS;
+        for (const record of records) this.#kept.update(record);
         for (const item of items) {
           const index = this.#waiting.indexOf(item);
           if (index !== -1) this.#waiting.splice(index, 1);
@@ -253,7 +260,9 @@ export class Outbox {
       await this.#committer.idle();
       await log.close().catch(() => {});
       try {
-        const { bytesAfter } = await compactLog(this.path);
+        // Written from what the outbox knows, not read back: it is the log's one writer, and
+        // nothing is waiting, so every update it holds is durable (see KeptRecords).
+        const { bytesAfter } = await compactLogFrom(this.path, log.size, this.#kept);
         this.#compactions += 1;
         // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
         this.#retryCompactAt = bytesAfter + (this.#options.compactAtBytes ?? COMPACT_AT_BYTES);
@@ -350,16 +359,18 @@ async function cutBack(file: string, length: number): Promise<void> {
  * Opens the log for appending. A log left by an earlier writer that ends in a torn (or damaged)
  * record is cut back to its intact records first, so that what we append stays readable.
  */
-async function openLog(file: string): Promise<RecordLog> {
+async function openLog(file: string): Promise<{ log: RecordLog; records: readonly LogRecord[] }> {
   let size = 0;
   try {
     size = (await fsp.stat(file)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  let records: readonly LogRecord[] = [];
   if (size > 0) {
-    const { validBytes } = await readRecordLog(file, { strict: false });
-    if (validBytes < size) await repairRecordLog(file, validBytes);
+    const contents = await readRecordLog(file, { strict: false });
+    records = contents.records;
+    if (contents.validBytes < size) await repairRecordLog(file, contents.validBytes);
   }
-  return RecordLog.open(file);
+  return { log: await RecordLog.open(file), records };
 }
