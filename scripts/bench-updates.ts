@@ -9,9 +9,12 @@
 // acknowledges every update through the master). Rounds alternate between the two agents; between
 // rounds the agent's backlog to the framework is drained so that one round does not load the next.
 //
-//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--warmup=3000] [--profile=DIR] [--quick]
+//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--warmup=3000] [--profile=DIR] [--node-args='…'] [--quick]
 //
 // --profile=DIR runs the agents and executors under `node --cpu-prof`, their profiles in DIR/<mode>-<n>-<who>/.
+// --node-args='…' adds node options to the agents and executors: `--perf-basic-prof` names the JIT's
+// code for a system-wide `perf record -a -g` taken during a round (how docs/benchmarks.md's
+// breakdown was made), `--trace-opt --trace-deopt` shows what V8 is still compiling.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +31,14 @@ import type { NewTaskInfo } from '../src/scheduler/index.js';
 const EXECUTOR_SCRIPT = fileURLToPath(new URL('./updates-executor.js', import.meta.url));
 
 type Mode = 'batched' | 'unbatched';
+
+/**
+ * Up to this many more warm-up updates per executor (random): a log is compacted every 1 MiB,
+ * about 2,500 updates of this bench in the agent's task.updates and 5,000 in an outbox, and with
+ * every executor in step all of them compacted in the same round (the agent spent 4.5 s of CPU on
+ * 100 compactions in one 5 s round, and the round's rate fell to a fifth).
+ */
+const WARMUP_SPREAD = 5_000;
 const MODES: readonly Mode[] = ['batched', 'unbatched'];
 
 /**
@@ -57,6 +68,8 @@ interface Round {
   wakeups: { agent: number; executors: number };
   /** Share of the machine's CPU time the hypervisor took (steal, /proc/stat) during the round. */
   steal: number;
+  /** Logs compacted during the round (a compaction renames a new file over the log: its inode changes). */
+  compactions: { agent: number; executors: number };
 }
 
 interface Cpu {
@@ -87,11 +100,11 @@ class Stage {
     return this.#scenario!;
   }
 
-  async start(config: UpdatesExecutorConfig, profileDir: string | undefined): Promise<void> {
+  async start(config: UpdatesExecutorConfig, profileDir: string | undefined, nodeArgs: readonly string[]): Promise<void> {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
     this.#profiling = profileDir !== undefined;
-    const profile = (who: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : []);
+    const profile = (who: string) => [...nodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : [])];
     await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: profile('agent') });
     const executorNode = [process.execPath, ...profile('executors')].join(' ');
     const framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true });
@@ -161,6 +174,7 @@ class Stage {
   /** Starts round `round`, waits for every executor's result and for the framework to catch up. */
   async runRound(round: number, seconds: number): Promise<Round> {
     this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
+    const logsBefore = logInodes(this.scenario.workDir);
     const before = this.#cpu();
     const wakeupsBefore = this.#wakeups();
     const stealBefore = machineTimes();
@@ -177,6 +191,12 @@ class Stage {
     const after = this.#cpu();
     const wakeupsAfter = this.#wakeups();
     const stealAfter = machineTimes();
+    const logsAfter = logInodes(this.scenario.workDir);
+    const compactions = { agent: 0, executors: 0 };
+    for (const [file, inode] of logsAfter) {
+      const earlier = logsBefore.get(file);
+      if (earlier !== undefined && earlier !== inode) compactions[file.endsWith('outbox.log') ? 'executors' : 'agent'] += 1;
+    }
     const steal = (stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total);
     const wakeups = { agent: wakeupsAfter.agent - wakeupsBefore.agent, executors: Stage.survivorsDelta(wakeupsBefore.perExecutor, wakeupsAfter.perExecutor) };
     const cpu: Cpu = { agent: after.agent - before.agent, executors: Stage.survivorsDelta(before.perExecutor, after.perExecutor), master: after.master - before.master, framework: after.framework - before.framework };
@@ -192,7 +212,7 @@ class Stage {
     const drainMs = Date.now() - ended;
     const acknowledged = results.reduce((sum, r) => sum + r.acknowledged, 0);
     const wallMs = Math.max(...results.map((r) => r.lastAck)) - Math.min(...results.map((r) => r.firstSend));
-    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, wakeups, steal };
+    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, wakeups, steal, compactions };
     this.rounds.push(result);
     return result;
   }
@@ -237,6 +257,32 @@ interface Figures {
   maxSteal: number;
 }
 
+/** The inode of every task.updates and outbox.log under `dir`, by path. */
+function logInodes(dir: string): Map<string, number> {
+  const inodes = new Map<string, number>();
+  const walk = (at: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(at, { withFileTypes: true });
+    } catch {
+      return; // removed meanwhile (a run that ended)
+    }
+    for (const entry of entries) {
+      const full = path.join(at, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name === 'task.updates' || entry.name === 'outbox.log') {
+        try {
+          inodes.set(full, fs.statSync(full).ino);
+        } catch {
+          // being renamed over right now: counted at the next reading
+        }
+      }
+    }
+  };
+  walk(dir);
+  return inodes;
+}
+
 /** The machine's CPU time so far in clock ticks (/proc/stat, all CPUs): stolen by the hypervisor, and in all. */
 function machineTimes(): { steal: number; total: number } {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -277,6 +323,7 @@ async function main(): Promise<number> {
     warmup: 3000,
     window: 32,
     profile: '',
+    node_args: '',
     quick: false,
   });
   if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
@@ -289,7 +336,7 @@ async function main(): Promise<number> {
   }
   // The agents and executors log at warn: a debug line per update would be the bottleneck.
   process.env.LIFELINE_LOG_LEVEL ??= 'warn';
-  const config: UpdatesExecutorConfig = { warmup: flags.warmup, window: flags.window, rounds: flags.rounds };
+  const config: UpdatesExecutorConfig = { warmup: flags.warmup, warmupSpread: flags.quick ? 0 : WARMUP_SPREAD, window: flags.window, rounds: flags.rounds };
   process.stdout.write(
     `bench-updates: ${counts.join(', ')} executors, ${flags.rounds} round(s) of ${flags.seconds} s per agent, window ${flags.window}, ` +
       `warm-up ${flags.warmup} updates per executor, work dirs in ${os.tmpdir()}\n`,
@@ -301,14 +348,15 @@ async function main(): Promise<number> {
   for (const n of counts) {
     const stages = modes.map((mode) => new Stage(mode, n));
     try {
-      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined);
+      const nodeArgs = flags.node_args.split(/\s+/).filter(Boolean);
+      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs);
       for (const stage of stages) await stage.waitReady();
       for (let round = 1; round <= flags.rounds; round++) {
         // Alternate which agent goes first, so that a drift in the machine's load hits both.
         const order = round % 2 === 1 ? stages : [...stages].reverse();
         for (const stage of order) {
           const r = await stage.runRound(round, flags.seconds);
-          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)}, executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)}\n`);
+          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)}, executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log\n`);
         }
       }
     } finally {

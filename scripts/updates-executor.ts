@@ -17,6 +17,12 @@ import { ExecutorDriver } from '../src/executor/index.js';
 export interface UpdatesExecutorConfig {
   /** Updates sent (and awaited) before `ready-<executorId>`: JIT, connections and files warm. */
   warmup: number;
+  /**
+   * Each executor adds a random count in [0, warmupSpread) to its warm-up, so that the executors'
+   * and the agent's log compactions (every 1 MiB of a log) are spread over the rounds as on a real
+   * node, instead of all falling into the same round.
+   */
+  warmupSpread: number;
   /** Largest number of unacknowledged updates (DESIGN §10: 32). */
   window: number;
   /** Measured rounds, each started by its own `start-<r>` file. */
@@ -117,7 +123,7 @@ function pipeline(driver: ExecutorDriver, taskId: string, window: number, count:
 
 async function run(driver: ExecutorDriver, taskId: string): Promise<void> {
   await driver.update({ taskId, state: 'TASK_RUNNING' });
-  await pipeline(driver, taskId, config.window, config.warmup, Number.POSITIVE_INFINITY);
+  await pipeline(driver, taskId, config.window, config.warmup + Math.floor(Math.random() * config.warmupSpread), Number.POSITIVE_INFINITY);
   fs.writeFileSync(path.join(control!, `ready-${executorId}`), '');
   for (let round = 1; round <= config.rounds; round++) {
     const { deadline } = await waitForStart(round);
