@@ -503,4 +503,35 @@ writer('compacts a task.updates that grew past compactAtBytes: its size stays bo
   assert.not.ok(listTree(dir).some((line) => line.includes('.tmp-')), 'no temp file left');
 });
 
+writer('compacts a task.updates it opened with history in it (read once, then tracked), and across a restart of the writer', async () => {
+  const uuidOf = (record: LogRecord) => (record as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid;
+  const ref = taskRef('t1');
+  const file = taskUpdatesPath(dir, ref);
+  let last: LogRecord | undefined;
+  let largest = 0;
+  const unacked: LogRecord[] = [];
+  for (const [round, count] of [[0, 300], [1, 1_500]] as const) {
+    // The second writer finds the first one's records: its first compaction reads the file.
+    const checkpointer = new Checkpointer({ workDir: dir, compactAtBytes: 16 * 1024 });
+    checkpointers.push(checkpointer);
+    if (round === 0) await prepare(checkpointer, ['t1']);
+    for (let i = 0; i < count; i++) {
+      last = update('t1');
+      await checkpointer.appendRecords([{ ref, record: last }]);
+      await checkpointer.appendRecords([{ ref, record: { kind: 'ACK', uuid: uuidOf(last) } }]);
+      largest = Math.max(largest, fs.statSync(file).size);
+    }
+    const pending = update('t1');
+    unacked.push(pending);
+    await checkpointer.appendRecords([{ ref, record: pending }]);
+    if (round === 1) assert.ok(checkpointer.stats.compactions >= 5, `${checkpointer.stats.compactions} compactions by the second writer`);
+    await checkpointer.close();
+  }
+  assert.ok(largest < 32 * 1024, `task.updates stayed small: largest ${largest} bytes`);
+  const task = (await recoverState(dir, { strict: true, bootId: 'any' })).frameworks[0]!.executors[0]!.runs[0]!.tasks[0]!;
+  const acked = new Set(task.acks);
+  assert.ok(acked.has(uuidOf(last!)), 'the latest acknowledged update is kept, acknowledged');
+  assert.equal(task.updates.filter((u) => !acked.has(u.uuid)).map((u) => u.uuid), unacked.map(uuidOf), 'every unacknowledged update, in order, the first writer\'s too');
+});
+
 writer.run();
