@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { ProtocolError, show } from './errors.js';
 import { decodeWithBudget } from './msgpack.js';
 import { rejectUnknownType } from './tolerant.js';
+import { variantIndex } from './variant-index.js';
 
 export { decode, encode, toBuffer } from './msgpack.js';
 
@@ -31,42 +32,18 @@ export function validate<S extends v.GenericSchema>(schema: S, value: unknown, w
   throw new ProtocolError(describeIssue(value, result.issues[0], what));
 }
 
-/** The option of each literal discriminator, per variant schema; null: not a flat variant of literals. */
-const optionsByVariant = new WeakMap<object, ReadonlyMap<unknown, v.GenericSchema> | null>();
-
 /**
- * For a `v.variant(key, [...])` whose options are objects each with a literal `key`, the one option
- * `value` selects; undefined otherwise (the variant itself is parsed). A variant finds its option by
- * running every option's discriminator in turn, and each miss builds a valibot issue with its
- * message: most of the CPU of checking a small frame, measured in the executors of bench-updates.
- * With distinct literals the variant parses the same option, so the output and issues are the same.
+ * For a `v.variant(key, [...])` whose options are objects each with a literal `key`
+ * (variant-index.ts), the one option `value` selects; undefined otherwise (the variant itself is
+ * parsed). A variant finds its option by running every option's discriminator in turn, and each
+ * miss builds a valibot issue with its message: most of the CPU of checking a small frame, measured
+ * in the executors of bench-updates. With distinct literals the variant parses the same option, so
+ * the output and issues are the same. @internal Exported for its equivalence test.
  */
-/** @internal Exported for its equivalence test. */
 export function variantOption(schema: v.GenericSchema, value: unknown): v.GenericSchema | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  let options = optionsByVariant.get(schema);
-  if (options === undefined) {
-    options = literalOptions(schema);
-    optionsByVariant.set(schema, options);
-  }
-  if (options === null) return undefined;
-  const variant = schema as unknown as { key: string };
-  return options.get((value as Record<string, unknown>)[variant.key]);
-}
-
-const OBJECT_TYPES = new Set(['object', 'loose_object', 'strict_object', 'object_with_rest']);
-
-function literalOptions(schema: v.GenericSchema): ReadonlyMap<unknown, v.GenericSchema> | null {
-  const variant = schema as unknown as { type: string; key?: unknown; options?: unknown };
-  if (variant.type !== 'variant' || typeof variant.key !== 'string' || !Array.isArray(variant.options)) return null;
-  const byLiteral = new Map<unknown, v.GenericSchema>();
-  for (const option of variant.options as Array<{ type?: string; entries?: Record<string, { type?: string; literal?: unknown }> }>) {
-    const discriminator = OBJECT_TYPES.has(option.type ?? '') ? option.entries?.[variant.key] : undefined;
-    // A nested variant, a non-literal discriminator or a repeated literal: leave it to valibot.
-    if (discriminator?.type !== 'literal' || byLiteral.has(discriminator.literal)) return null;
-    byLiteral.set(discriminator.literal, option as unknown as v.GenericSchema);
-  }
-  return byLiteral;
+  const index = variantIndex(schema);
+  return index?.options.get((value as Record<string, unknown>)[index.key]);
 }
 
 function describeIssue(value: unknown, issue: v.BaseIssue<unknown> | undefined, what: string): string {

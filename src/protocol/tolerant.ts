@@ -3,6 +3,7 @@
 // from the link's variants), ignored by the receiver, counted in /metrics and logged once; every
 // known type is still checked exactly as strictly as before.
 import { ProtocolError, show } from './errors.js';
+import { variantIndex } from './variant-index.js';
 
 /** What a type name added by a later release looks like: anything else is simply a bad frame. */
 const FUTURE_TYPE = /^[A-Z][A-Z0-9_]{0,63}$/;
@@ -14,18 +15,14 @@ export class UnknownTypeError extends ProtocolError {
   }
 }
 
-interface VariantLike {
-  readonly options: ReadonlyArray<{ readonly entries: { readonly type: { readonly literal?: unknown } } }>;
-}
-
 const knownTypesCache = new WeakMap<object, ReadonlySet<string>>();
 
-/** The `type` literals of a `v.variant('type', …)` schema. */
+/** The `type` literals of a `v.variant('type', …)` schema (variant-index.ts); none for another schema. */
 export function knownTypes(schema: object): ReadonlySet<string> {
   let known = knownTypesCache.get(schema);
   if (!known) {
-    const options = (schema as Partial<VariantLike>).options ?? [];
-    known = new Set(options.map((option) => option.entries.type.literal).filter((literal): literal is string => typeof literal === 'string'));
+    const index = variantIndex(schema);
+    known = new Set(index?.key === 'type' ? [...index.options.keys()].filter((literal): literal is string => typeof literal === 'string') : []);
     knownTypesCache.set(schema, known);
   }
   return known;

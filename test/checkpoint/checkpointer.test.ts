@@ -503,7 +503,7 @@ writer('compacts a task.updates that grew past compactAtBytes: its size stays bo
   assert.not.ok(listTree(dir).some((line) => line.includes('.tmp-')), 'no temp file left');
 });
 
-writer('compacts a task.updates it opened with history in it (read once, then tracked), and across a restart of the writer', async () => {
+writer('compacts a task.updates it opened with an earlier writer\'s history in it, across a restart of the writer', async () => {
   const uuidOf = (record: LogRecord) => (record as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid;
   const ref = taskRef('t1');
   const file = taskUpdatesPath(dir, ref);
