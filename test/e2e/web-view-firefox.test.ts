@@ -20,6 +20,7 @@ interface Ctx {
   run?: Proc;
   browser?: Browser;
   profile?: string;
+  release?: string;
 }
 
 const View = suite<Ctx>('the master web view in Firefox');
@@ -29,6 +30,7 @@ View.after.each(async (ctx) => {
   await ctx.run?.stop();
   await ctx.cluster?.stop();
   if (ctx.profile) removeDir(ctx.profile);
+  if (ctx.release) removeDir(ctx.release);
 });
 
 async function seen(page: Page, selector: string, what: string, timeoutMs = 20_000): Promise<void> {
@@ -45,7 +47,12 @@ test('shows the agent disconnected and back while the task keeps running, then T
   if (!HAVE_BROWSER) assert.unreachable(`${MISSING} (CI=true: a skipped browser test is a failure)`);
   ctx.cluster = await startCluster();
   const { cluster } = ctx;
-  ctx.run = lifeline(['run', `--master=${cluster.masterAddress}`, '--checkpoint', '--name=web', '--command=for i in $(seq 16); do sleep 0.5; done']);
+  // The task runs until the test releases it, once the page has shown the agent back: a task on a
+  // timer could end while a loaded machine restarts the agent, and a re-registration after the
+  // task's last status is rightly not on its timeline.
+  ctx.release = fs.mkdtempSync(path.join(os.tmpdir(), 'll-release-'));
+  const released = path.join(ctx.release, 'go');
+  ctx.run = lifeline(['run', `--master=${cluster.masterAddress}`, '--checkpoint', '--name=web', `--command=i=0; while [ ! -e ${released} ]; do i=$((i+1)); echo $i; sleep 0.2; done`]);
 
   ctx.profile = fs.mkdtempSync(path.join(os.tmpdir(), 'll-firefox-'));
   ctx.browser = await puppeteer.launch({
@@ -74,6 +81,8 @@ test('shows the agent disconnected and back while the task keeps running, then T
   await cluster.startAgent();
   await seen(page, 'tr.agent[data-agent-status="ACTIVE"]', 'the agent back');
   await seen(page, '.task .timeline line.marker.reregistered', 'the re-registration marked on the task timeline');
+  assert.is((await page.$$('.task[data-task-state="TASK_RUNNING"]')).length, 1, 'the task is still running once the agent is back');
+  fs.writeFileSync(released, '');
   await seen(page, '.task[data-task-state="TASK_FINISHED"]', 'the task finished', 40_000);
   assert.is((await ctx.run.waitForExit(20_000)).code, 0, `${ctx.run.stdout}\n${ctx.run.stderr}`);
   const recovery = await page.$eval('.recovery.back', (element) => element.textContent ?? '');
