@@ -72,6 +72,8 @@ export interface CheckpointerStats extends GroupCommitStats {
   openLogs: number;
   /** task.updates compactions done. */
   compactions: number;
+  /** Of those, the ones written from what was tracked in memory (not read back from the file). */
+  compactionsFromMemory: number;
 }
 
 export type CheckpointerState = 'OPEN' | 'CLOSED';
@@ -128,7 +130,7 @@ export class Checkpointer {
 
   /** Batches, fdatasyncs and records committed so far, and the logs open now. */
   get stats(): CheckpointerStats {
-    return { ...this.#logs.stats, openLogs: this.#logs.openLogs, compactions: this.#logs.compactions };
+    return { ...this.#logs.stats, openLogs: this.#logs.openLogs, compactions: this.#logs.compactions, compactionsFromMemory: this.#logs.compactionsFromMemory };
   }
 
   /** `meta/boot_id`: the host's boot id, written at every recovery. */

@@ -37,14 +37,17 @@ export function compactRecords(records: readonly LogRecord[], keepAcked = KEEP_A
 }
 
 /**
- * What a compaction of a log would keep, tracked as its one writer appends (the executor's outbox):
- * compacting then writes these records instead of reading the whole log back. Reading, checking and
- * decoding a MiB of records in every executor, in step, was what stalled bench-updates' rounds. The
- * same rule as compactRecords: the last `keepAcked` acknowledged updates (in the order they were
- * appended) with their ACKs, then every unacknowledged update, in order; an ACK of an uuid it does
- * not hold, or a second UPDATE of one it holds, changes nothing. (It forgets acknowledged uuids
- * past keepAcked, so an UPDATE of such a uuid would count as new; the outbox writes an update again
- * only while it is unacknowledged, after a failed write.)
+ * What a compaction of a log would keep, tracked as its one writer appends (the executor's outbox,
+ * the agent's open task.updates): compacting then writes these records instead of reading the whole
+ * log back. Reading, checking and decoding a MiB of records in every executor, in step, was what
+ * stalled bench-updates' rounds. The rule is compactRecords' applied to every record since it was
+ * seeded: the last `keepAcked` acknowledged updates (in the order they were appended) with their
+ * ACKs, then every unacknowledged update, in order; an ACK of an uuid it does not hold, or a second
+ * UPDATE of one it holds, changes nothing. Across several compactions it keeps the order updates were
+ * appended in, where compactRecords of a compacted file would see the acknowledged ones first.
+ * (It forgets acknowledged uuids past keepAcked, so an UPDATE of such a uuid would count as new; the
+ * outbox writes an update again only while it is unacknowledged, after a failed write, and the
+ * agent appends none whose uuid its stream still remembers, the last 10,000 acknowledged.)
  */
 export class KeptRecords {
   readonly #keepAcked: number;
@@ -110,16 +113,22 @@ export interface CompactionResult {
   bytesAfter: number;
 }
 
+export interface LogCompaction extends CompactionResult {
+  /** The records the compacted log holds, in order. */
+  kept: LogRecord[];
+}
+
 /**
  * Rewrites the record log at `file` compacted. The caller guarantees nobody appends to it
  * meanwhile (its writer is closed). A torn tail is dropped (the reader drops it too); damage
  * before the end throws (CheckpointCorruptError) and leaves the file as it is.
  */
-export async function compactLog(file: string, keepAcked = KEEP_ACKED): Promise<CompactionResult> {
+export async function compactLog(file: string, keepAcked = KEEP_ACKED): Promise<LogCompaction> {
   const contents = await readRecordLog(file, { strict: true }); // damage is not ours to hide: no compaction then
-  const bytes = encodeRecords(compactRecords(contents.records, keepAcked));
+  const kept = compactRecords(contents.records, keepAcked);
+  const bytes = encodeRecords(kept);
   await writeFileAtomic(file, bytes);
-  return { bytesBefore: contents.size, bytesAfter: bytes.length };
+  return { bytesBefore: contents.size, bytesAfter: bytes.length, kept };
 }
 
 /**

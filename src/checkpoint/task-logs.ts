@@ -5,7 +5,7 @@
 // what it knew was durable: a full disk costs no more than one attempt per file and backoff.
 import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
-import { compactLog, COMPACT_AT_BYTES, KEEP_ACKED } from './compaction.js';
+import { compactLog, compactLogFrom, COMPACT_AT_BYTES, KEEP_ACKED, KeptRecords } from './compaction.js';
 import { DiskError, DiskHealth } from './disk-health.js';
 import { repairRecordLog } from './record-log-read.js';
 import { runDir, taskUpdatesPath, type TaskRef } from './layout.js';
@@ -25,6 +25,12 @@ interface LogEntry {
   closeWhenIdle: boolean;
   /** Grown past compactAtBytes: compacted once idle. */
   compact?: boolean;
+  /**
+   * What a compaction keeps of the file, tracked as its records become durable: known when the log
+   * was opened empty or was compacted by us, so that compacting writes it instead of reading the
+   * file back. Dropped when an append fails (the file may then hold less, or more, than it saw).
+   */
+  kept?: KeptRecords;
 }
 
 /** The records of one call for one task. */
@@ -49,6 +55,7 @@ export class TaskLogs {
   readonly #compactAt: number;
   readonly #keepAcked: number;
   #compactions = 0;
+  #compactionsFromMemory = 0;
   /** After a compaction: the size at which to compact again (grown by compactAtBytes: never spins). */
   readonly #retryCompactAt = new Map<string, number>();
 
@@ -78,6 +85,11 @@ export class TaskLogs {
   /** Compactions done so far. */
   get compactions(): number {
     return this.#compactions;
+  }
+
+  /** Of those, the ones written from the log's KeptRecords, without reading the file. */
+  get compactionsFromMemory(): number {
+    return this.#compactionsFromMemory;
   }
 
   get stats(): GroupCommitStats {
@@ -159,7 +171,7 @@ export class TaskLogs {
       if (refusal) return Promise.reject(refusal);
       const entry = this.#acquire(ref);
       const appended = entry.log ? this.#committer.append(entry.log, records) : entry.opening.then((log) => this.#committer.append(log, records));
-      return this.#settle(entry, appended);
+      return this.#settle(entry, records, appended);
     });
   }
 
@@ -175,21 +187,24 @@ export class TaskLogs {
       const entry = this.#acquire(ref);
       // Queued together (each written and synced on its own): a later call cannot cut in.
       const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record)))).then(() => undefined);
-      const [result] = await Promise.allSettled([this.#settle(entry, appended)]);
+      const [result] = await Promise.allSettled([this.#settle(entry, records, appended)]);
       results.push(result!);
     }
     return results;
   }
 
   /** Releases the entry once its append settled; a disk failure closes the log and starts its backoff. */
-  #settle(entry: LogEntry, appended: Promise<void>): Promise<void> {
+  #settle(entry: LogEntry, records: readonly LogRecord[], appended: Promise<void>): Promise<void> {
     return appended.then(
       () => {
+        // Appends to one log settle in the order they were made (the committer's batches and waiters are in order).
+        if (entry.kept) for (const record of records) keep(entry.kept, record);
         if (entry.log && entry.log.size >= (this.#retryCompactAt.get(entry.file) ?? this.#compactAt)) entry.compact = true;
         this.#release(entry);
         if (this.#health.reopenLength(entry.file) !== undefined) this.#health.recovered(entry.file);
       },
       (error: unknown) => {
+        entry.kept = undefined; // read back at the next compaction
         const log = entry.log;
         // Not a disk failure (a record refused before anything was written): the log is fine.
         if (log && log.state === 'OPEN') {
@@ -222,6 +237,7 @@ export class TaskLogs {
       created.opening.then(
         (log) => {
           created.log = log;
+          if (log.size === 0) created.kept = new KeptRecords(this.#keepAcked);
         },
         () => {
           if (this.#logs.get(file) === created) this.#logs.delete(file);
@@ -259,7 +275,15 @@ export class TaskLogs {
     const opening = (async () => {
       await log.close();
       try {
-        const { bytesAfter } = await compactLog(entry.file, this.#keepAcked);
+        let bytesAfter: number;
+        if (entry.kept) {
+          ({ bytesAfter } = await compactLogFrom(entry.file, log.size, entry.kept));
+          this.#compactionsFromMemory += 1;
+        } else {
+          const compacted = await compactLog(entry.file, this.#keepAcked);
+          bytesAfter = compacted.bytesAfter;
+          entry.kept = KeptRecords.of(compacted.kept, this.#keepAcked);
+        }
         this.#compactions += 1;
         // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
         this.#retryCompactAt.set(entry.file, bytesAfter + this.#compactAt);
@@ -289,6 +313,11 @@ export class TaskLogs {
     const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
     this.#closing.add(tracked);
   }
+}
+
+function keep(kept: KeptRecords, record: LogRecord): void {
+  if (record.kind === 'UPDATE') kept.update(record);
+  else kept.ack(record.uuid);
 }
 
 /** Truncates `file` to `length` if it is longer (and makes that durable); a missing file is fine. */

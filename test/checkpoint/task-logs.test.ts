@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -6,6 +7,8 @@ import { runDir, taskUpdatesPath, type TaskRef } from '../../src/checkpoint/layo
 import { readRecordLog } from '../../src/checkpoint/record-log.js';
 import { DiskError, DiskHealth } from '../../src/checkpoint/disk-health.js';
 import { encodeRecords } from '../../src/checkpoint/record-frame.js';
+import { compactRecords } from '../../src/checkpoint/compaction.js';
+import type { LogRecord } from '../../src/checkpoint/records.js';
 import { TaskLogs } from '../../src/checkpoint/task-logs.js';
 import { removeDir, tempDir, waitFor } from '../helpers.js';
 
@@ -104,6 +107,81 @@ Logs('a file whose disk fails refuses only its own records, is refused at once d
   assert.equal(contents.records, [{ kind: 'ACK', uuid: U2 }]);
   assert.not.ok(health.degraded);
   assert.equal(episodes, ['start bad', 'end']);
+});
+
+/** A seeded pseudo-random sequence: the same cases on every run. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+Logs('a compaction from what it tracked writes what reading the file back would: across evictions, failed appends, out-of-order and repeated ACKs', async (context) => {
+  for (const batching of [true, false]) {
+    const keepAcked = 4;
+    // One log open at a time: switching task evicts the other, which is then reopened with history in it.
+    const logs = new TaskLogs(context.dir, { batching, maxOpenLogs: 1, compactAtBytes: 2048, keepAcked });
+    context.logs.push(logs);
+    const next = random(batching ? 7 : 11);
+    const tasks = ['a', 'b'].map((id) => ref(context.dir, `${id}-${batching}`));
+    // What each file must hold: its records as appended, compacted whenever the log was. Compacted
+    // from what was read back, it is compactRecords of the file; compacted from memory, compactRecords
+    // of every record since the file was last read (the two differ in the order of updates
+    // acknowledged out of order: memory keeps the order they were appended in).
+    const file = tasks.map((): LogRecord[] => []);
+    const sinceRead = tasks.map((): LogRecord[] => []);
+    const unacked = tasks.map((): string[] => []);
+    const acked = tasks.map((): string[] => []);
+    let current = 0;
+    let refused = 0;
+    for (let step = 0; step < 700; step += 1) {
+      if (next() < 0.03) current = 1 - current;
+      const task = tasks[current]!;
+      const records: LogRecord[] = [];
+      const roll = next();
+      if (roll < 0.5 || unacked[current]!.length === 0) {
+        const uuid = randomUUID();
+        records.push({ kind: 'UPDATE', status: { taskId: task.taskId, state: 'TASK_RUNNING', uuid, timestamp: step, message: 'x'.repeat(Math.floor(next() * 300)) } });
+        unacked[current]!.push(uuid);
+        // Sometimes the same update twice (a retried write of one not acknowledged yet).
+        if (next() < 0.1) records.push(records[0]!);
+      } else if (roll < 0.85) {
+        // An ACK of any unacknowledged update: out of order.
+        const [uuid] = unacked[current]!.splice(Math.floor(next() * unacked[current]!.length), 1);
+        records.push({ kind: 'ACK', uuid: uuid! });
+        acked[current]!.push(uuid!);
+      } else if (roll < 0.98) {
+        // A repeated ACK, or one of an uuid this log never held.
+        const uuid = acked[current]!.length > 0 && next() < 0.5 ? acked[current]![Math.floor(next() * acked[current]!.length)]! : randomUUID();
+        records.push({ kind: 'ACK', uuid });
+      } else {
+        // Refused before anything is written: the log stays open, the file as it was.
+        const result = await logs.appendSettled([{ ref: task, records: [{ kind: 'ACK', uuid: 'not-an-uuid' }] }]);
+        assert.is(result[0]!.status, 'rejected');
+        refused += 1;
+        continue;
+      }
+      const before = { all: logs.compactions, fromMemory: logs.compactionsFromMemory };
+      await logs.append([{ ref: task, records }]);
+      await logs.open(task); // waits for a compaction it started
+      file[current]!.push(...records);
+      sinceRead[current]!.push(...records);
+      if (logs.compactionsFromMemory > before.fromMemory) {
+        file[current] = compactRecords(sinceRead[current]!, keepAcked);
+      } else if (logs.compactions > before.all) {
+        file[current] = compactRecords(file[current]!, keepAcked);
+        sinceRead[current] = [...file[current]!];
+      }
+      const onDisk = (await readRecordLog(taskUpdatesPath(context.dir, task), { strict: true })).records;
+      assert.equal(onDisk, file[current], `step ${step}: task ${task.taskId}`);
+    }
+    const fromDisk = logs.compactions - logs.compactionsFromMemory;
+    assert.ok(refused > 0, 'some appends were refused');
+    assert.ok(logs.compactionsFromMemory >= 5, `${logs.compactionsFromMemory} compactions from memory`);
+    assert.ok(fromDisk >= 1, `${fromDisk} compactions that read the file back (after a reopen or a refused append)`);
+  }
 });
 
 Logs.run();
