@@ -113,7 +113,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
     });
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       accepted = true;
-      this.#accept(ws, request);
+      this.#accept(ws, request, socket);
     });
   }
 
@@ -131,7 +131,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
     return new Promise((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #accept(ws: WebSocket, request: IncomingMessage): void {
+  #accept(ws: WebSocket, request: IncomingMessage, socket: Duplex): void {
     const { logger, path, registrationTimeoutMs, registrationCalls, maxFrameBytes } = this.#options;
     const label = this.#options.label ?? '';
     const remote = request.socket.remoteAddress ? `${request.socket.remoteAddress}:${request.socket.remotePort}` : 'local';
@@ -159,7 +159,7 @@ export class Endpoint<S extends CallSchema, Event extends object> {
         log().debug({ code, reason, peer: session.peerId }, 'closed');
         this.#options.onClose(session, wasRegistered);
       },
-    });
+    }, socket);
     session = new EndpointSession<Event>(transport, remote, (id) => logger.child({ endpoint: path, connection: id, remote }), this.#options.outgoing);
     session.onRefused = (error) => this.#options.onRejected(error);
     this.#sessions.add(session);

@@ -12,6 +12,7 @@ import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import net from 'node:net';
 import { StateMachine, type Transitions } from '../lifecycle/state-machine.js';
 import { InvalidOptionError, ProtocolError } from '../protocol/errors.js';
+import { turnCorker } from './turn-cork.js';
 
 /** The GUID of RFC 6455 §1.3, appended to the key to compute Sec-WebSocket-Accept. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -107,6 +108,8 @@ export class UnixWebSocket {
   /** False once nothing more is parsed: the peer's close frame arrived, or the connection failed. */
   #reading = true;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** Corks the socket for the rest of the turn: a turn's frames leave in one write. */
+  readonly #cork: () => void;
 
   /** Connects to the Unix socket at `socketPath` and asks to upgrade `requestPath` (`/api/v1/executor`). */
   constructor(
@@ -122,6 +125,7 @@ export class UnixWebSocket {
     this.#closeTimeoutMs = closeTimeoutMs;
     this.#socket = net.connect({ path: socketPath });
     this.#socket.setNoDelay(true);
+    this.#cork = turnCorker(this.#socket);
     this.#socket.on('connect', () => {
       if (!this.#lifecycle.is('CONNECTING')) return;
       this.#write(
@@ -171,6 +175,7 @@ export class UnixWebSocket {
   /** Every byte goes out through here: nothing once the connection is closing. */
   #write(data: string | Buffer): boolean {
     if (!this.#writable || !this.#socket.writable) return false;
+    this.#cork();
     this.#socket.write(data);
     return true;
   }

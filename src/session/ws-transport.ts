@@ -2,7 +2,9 @@
 // (agent, scheduler) and a server-side connection the master or agent accepted. `ws` emits
 // 'error' for a failed connect (which crashes a process without a listener) and for bad framing
 // (after it has closed the connection itself): both become the transport's `error` event.
+import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { turnCorker, type Corkable } from './turn-cork.js';
 import { closeReason, type Transport, type TransportEvents } from './transport.js';
 
 export interface WsClientOptions {
@@ -19,10 +21,18 @@ export interface WsClientOptions {
   key?: string | Buffer;
 }
 
-/** Wraps an open or opening `ws` WebSocket (binaryType is set to nodebuffer). */
-export function wsTransport(ws: WebSocket, events: TransportEvents): Transport {
+/**
+ * Wraps an open or opening `ws` WebSocket (binaryType is set to nodebuffer). `socket`: the one it
+ * runs on, for a server-side connection (a client's is taken from its upgrade response); messages
+ * sent in one turn are written to it together (turn-cork.ts).
+ */
+export function wsTransport(ws: WebSocket, events: TransportEvents, socket?: Corkable): Transport {
   ws.binaryType = 'nodebuffer';
   let closed = false;
+  let cork = socket ? turnCorker(socket) : undefined;
+  ws.on('upgrade', (response: IncomingMessage) => {
+    cork = turnCorker(response.socket);
+  });
   ws.on('error', (error: Error & { code?: string }) => events.error(error));
   ws.on('open', () => events.open());
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => events.message(toBuffer(data), isBinary));
@@ -40,6 +50,7 @@ export function wsTransport(ws: WebSocket, events: TransportEvents): Transport {
     },
     send(data, onWritten) {
       if (ws.readyState !== WebSocket.OPEN) return false;
+      cork?.();
       ws.send(data, { binary: true }, onWritten && ((error) => onWritten(error ?? undefined)));
       return true;
     },

@@ -118,6 +118,11 @@ export class RawPeer {
     this.socket = socket;
   }
 
+  /** How many reads the bytes after the request head came in (one write of the client's, one read here: on a Unix socket). */
+  get reads(): number {
+    return this.#received.length;
+  }
+
   /** Every byte the client sent after its request head. */
   get received(): Buffer {
     return Buffer.concat(this.#received);

@@ -124,6 +124,21 @@ Ws('reassembles a fragmented message and answers pings', async (context) => {
   assert.is(seen.messages[0]!.toString(), 'hello fragmented world');
 });
 
+Ws('the frames of one turn leave in one write; those of the next turn in another', async (context) => {
+  const { ws, seen, peer } = await rawClient(context);
+  await waitFor(() => seen.open, { message: 'open' });
+  for (let i = 0; i < 5; i++) assert.ok(ws.send(Buffer.from(`first ${i}`)));
+  // Sent from promise callbacks of the same turn: still the same write.
+  await Promise.resolve().then(() => ws.send(Buffer.from('first 5')));
+  await waitFor(() => peer.frames.frames.length >= 6, { message: 'the first turn\'s frames' });
+  assert.is(peer.reads, 1, 'one read for the first turn');
+  for (let i = 0; i < 3; i++) assert.ok(ws.send(Buffer.from(`second ${i}`)));
+  await waitFor(() => peer.frames.frames.length >= 9, { message: 'the second turn\'s frames' });
+  assert.is(peer.reads, 2, 'one more read for the second turn');
+  assert.equal(peer.frames.frames.map((frame) => frame.payload.toString()), [...[0, 1, 2, 3, 4, 5].map((i) => `first ${i}`), ...[0, 1, 2].map((i) => `second ${i}`)]);
+  ws.terminate();
+});
+
 Ws('every frame has its own random mask, also past a refill of the pool the masks are drawn from', async (context) => {
   const { ws, seen, peer } = await rawClient(context);
   await waitFor(() => seen.open, { message: 'open' });

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocketServer, type WebSocket } from 'ws';
+import WebSocketClient, { WebSocketServer, type WebSocket } from 'ws';
 import { closeReason } from '../../src/session/transport.js';
 import { connectWs, wsTransport } from '../../src/session/ws-transport.js';
 import { waitFor } from '../helpers.js';
@@ -71,6 +73,50 @@ test('closeReason cuts a long reason to the 123-byte limit on a character bounda
   const cut = closeReason('é'.repeat(100));
   assert.ok(Buffer.byteLength(cut) <= 123);
   assert.ok(!cut.includes('\uFFFD'));
+});
+
+test('the messages of one turn leave in one write, both ways (a server-side transport is given its socket)', async () => {
+  const httpServer = http.createServer();
+  const upgrades = new WebSocketServer({ noServer: true });
+  /** Reads at the server's socket after the upgrade, and the server-side transport. */
+  const atServer = { reads: 0, messages: 0, transport: undefined as ReturnType<typeof wsTransport> | undefined };
+  httpServer.on('upgrade', (request, socket: Duplex, head) => {
+    upgrades.handleUpgrade(request, socket, head, (ws) => {
+      socket.on('data', () => (atServer.reads += 1));
+      const { events } = recorder();
+      atServer.transport = wsTransport(ws, { ...events, message: () => void (atServer.messages += 1) }, socket);
+    });
+  });
+  httpServer.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  const { port } = httpServer.address() as { port: number };
+  try {
+    // Client → server: a connectWs transport takes its socket from the upgrade response.
+    const { seen, events } = recorder();
+    const client = connectWs(`ws://127.0.0.1:${port}`, { maxPayload: 1024, handshakeTimeoutMs: 5_000 }, events);
+    await waitFor(() => seen.opened && atServer.transport, { message: 'both ends open' });
+    for (let i = 0; i < 5; i++) assert.ok(client.send(Buffer.from(`up ${i}`)));
+    await waitFor(() => atServer.messages === 5, { message: 'five messages at the server' });
+    assert.is(atServer.reads, 1, 'five messages in one read at the server');
+
+    // Server → client, watched at a plain ws client's socket.
+    const raw = new WebSocketClient(`ws://127.0.0.1:${port}`);
+    raw.on('error', () => {});
+    const atClient = { reads: 0, messages: 0 };
+    raw.on('upgrade', (response) => response.socket.on('data', () => (atClient.reads += 1)));
+    raw.on('message', () => (atClient.messages += 1));
+    const before = atServer.transport;
+    await waitFor(() => raw.readyState === WebSocketClient.OPEN && atServer.transport !== before, { message: 'the second client open' });
+    for (let i = 0; i < 5; i++) assert.ok(atServer.transport!.send(Buffer.from(`down ${i}`)));
+    await waitFor(() => atClient.messages === 5, { message: 'five messages at the client' });
+    assert.is(atClient.reads, 1, 'five messages in one read at the client');
+    client.terminate();
+    raw.terminate();
+  } finally {
+    upgrades.close();
+    httpServer.closeAllConnections();
+    await new Promise((resolve) => httpServer.close(resolve));
+  }
 });
 
 test.run();
