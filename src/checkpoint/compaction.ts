@@ -28,7 +28,7 @@ export function compactRecords(records: readonly LogRecord[], keepAcked = KEEP_A
     (acked.has(record.status.uuid) ? ackedUpdates : unacked).push(record);
   }
   const kept: LogRecord[] = [];
-  for (const record of ackedUpdates.slice(-keepAcked)) {
+  for (const record of ackedUpdates.slice(Math.max(0, ackedUpdates.length - keepAcked))) { // not slice(-keepAcked): -0 is everything
     if (record.kind !== 'UPDATE') continue;
     kept.push(record, { kind: 'ACK', uuid: record.status.uuid });
   }
@@ -45,16 +45,17 @@ export function compactRecords(records: readonly LogRecord[], keepAcked = KEEP_A
  * ACKs, then every unacknowledged update, in order; an ACK of an uuid it does not hold, or a second
  * UPDATE of one it holds, changes nothing. Across several compactions it keeps the order updates were
  * appended in, where compactRecords of a compacted file would see the acknowledged ones first.
- * (It forgets acknowledged uuids past keepAcked, so an UPDATE of such a uuid would count as new; the
- * outbox writes an update again only while it is unacknowledged, after a failed write, and the
- * agent appends none whose uuid its stream still remembers, the last 10,000 acknowledged.)
+ * (It forgets acknowledged uuids older than the latest keepAcked, at the latest once it holds twice
+ * as many, so an UPDATE of such a uuid would count as new; the outbox writes an update again only
+ * while it is unacknowledged, after a failed write, and the agent appends none whose uuid its
+ * stream still remembers, the last 10,000 acknowledged.)
  */
 export class KeptRecords {
   readonly #keepAcked: number;
   #seq = 0;
   /** Updates not acknowledged yet, in the order appended. */
   readonly #unacked = new Map<string, { record: LogRecord; seq: number }>();
-  /** The latest acknowledged updates (at most keepAcked), by uuid. */
+  /** The latest acknowledged updates, by uuid: at least the keepAcked latest, trimmed to them past 2 × keepAcked. */
   readonly #acked = new Map<string, { record: LogRecord; seq: number }>();
 
   constructor(keepAcked = KEEP_ACKED) {
@@ -84,27 +85,24 @@ export class KeptRecords {
     if (!entry) return;
     this.#unacked.delete(uuid);
     this.#acked.set(uuid, entry);
-    if (this.#acked.size <= this.#keepAcked) return;
-    // The oldest acknowledged update goes (ACKs may come out of order: by seq, not by arrival).
-    let oldest: string | undefined;
-    let oldestSeq = Number.POSITIVE_INFINITY;
-    for (const [key, value] of this.#acked) {
-      if (value.seq < oldestSeq) {
-        oldestSeq = value.seq;
-        oldest = key;
-      }
-    }
-    this.#acked.delete(oldest!);
+    // Trimmed now and then, not on every ACK: one sort per keepAcked ACKs instead of a scan each.
+    if (this.#acked.size <= 2 * this.#keepAcked) return;
+    for (const [key] of this.#byAge().slice(0, this.#acked.size - this.#keepAcked)) this.#acked.delete(key);
   }
 
   /** The records of the compacted log, in order. */
   records(): LogRecord[] {
     const out: LogRecord[] = [];
-    for (const { record } of [...this.#acked.values()].sort((a, b) => a.seq - b.seq)) {
+    for (const [, { record }] of this.#byAge().slice(Math.max(0, this.#acked.size - this.#keepAcked))) {
       out.push(record, { kind: 'ACK', uuid: (record as LogRecord & { kind: 'UPDATE' }).status.uuid });
     }
     for (const { record } of this.#unacked.values()) out.push(record);
     return out;
+  }
+
+  /** Acknowledged updates by the order they were appended (ACKs may come out of order: by seq, not by arrival). */
+  #byAge(): Array<[string, { record: LogRecord; seq: number }]> {
+    return [...this.#acked].sort((a, b) => a[1].seq - b[1].seq);
   }
 }
 
@@ -114,8 +112,8 @@ export interface CompactionResult {
 }
 
 export interface LogCompaction extends CompactionResult {
-  /** The records the compacted log holds, in order. */
-  kept: LogRecord[];
+  /** What the compacted log holds, to go on tracking its appends from. */
+  kept: KeptRecords;
 }
 
 /**
@@ -125,10 +123,9 @@ export interface LogCompaction extends CompactionResult {
  */
 export async function compactLog(file: string, keepAcked = KEEP_ACKED): Promise<LogCompaction> {
   const contents = await readRecordLog(file, { strict: true }); // damage is not ours to hide: no compaction then
-  const kept = compactRecords(contents.records, keepAcked);
-  const bytes = encodeRecords(kept);
-  await writeFileAtomic(file, bytes);
-  return { bytesBefore: contents.size, bytesAfter: bytes.length, kept };
+  const kept = KeptRecords.of(contents.records, keepAcked);
+  const { bytesAfter } = await compactLogFrom(file, contents.size, kept);
+  return { bytesBefore: contents.size, bytesAfter, kept };
 }
 
 /**

@@ -282,7 +282,7 @@ export class TaskLogs {
         } else {
           const compacted = await compactLog(entry.file, this.#keepAcked);
           bytesAfter = compacted.bytesAfter;
-          entry.kept = KeptRecords.of(compacted.kept, this.#keepAcked);
+          entry.kept = compacted.kept;
         }
         this.#compactions += 1;
         // Next time once it has grown by compactAtBytes again (what is kept may be big itself).
