@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { UnixWebSocket, type WebSocketHandlers } from '../../src/session/unix-websocket.js';
 import { removeDir, tempDir, waitFor } from '../helpers.js';
 import { type ClientFrame, closePayload, RawFrameServer, type RawPeer, type RawServerOptions, serverFrame, upgradeAnswer } from './raw-frame-server.js';
+import { countSocketWrites } from './socket-writes.js';
 
 interface Context {
   dir: string;
@@ -127,9 +128,12 @@ Ws('reassembles a fragmented message and answers pings', async (context) => {
 Ws('the frames of one turn leave in one write; those of the next turn in another', async (context) => {
   const { ws, seen, peer } = await rawClient(context);
   await waitFor(() => seen.open, { message: 'open' });
-  for (let i = 0; i < 5; i++) assert.ok(ws.send(Buffer.from(`first ${i}`)));
-  // Sent from promise callbacks of the same turn: still the same write.
-  await Promise.resolve().then(() => ws.send(Buffer.from('first 5')));
+  const writes = await countSocketWrites(async () => {
+    for (let i = 0; i < 5; i++) assert.ok(ws.send(Buffer.from(`first ${i}`)));
+    // Sent from promise callbacks of the same turn: still the same write.
+    await Promise.resolve().then(() => ws.send(Buffer.from('first 5')));
+  });
+  assert.equal(writes, { write: 0, writev: [6] }, 'six frames, one gathered write');
   await waitFor(() => peer.frames.frames.length >= 6, { message: 'the first turn\'s frames' });
   assert.is(peer.reads, 1, 'one read for the first turn');
   for (let i = 0; i < 3; i++) assert.ok(ws.send(Buffer.from(`second ${i}`)));

@@ -7,6 +7,7 @@ import WebSocketClient, { WebSocketServer, type WebSocket } from 'ws';
 import { closeReason } from '../../src/session/transport.js';
 import { connectWs, wsTransport } from '../../src/session/ws-transport.js';
 import { waitFor } from '../helpers.js';
+import { countSocketWrites } from './socket-writes.js';
 import { recorder } from './transport-recorder.js';
 
 const test = suite('ws transport');
@@ -95,7 +96,11 @@ test('the messages of one turn leave in one write, both ways (a server-side tran
     const { seen, events } = recorder();
     const client = connectWs(`ws://127.0.0.1:${port}`, { maxPayload: 1024, handshakeTimeoutMs: 5_000 }, events);
     await waitFor(() => seen.opened && atServer.transport, { message: 'both ends open' });
-    for (let i = 0; i < 5; i++) assert.ok(client.send(Buffer.from(`up ${i}`)));
+    const up = await countSocketWrites(() => {
+      for (let i = 0; i < 5; i++) assert.ok(client.send(Buffer.from(`up ${i}`)));
+    });
+    // One gathered write (ws may hand a frame over as header and payload: its chunks are not counted).
+    assert.equal([up.write, up.writev.length], [0, 1], `client → server: five messages, one gathered write (${JSON.stringify(up)})`);
     await waitFor(() => atServer.messages === 5, { message: 'five messages at the server' });
     assert.is(atServer.reads, 1, 'five messages in one read at the server');
 
@@ -107,12 +112,18 @@ test('the messages of one turn leave in one write, both ways (a server-side tran
     raw.on('message', () => (atClient.messages += 1));
     const before = atServer.transport;
     await waitFor(() => raw.readyState === WebSocketClient.OPEN && atServer.transport !== before, { message: 'the second client open' });
-    for (let i = 0; i < 5; i++) assert.ok(atServer.transport!.send(Buffer.from(`down ${i}`)));
+    const down = await countSocketWrites(() => {
+      for (let i = 0; i < 5; i++) assert.ok(atServer.transport!.send(Buffer.from(`down ${i}`)));
+    });
+    // One gathered write (ws may hand a frame over as header and payload: its chunks are not counted).
+    assert.equal([down.write, down.writev.length], [0, 1], `server → client: five messages, one gathered write (${JSON.stringify(down)})`);
     await waitFor(() => atClient.messages === 5, { message: 'five messages at the client' });
     assert.is(atClient.reads, 1, 'five messages in one read at the client');
     client.terminate();
     raw.terminate();
   } finally {
+    // A failed assertion above still ends every connection, so that the server can close.
+    for (const ws of upgrades.clients) ws.terminate();
     upgrades.close();
     httpServer.closeAllConnections();
     await new Promise((resolve) => httpServer.close(resolve));
