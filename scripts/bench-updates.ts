@@ -15,6 +15,9 @@
 // --node-args='…' adds node options to the agents and executors: `--perf-basic-prof` names the JIT's
 // code for a system-wide `perf record -a -g` taken during a round (how docs/benchmarks.md's
 // breakdown was made), `--trace-opt --trace-deopt` shows what V8 is still compiling.
+// --agent-node-args='…' adds node options to the agents alone: `--cpu-prof --cpu-prof-dir=DIR`
+// profiles the agent of 100 executors (--profile slows 100 profiled executors past the warm-up's
+// deadline on 2 cores). SIGUSR1 cannot be used to open an inspector: it shuts the agent down.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,12 +104,12 @@ class Stage {
     return this.#scenario!;
   }
 
-  async start(config: UpdatesExecutorConfig, profileDir: string | undefined, nodeArgs: readonly string[]): Promise<void> {
+  async start(config: UpdatesExecutorConfig, profileDir: string | undefined, nodeArgs: readonly string[], agentNodeArgs: readonly string[] = []): Promise<void> {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
-    this.#profiling = profileDir !== undefined;
+    this.#profiling = profileDir !== undefined || agentNodeArgs.some((arg) => arg.startsWith('--cpu-prof'));
     const profile = (who: string) => [...nodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : [])];
-    await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: profile('agent') });
+    await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: [...profile('agent'), ...agentNodeArgs] });
     const executorNode = [process.execPath, ...profile('executors')].join(' ');
     const framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true });
     const tasks: NewTaskInfo[] = [];
@@ -325,6 +328,7 @@ async function main(): Promise<number> {
     window: 32,
     profile: '',
     node_args: '',
+    agent_node_args: '',
     quick: false,
   });
   if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
@@ -350,7 +354,8 @@ async function main(): Promise<number> {
     const stages = modes.map((mode) => new Stage(mode, n));
     try {
       const nodeArgs = flags.node_args.split(/\s+/).filter(Boolean);
-      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs);
+      const agentNodeArgs = flags.agent_node_args.split(/\s+/).filter(Boolean);
+      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs, agentNodeArgs);
       for (const stage of stages) await stage.waitReady();
       for (let round = 1; round <= flags.rounds; round++) {
         // Alternate which agent goes first, so that a drift in the machine's load hits both.

@@ -39,6 +39,11 @@ export interface RotationResult {
  * Missing file: undefined.
  */
 export async function rotateIfLarge(file: string, limits: RotationLimits): Promise<RotationResult | undefined> {
+  // Most checks find a small file: one lstat on the event loop (metadata the kernel has cached)
+  // answers them, instead of an open, an fstat and a close through the thread pool for each of
+  // every live run's files every interval. A file that is large is opened and checked again.
+  const seen = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!seen || !seen.isFile() || seen.size <= limits.maxBytes) return undefined;
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);

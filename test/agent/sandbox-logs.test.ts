@@ -1,6 +1,7 @@
 // Task output rotation on real files, with a real writer process appending while it rotates.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,6 +24,28 @@ logs('leaves a file at or under the limit alone, and a missing one too', async (
   assert.is(read(file).length, 1024);
   assert.not.ok(fs.existsSync(`${file}.1`));
   assert.is(await rotateIfLarge(path.join(dir, 'stderr'), { maxBytes: 1024, maxFiles: 5 }), undefined);
+});
+
+logs('checks a small file without opening it, and opens a large one', async ({ dir }) => {
+  // Every live run's stdout and stderr are checked every interval: a small one costs one lstat.
+  const opened: string[] = [];
+  const open = fsp.open;
+  fsp.open = ((file: fs.PathLike, ...rest: unknown[]) => {
+    opened.push(String(file));
+    return (open as (...args: unknown[]) => Promise<fsp.FileHandle>)(file, ...rest);
+  }) as typeof fsp.open;
+  try {
+    const small = path.join(dir, 'stdout');
+    fs.writeFileSync(small, 'x'.repeat(100));
+    assert.is(await rotateIfLarge(small, { maxBytes: 1024, maxFiles: 5 }), undefined);
+    assert.equal(opened, [], 'a file under the limit is not opened');
+    const large = path.join(dir, 'stderr');
+    fs.writeFileSync(large, 'y'.repeat(2000));
+    assert.equal(await rotateIfLarge(large, { maxBytes: 1024, maxFiles: 5 }), { file: large, keptBytes: 1024, droppedBytes: 2000 - 1024 });
+    assert.ok(opened.includes(large), `the large file is opened: ${JSON.stringify(opened)}`);
+  } finally {
+    fsp.open = open;
+  }
 });
 
 logs('keeps the content in .1, truncates the live file, and an O_APPEND writer goes on at offset 0', async ({ dir }) => {
