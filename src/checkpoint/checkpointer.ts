@@ -235,8 +235,9 @@ export class Checkpointer {
   }
 
   /**
-   * Appends UPDATE/ACK records to the tasks' task.updates; resolves once every one of them is
-   * durable (fdatasync'd). With batching, the records of one event-loop turn (across every call
+   * Appends UPDATE/ACK records to the tasks' task.updates; resolves once every UPDATE is durable
+   * (fdatasync'd) and every ACK written (an ACK is not synced on its own: the file's next sync
+   * covers it, task-logs.ts). With batching, the records of one event-loop turn (across every call
    * and every task) share one fdatasync per file. An invalid record rejects the call before
    * anything is written.
    */

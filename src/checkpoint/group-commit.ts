@@ -21,6 +21,18 @@ export interface GroupCommitStats {
   syncs: number;
   /** Records made durable. */
   records: number;
+  /** Records written without a sync of their own (`append(…, {sync: false})`): durable with their file's next sync. */
+  unsynced: number;
+}
+
+export interface AppendOptions {
+  /**
+   * true (default): resolve once the records are durable. false: resolve once they are written (in
+   * the page cache, so they survive the death of the process, not of the host), and let the file's
+   * next fdatasync cover them. For records whose loss in a host crash only repeats work, such as
+   * the agent's ACK records: a lost ACK makes the restarted agent send that update once more.
+   */
+  sync?: boolean;
 }
 
 /**
@@ -61,6 +73,8 @@ interface Pending {
   chunks: Buffer[];
   records: number;
   waiters: Waiter[];
+  /** Some append of the batch wants its records durable: the file is synced. */
+  sync: boolean;
 }
 
 /**
@@ -74,7 +88,7 @@ export class GroupCommitter {
   #pending = new Map<RecordLog, Pending>();
   #scheduled = false;
   #inFlight: Promise<void> | undefined;
-  #stats: GroupCommitStats = { batches: 0, syncs: 0, records: 0 };
+  #stats: GroupCommitStats = { batches: 0, syncs: 0, records: 0, unsynced: 0 };
 
   constructor({ batching = true }: GroupCommitterOptions = {}) {
     if (typeof batching !== 'boolean') throw new InvalidOptionError('batching', batching, 'a boolean');
@@ -91,8 +105,8 @@ export class GroupCommitter {
     return { ...this.#stats };
   }
 
-  /** Appends records to `log`; resolves when they are durable. */
-  append(log: RecordLog, records: LogRecord | readonly LogRecord[]): Promise<void> {
+  /** Appends records to `log`; resolves when they are durable (written only, with `sync: false`). */
+  append(log: RecordLog, records: LogRecord | readonly LogRecord[], { sync = true }: AppendOptions = {}): Promise<void> {
     const list: readonly LogRecord[] = Array.isArray(records) ? records : [records as LogRecord];
     let bytes: Buffer;
     try {
@@ -100,13 +114,14 @@ export class GroupCommitter {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!this.#batching) return this.#appendAlone(log, bytes, list.length);
+    if (!this.#batching) return this.#appendAlone(log, bytes, list.length, sync);
     return new Promise<void>((resolve, reject) => {
       let pending = this.#pending.get(log);
       if (!pending) {
-        pending = { chunks: [], records: 0, waiters: [] };
+        pending = { chunks: [], records: 0, waiters: [], sync: false };
         this.#pending.set(log, pending);
       }
+      pending.sync ||= sync;
       pending.chunks.push(bytes);
       pending.records += list.length;
       pending.waiters.push({ resolve, reject });
@@ -123,9 +138,14 @@ export class GroupCommitter {
 
   // The write and its fdatasync are queued on the log together, at call time, so that appends
   // made one after the other land in call order, each synced on its own.
-  async #appendAlone(log: RecordLog, bytes: Buffer, records: number): Promise<void> {
+  async #appendAlone(log: RecordLog, bytes: Buffer, records: number, sync: boolean): Promise<void> {
     this.#stats.batches += 1;
     const written = log.appendEncoded(bytes);
+    if (!sync) {
+      await written;
+      this.#stats.unsynced += records;
+      return;
+    }
     const synced = timed(log.sync());
     synced.catch(() => {}); // a failed write fails the sync too; the write's error is the one reported
     await written;
@@ -161,23 +181,26 @@ export class GroupCommitter {
     written.forEach((result, index) => {
       if (result.status === 'rejected') failures.set(entries[index]![0], result.reason);
     });
-    const toSync = entries.filter(([log]) => !failures.has(log));
+    // Written is all that unsynced appends wait for: they go on while the others' syncs run.
+    for (const [log, pending] of entries) if (!pending.sync && !failures.has(log)) this.#resolve(pending);
+    const toSync = entries.filter(([log, pending]) => pending.sync && !failures.has(log));
     this.#stats.syncs += toSync.length;
     const synced = await Promise.allSettled(toSync.map(([log]) => timed(log.sync())));
     synced.forEach((result, index) => {
       if (result.status === 'rejected') failures.set(toSync[index]![0], result.reason);
     });
     let durable = 0;
-    for (const [log, pending] of entries) if (!failures.has(log)) durable += pending.records;
+    for (const [log, pending] of entries) if (pending.sync && !failures.has(log)) durable += pending.records;
     committed(durable);
     for (const [log, pending] of entries) {
-      const failure = failures.get(log);
-      if (failures.has(log)) {
-        for (const waiter of pending.waiters) waiter.reject(failure);
-      } else {
-        this.#stats.records += pending.records;
-        for (const waiter of pending.waiters) waiter.resolve();
-      }
+      if (failures.has(log)) for (const waiter of pending.waiters) waiter.reject(failures.get(log));
+      else if (pending.sync) this.#resolve(pending);
     }
+  }
+
+  #resolve(pending: Pending): void {
+    if (pending.sync) this.#stats.records += pending.records;
+    else this.#stats.unsynced += pending.records;
+    for (const waiter of pending.waiters) waiter.resolve();
   }
 }

@@ -1,7 +1,9 @@
 // The agent's open task.updates files: one RecordLog per task, opened on first use, at most
 // `maxOpenLogs` kept open (least recently used idle ones are closed, and reopened on the next
-// append), every append made durable through one GroupCommitter. A log whose append or fsync
-// fails is closed and its file refused for a backoff (disk-health.ts), then reopened cut back to
+// append), every append made durable through one GroupCommitter. ACK records are only written:
+// the file's next sync covers them (an ACK lost in a host crash makes the restarted agent send
+// that update once more, docs/decisions.md), so a framework's acknowledgement costs no fdatasync
+// of its own. A log whose append or fsync fails is closed and its file refused for a backoff (disk-health.ts), then reopened cut back to
 // what it knew was durable: a full disk costs no more than one attempt per file and backoff.
 import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
@@ -111,7 +113,7 @@ export class TaskLogs {
     }
   }
 
-  /** Appends each group to its task's log; resolves once every record is durable. */
+  /** Appends each group to its task's log; resolves once every UPDATE is durable and every ACK written. */
   append(groups: TaskRecords[]): Promise<void> {
     return this.appendSettled(groups).then((results) => {
       const failed = results.find((result) => result.status === 'rejected');
@@ -170,7 +172,8 @@ export class TaskLogs {
       const refusal = this.#health.refusal(file);
       if (refusal) return Promise.reject(refusal);
       const entry = this.#acquire(ref);
-      const appended = entry.log ? this.#committer.append(entry.log, records) : entry.opening.then((log) => this.#committer.append(log, records));
+      const options = { sync: records.some(wantsSync) };
+      const appended = entry.log ? this.#committer.append(entry.log, records, options) : entry.opening.then((log) => this.#committer.append(log, records, options));
       return this.#settle(entry, records, appended);
     });
   }
@@ -186,7 +189,7 @@ export class TaskLogs {
       }
       const entry = this.#acquire(ref);
       // Queued together (each written and synced on its own): a later call cannot cut in.
-      const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record)))).then(() => undefined);
+      const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record, { sync: wantsSync(record) })))).then(() => undefined);
       const [result] = await Promise.allSettled([this.#settle(entry, records, appended)]);
       results.push(result!);
     }
@@ -313,6 +316,11 @@ export class TaskLogs {
     const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
     this.#closing.add(tracked);
   }
+}
+
+/** UPDATE records are acknowledged to their executor once durable; an ACK record needs no sync of its own. */
+function wantsSync(record: LogRecord): boolean {
+  return record.kind === 'UPDATE';
 }
 
 function keep(kept: KeptRecords, record: LogRecord): void {

@@ -297,6 +297,25 @@ writer('group commit: the records of one event-loop turn share one fdatasync per
   for (const task of ['t1', 't2', 't3']) assert.equal(await records(taskUpdatesPath(dir, taskRef(task))), written[task]);
 });
 
+for (const batching of [true, false]) {
+  writer(`an ACK record is written without an fdatasync of its own (batching: ${batching}); the next UPDATE's sync covers it`, async () => {
+    const checkpointer = open({ batching });
+    await prepare(checkpointer, ['t1']);
+    const first = update('t1');
+    await checkpointer.appendRecords([{ ref: taskRef('t1'), record: first }]);
+    const spy = await spyOnDatasync();
+    const ack: LogRecord = { kind: 'ACK', uuid: (first as Extract<LogRecord, { kind: 'UPDATE' }>).status.uuid };
+    await withTimeout(checkpointer.appendRecords([{ ref: taskRef('t1'), record: ack }]), 5_000, 'the ACK');
+    assert.is(spy.calls, 0, 'no fdatasync for a framework\'s acknowledgement');
+    assert.equal(await records(taskUpdatesPath(dir, taskRef('t1'))), [first, ack], 'the ACK is in the file (the page cache: it survives the agent\'s death)');
+    const second = update('t1');
+    await withTimeout(checkpointer.appendRecords([{ ref: taskRef('t1'), record: second }]), 5_000, 'the next UPDATE');
+    assert.is(spy.calls, 1, 'the next UPDATE is synced, and with it the ACK before it');
+    assert.equal(await records(taskUpdatesPath(dir, taskRef('t1'))), [first, ack, second]);
+    assert.is(checkpointer.stats.unsynced, 1);
+  });
+}
+
 writer('batching: false fdatasyncs every record on its own (the baseline)', async () => {
   const checkpointer = open({ batching: false });
   await prepare(checkpointer, ['t1', 't2']);

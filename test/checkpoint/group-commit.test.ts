@@ -57,7 +57,7 @@ groupCommit('resolves every append of one turn after one fdatasync per touched f
   }
   await withTimeout(Promise.all(appends), 10_000, 'group commit');
   assert.equal(counters.map((counter) => counter.count), [1, 1, 1, 0]);
-  assert.equal(committer.stats, { batches: 1, syncs: 3, records: 15 });
+  assert.equal(committer.stats, { batches: 1, syncs: 3, records: 15, unsynced: 0 });
   for (const log of files) assert.equal((await readRecordLog(log.path)).records, written.get(log));
 
   // A later turn is a new batch.
@@ -124,9 +124,52 @@ groupCommit('batching: false writes and fdatasyncs every append on its own', asy
   const records = Array.from({ length: 6 }, (_, index) => update(`t${index}`));
   await withTimeout(Promise.all(records.map((record, index) => committer.append(files[index % 2]!, record))), 10_000, 'unbatched appends');
   assert.equal(counters.map((counter) => counter.count), [3, 3]);
-  assert.equal(committer.stats, { batches: 6, syncs: 6, records: 6 });
+  assert.equal(committer.stats, { batches: 6, syncs: 6, records: 6, unsynced: 0 });
   assert.equal((await readRecordLog(files[0]!.path)).records, records.filter((_, index) => index % 2 === 0));
   assert.equal((await readRecordLog(files[1]!.path)).records, records.filter((_, index) => index % 2 === 1));
+});
+
+groupCommit('sync: false appends are written with the batch and not synced for it; a file with any synced append is synced once', async () => {
+  const committer = new GroupCommitter();
+  const [acksOnly, mixed] = await Promise.all(['acks.updates', 'mixed.updates'].map((name) => openLog(name)));
+  const counters = [acksOnly!, mixed!].map(countSyncs);
+  const ack = (uuid: string): LogRecord => ({ kind: 'ACK', uuid });
+  const first = update('t1');
+  const appends = [
+    committer.append(acksOnly!, ack(randomUUID()), { sync: false }),
+    committer.append(acksOnly!, ack(randomUUID()), { sync: false }),
+    committer.append(mixed!, ack(randomUUID()), { sync: false }),
+    committer.append(mixed!, first),
+  ];
+  await withTimeout(Promise.all(appends), 10_000, 'mixed appends');
+  assert.equal(counters.map((counter) => counter.count), [0, 1], 'no fdatasync for the file of ACKs alone; one for the file with an UPDATE');
+  assert.equal(committer.stats, { batches: 1, syncs: 1, records: 2, unsynced: 2 });
+  assert.is((await readRecordLog(acksOnly!.path)).records.length, 2, 'the unsynced records are written');
+  assert.is(acksOnly!.durableSize, 0, 'and not known durable');
+  assert.is(mixed!.durableSize, mixed!.size, 'the synced file\'s sync covers its unsynced record too');
+  // batching: false too
+  const alone = new GroupCommitter({ batching: false });
+  const counter = countSyncs(mixed!);
+  await withTimeout(alone.append(mixed!, ack(randomUUID()), { sync: false }), 5_000, 'an unsynced append alone');
+  await withTimeout(alone.append(mixed!, update('t2')), 5_000, 'a synced append alone');
+  assert.is(counter.count, 1);
+  assert.equal(alone.stats, { batches: 2, syncs: 1, records: 1, unsynced: 1 });
+});
+
+groupCommit('an unsynced append resolves without waiting for the batch\'s fdatasyncs', async () => {
+  const committer = new GroupCommitter();
+  const [slow, acks] = await Promise.all(['slow.updates', 'acks.updates'].map((name) => openLog(name)));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const original = slow!.sync.bind(slow!);
+  slow!.sync = () => held.then(original);
+  const synced = committer.append(slow!, update('t1'));
+  let written = false;
+  const unsynced = committer.append(acks!, { kind: 'ACK', uuid: randomUUID() }, { sync: false }).then(() => (written = true));
+  await withTimeout(unsynced, 5_000, 'the unsynced append, while the other file\'s fdatasync is held');
+  assert.ok(written);
+  release();
+  await withTimeout(synced, 5_000, 'the synced append');
 });
 
 groupCommit('refuses a non-boolean batching option', () => {

@@ -48,13 +48,17 @@ Logs('makes appends durable in both modes, and reopens a closed log on the next 
   for (const batching of [true, false]) {
     const logs = make(context, batching);
     const task = ref(context.dir, `t-${batching}`);
-    await logs.append([{ ref: task, records: [{ kind: 'ACK', uuid: U1 }] }]);
+    const first: LogRecord = { kind: 'UPDATE', status: { taskId: task.taskId, state: 'TASK_RUNNING', uuid: U1, timestamp: 1 } };
+    await logs.append([{ ref: task, records: [first] }]);
     await logs.closeRun(runDir(context.dir, task));
     assert.is(logs.openLogs, 0);
-    await logs.append([{ ref: task, records: [{ kind: 'ACK', uuid: U2 }] }]);
+    await logs.append([{ ref: task, records: [{ kind: 'ACK', uuid: U1 }] }]);
+    const second: LogRecord = { kind: 'UPDATE', status: { taskId: task.taskId, state: 'TASK_RUNNING', uuid: U2, timestamp: 2 } };
+    await logs.append([{ ref: task, records: [second] }]);
     const { records } = await readRecordLog(taskUpdatesPath(context.dir, task));
-    assert.equal(records, [{ kind: 'ACK', uuid: U1 }, { kind: 'ACK', uuid: U2 }]);
-    assert.ok(logs.stats.syncs >= 2);
+    assert.equal(records, [first, { kind: 'ACK', uuid: U1 }, second]);
+    assert.is(logs.stats.syncs, 2, 'one fdatasync per UPDATE, none for the ACK');
+    assert.is(logs.stats.unsynced, 1);
   }
 });
 
