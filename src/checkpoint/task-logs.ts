@@ -3,8 +3,9 @@
 // append), every append made durable through one GroupCommitter. ACK records are only written:
 // the file's next sync covers them (an ACK lost in a host crash makes the restarted agent send
 // that update once more, docs/decisions.md), so a framework's acknowledgement costs no fdatasync
-// of its own. A log whose append or fsync fails is closed and its file refused for a backoff (disk-health.ts), then reopened cut back to
-// what it knew was durable: a full disk costs no more than one attempt per file and backoff.
+// of its own. A log whose append or fsync fails is closed and its file refused for a backoff
+// (disk-health.ts), then reopened cut back to what it knew was durable: a full disk costs no more
+// than one attempt per file and backoff.
 import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
 import { compactLog, compactLogFrom, COMPACT_AT_BYTES, KEEP_ACKED, KeptRecords } from './compaction.js';
