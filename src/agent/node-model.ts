@@ -314,7 +314,7 @@ export class NodeModel {
     const candidates = framework ? [framework.executors.get(update.status.executorId), ...framework.archived] : [];
     const run = candidates.find((candidate) => candidate?.id === update.status.executorId && candidate.tasks.has(update.status.taskId));
     if (run) this.maybeForget(run);
-    else if (this.updates.pending(update.frameworkId, update.status.taskId).length === 0) {
+    else if (this.updates.pendingOf(update.frameworkId, update.status.taskId) === 0) {
       this.updates.forget(update.frameworkId, update.status.taskId);
       this.#taskRefs.delete(streamKey(update.frameworkId, update.status.taskId));
     }
@@ -327,7 +327,9 @@ export class NodeModel {
     if (!run.is('TERMINATED')) return;
     const framework = run.framework;
     const taskIds = [...run.tasks.keys()];
-    if (!framework.terminating && taskIds.some((taskId) => this.updates.pending(run.frameworkId, taskId).length > 0)) return;
+    // Asked on every acknowledgement of an ended run's updates: counted, not copied (a copy of each
+    // stream per ACK made draining an ended run's backlog quadratic).
+    if (!framework.terminating && taskIds.some((taskId) => this.updates.pendingOf(run.frameworkId, taskId) > 0)) return;
     for (const taskId of taskIds) {
       const key = streamKey(run.frameworkId, taskId);
       const ref = this.#taskRefs.get(key);

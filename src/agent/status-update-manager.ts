@@ -288,6 +288,11 @@ export class StatusUpdateManager {
     return this.#stream(frameworkId, taskId, false)?.queue.map((entry) => entry.update.status) ?? [];
   }
 
+  /** How many updates of a task wait for the framework's acknowledgement (without copying them, as pending() does). */
+  pendingOf(frameworkId: string, taskId: string): number {
+    return this.#stream(frameworkId, taskId, false)?.queue.length ?? 0;
+  }
+
   /** How many updates wait for an acknowledgement (of one framework, or in all). */
   pendingCount(frameworkId?: string): number {
     let count = 0;
