@@ -314,7 +314,7 @@ export class NodeModel {
     const candidates = framework ? [framework.executors.get(update.status.executorId), ...framework.archived] : [];
     const run = candidates.find((candidate) => candidate?.id === update.status.executorId && candidate.tasks.has(update.status.taskId));
     if (run) this.maybeForget(run);
-    else if (this.updates.pendingOf(update.frameworkId, update.status.taskId) === 0) {
+    else if (this.updates.pendingCount(update.frameworkId, update.status.taskId) === 0) {
       this.updates.forget(update.frameworkId, update.status.taskId);
       this.#taskRefs.delete(streamKey(update.frameworkId, update.status.taskId));
     }
@@ -329,7 +329,7 @@ export class NodeModel {
     const taskIds = [...run.tasks.keys()];
     // Asked on every acknowledgement of an ended run's updates: counted, not copied (a copy of each
     // stream per ACK made draining an ended run's backlog quadratic).
-    if (!framework.terminating && taskIds.some((taskId) => this.updates.pendingOf(run.frameworkId, taskId) > 0)) return;
+    if (!framework.terminating && taskIds.some((taskId) => this.updates.pendingCount(run.frameworkId, taskId) > 0)) return;
     for (const taskId of taskIds) {
       const key = streamKey(run.frameworkId, taskId);
       const ref = this.#taskRefs.get(key);

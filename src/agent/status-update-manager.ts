@@ -288,13 +288,9 @@ export class StatusUpdateManager {
     return this.#stream(frameworkId, taskId, false)?.queue.map((entry) => entry.update.status) ?? [];
   }
 
-  /** How many updates of a task wait for the framework's acknowledgement (without copying them, as pending() does). */
-  pendingOf(frameworkId: string, taskId: string): number {
-    return this.#stream(frameworkId, taskId, false)?.queue.length ?? 0;
-  }
-
-  /** How many updates wait for an acknowledgement (of one framework, or in all). */
-  pendingCount(frameworkId?: string): number {
+  /** How many updates wait for an acknowledgement (of one task, of one framework, or in all); one task's without a scan. */
+  pendingCount(frameworkId?: string, taskId?: string): number {
+    if (frameworkId !== undefined && taskId !== undefined) return this.#stream(frameworkId, taskId, false)?.queue.length ?? 0;
     let count = 0;
     for (const stream of this.#streams.values()) if (frameworkId === undefined || stream.frameworkId === frameworkId) count += stream.queue.length;
     return count;

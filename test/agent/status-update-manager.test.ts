@@ -154,10 +154,10 @@ test('ignores an acknowledgement that is not for the update in flight', async ()
   assert.not.ok(await manager.acknowledge('f1', 't1', randomUUID()));
   assert.not.ok(await manager.acknowledge('f1', 'nope', a.uuid));
   assert.equal(manager.pending('f1', 't1').map((s) => s.uuid), [a.uuid, b.uuid]);
-  assert.is(manager.pendingOf('f1', 't1'), 2, 'pendingOf counts what pending lists');
-  assert.is(manager.pendingOf('f1', 'nope'), 0, 'and a stream it does not know has none');
+  assert.is(manager.pendingCount('f1', 't1'), 2, 'pendingCount of a task counts what pending lists');
+  assert.is(manager.pendingCount('f1', 'nope'), 0, 'and a stream it does not know has none');
   assert.ok(await manager.acknowledge('f1', 't1', a.uuid));
-  assert.is(manager.pendingOf('f1', 't1'), 1);
+  assert.is(manager.pendingCount('f1', 't1'), 1);
 });
 
 test('resends every head update at once on resume, with a fresh backoff', async () => {
