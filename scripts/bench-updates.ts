@@ -18,13 +18,17 @@
 // --agent-node-args='…' adds node options to the agents alone: `--cpu-prof --cpu-prof-dir=DIR`
 // profiles the agent of 100 executors (--profile slows 100 profiled executors past the warm-up's
 // deadline on 2 cores). SIGUSR1 cannot be used to open an inspector: it shuts the agent down.
+// --executor-node-args='…' adds node options to the executors alone, to the first K of each agent
+// with --executor-node-args-count=K (default: all): `--cpu-prof --cpu-prof-dir=DIR` on two of a
+// hundred executors profiles them (written when their task ends after the last round) without a
+// hundred profilers on two cores; `--trace-gc` writes each GC to the executor's sandbox stdout.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript } from '../harness/lib/args.js';
 import { barLine, printBar, printTable } from '../harness/lib/report.js';
-import { contextSwitches, cpuSeconds, cpuSecondsByPid } from '../harness/lib/proc-usage.js';
+import { contextSwitches, cpuSeconds, cpuSecondsByPid, totalCpuSeconds } from '../harness/lib/proc-usage.js';
 import { median, percentile } from '../harness/lib/stats.js';
 import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './updates-executor.js';
 import { removeDir, tempDir, waitFor } from '../harness/helpers.js';
@@ -80,6 +84,12 @@ interface Round {
   steal: number;
   /** Logs compacted during the round (a compaction renames a new file over the log: its inode changes). */
   compactions: { agent: number; executors: number };
+  /**
+   * Where the machine's CPU went during the round, in CPU seconds: busy in all (/proc/stat, steal
+   * left out), and the other agents' stages (agent, master, executors) waiting for their turn: a
+   * load on the round that none of its own figures show.
+   */
+  machine: { busy: number; otherStages: number; seconds: number };
 }
 
 interface Cpu {
@@ -110,13 +120,20 @@ class Stage {
     return this.#scenario!;
   }
 
-  async start(config: UpdatesExecutorConfig, profileDir: string | undefined, nodeArgs: readonly string[], agentNodeArgs: readonly string[] = []): Promise<void> {
+  async start(
+    config: UpdatesExecutorConfig,
+    profileDir: string | undefined,
+    nodeArgs: readonly string[],
+    agentNodeArgs: readonly string[] = [],
+    executorNodeArgs: { args: readonly string[]; count: number } = { args: [], count: 0 },
+  ): Promise<void> {
     fs.writeFileSync(path.join(this.control, 'config.json'), JSON.stringify(config));
     const s = (this.#scenario = await Scenario.start());
     this.#profiling = profileDir !== undefined || agentNodeArgs.some((arg) => arg.startsWith('--cpu-prof'));
     const profile = (who: string) => [...nodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${this.mode}-${this.n}-${who}`)}`] : [])];
     await s.startAgent([...AGENT_FLAGS, `--checkpoint_batching=${this.mode === 'batched'}`], { nodeArgs: [...profile('agent'), ...agentNodeArgs] });
     const executorNode = [process.execPath, ...profile('executors')].join(' ');
+    const optionedNode = [executorNode, ...executorNodeArgs.args].join(' ');
     const framework = await s.framework({ name: `bench-updates-${this.mode}`, checkpoint: true });
     const tasks: NewTaskInfo[] = [];
     for (let i = 0; i < this.n; i++) {
@@ -125,7 +142,7 @@ class Stage {
         taskId: `t-${i}`,
         name: `updates ${i}`,
         resources: { cpus: 0.1, mem: 16 },
-        executor: { executorId, frameworkId: framework.frameworkId, command: { value: `${executorNode} ${EXECUTOR_SCRIPT} ${this.control}` } },
+        executor: { executorId, frameworkId: framework.frameworkId, command: { value: `${i < executorNodeArgs.count ? optionedNode : executorNode} ${EXECUTOR_SCRIPT} ${this.control}` } },
       });
     }
     await framework.launch(tasks, 30_000);
@@ -182,15 +199,24 @@ class Stage {
   }
 
   /** Starts round `round`, waits for every executor's result and for the framework to catch up. */
-  async runRound(round: number, seconds: number): Promise<Round> {
+  /** CPU seconds used so far by this stage's agent, master and executors (the idle stage's load on the other's round). */
+  busySeconds(): number {
+    const executors = processesUnder(this.scenario.workDir).map((p) => p.pid);
+    return cpuSeconds(this.scenario.agent!.pid) + cpuSeconds(this.scenario.master.pid) + totalCpuSeconds(executors);
+  }
+
+  async runRound(round: number, seconds: number, others: readonly Stage[] = []): Promise<Round> {
     this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
     const logsBefore = logInodes(this.scenario.workDir);
     const before = this.#cpu();
     const wakeupsBefore = this.#wakeups();
     const stealBefore = machineTimes();
+    const othersBefore = others.reduce((sum, stage) => sum + stage.busySeconds(), 0);
+    const startedAt = Date.now();
     const file = path.join(this.control, `start-${round}`);
     fs.writeFileSync(`${file}.tmp`, JSON.stringify({ deadline: Date.now() + seconds * 1000 }));
     fs.renameSync(`${file}.tmp`, file);
+    this.#signalStart();
     const prefix = `result-${round}-`;
     await waitFor(() => this.#count(prefix) >= this.n, {
       timeoutMs: seconds * 1000 + 300_000,
@@ -201,6 +227,7 @@ class Stage {
     const after = this.#cpu();
     const wakeupsAfter = this.#wakeups();
     const stealAfter = machineTimes();
+    const othersAfter = others.reduce((sum, stage) => sum + stage.busySeconds(), 0);
     const logsAfter = logInodes(this.scenario.workDir);
     const compactions = { agent: 0, executors: 0 };
     for (const [file, inode] of logsAfter) {
@@ -208,6 +235,7 @@ class Stage {
       if (earlier !== undefined && earlier !== inode) compactions[file.endsWith('outbox.log') ? 'executors' : 'agent'] += 1;
     }
     const steal = (stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total);
+    const machine = { busy: (stealAfter.busy - stealBefore.busy) / CLOCK_TICKS, otherStages: othersAfter - othersBefore, seconds: (ended - startedAt) / 1000 };
     const wakeups = { agent: wakeupsAfter.agent - wakeupsBefore.agent, executors: Stage.survivorsDelta(wakeupsBefore.perExecutor, wakeupsAfter.perExecutor) };
     const cpu: Cpu = { agent: after.agent - before.agent, executors: Stage.survivorsDelta(before.perExecutor, after.perExecutor), master: after.master - before.master, framework: after.framework - before.framework };
     const results = fs
@@ -224,7 +252,7 @@ class Stage {
     const cpuThroughDrain = { agent: cpuSeconds(this.scenario.agent!.pid) - before.agent, master: cpuSeconds(this.scenario.master.pid) - before.master };
     const acknowledged = results.reduce((sum, r) => sum + r.acknowledged, 0);
     const wallMs = Math.max(...results.map((r) => r.lastAck)) - Math.min(...results.map((r) => r.firstSend));
-    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, cpuThroughDrain, wakeups, steal, compactions };
+    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, cpuThroughDrain, wakeups, steal, compactions, machine };
     this.rounds.push(result);
     return result;
   }
@@ -239,6 +267,21 @@ class Stage {
     }
     await this.#scenario?.cleanup();
     removeDir(this.control);
+  }
+
+  /**
+   * SIGUSR2 to this agent's executors (node running their script: a shell around one would die
+   * of it): they look for the start file at once instead of on their 2 s poll.
+   */
+  #signalStart(): void {
+    for (const { pid, cmd } of processesUnder(this.scenario.workDir)) {
+      if (!cmd.startsWith(process.execPath) || !cmd.includes(EXECUTOR_SCRIPT)) continue;
+      try {
+        process.kill(pid, 'SIGUSR2');
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   #count(prefix: string): number {
@@ -297,10 +340,15 @@ function logInodes(dir: string): Map<string, number> {
   return inodes;
 }
 
-/** The machine's CPU time so far in clock ticks (/proc/stat, all CPUs): stolen by the hypervisor, and in all. */
-function machineTimes(): { steal: number; total: number } {
+/** /proc/stat's clock ticks per second (USER_HZ, 100 on Linux's ABI). */
+const CLOCK_TICKS = 100;
+
+/** The machine's CPU time so far in clock ticks (/proc/stat, all CPUs): stolen by the hypervisor, busy (neither idle, iowait nor stolen), and in all. */
+function machineTimes(): { steal: number; busy: number; total: number } {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  return { steal: fields[7] ?? 0, total: fields.reduce((sum, value) => sum + value, 0) };
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  const steal = fields[7] ?? 0;
+  return { steal, busy: total - (fields[3] ?? 0) - (fields[4] ?? 0) - steal, total };
 }
 
 function figures(stage: Stage): Figures {
@@ -343,6 +391,8 @@ async function main(): Promise<number> {
     profile: '',
     node_args: '',
     agent_node_args: '',
+    executor_node_args: '',
+    executor_node_args_count: 0,
     quick: false,
   });
   if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
@@ -352,6 +402,9 @@ async function main(): Promise<number> {
   for (const n of counts) if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`bench-updates: --executors must list positive integers, got ${JSON.stringify(flags.executors)}`);
   for (const [name, value] of [['seconds', flags.seconds], ['rounds', flags.rounds], ['window', flags.window]] as const) {
     if (!(value > 0)) throw new TypeError(`bench-updates: --${name} must be positive, got ${value}`);
+  }
+  if (!Number.isSafeInteger(flags.executor_node_args_count) || flags.executor_node_args_count < 0) {
+    throw new TypeError(`bench-updates: --executor-node-args-count must be a whole number ≥ 0 (0: every executor), got ${flags.executor_node_args_count}`);
   }
   // The agents and executors log at warn: a debug line per update would be the bottleneck.
   process.env.LIFELINE_LOG_LEVEL ??= 'warn';
@@ -369,14 +422,15 @@ async function main(): Promise<number> {
     try {
       const nodeArgs = flags.node_args.split(/\s+/).filter(Boolean);
       const agentNodeArgs = flags.agent_node_args.split(/\s+/).filter(Boolean);
-      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs, agentNodeArgs);
+      const executorNodeArgs = { args: flags.executor_node_args.split(/\s+/).filter(Boolean), count: flags.executor_node_args_count || n };
+      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs, agentNodeArgs, executorNodeArgs);
       for (const stage of stages) await stage.waitReady();
       for (let round = 1; round <= flags.rounds; round++) {
         // Alternate which agent goes first, so that a drift in the machine's load hits both.
         const order = round % 2 === 1 ? stages : [...stages].reverse();
         for (const stage of order) {
-          const r = await stage.runRound(round, flags.seconds);
-          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log\n`);
+          const r = await stage.runRound(round, flags.seconds, stages.filter((other) => other !== stage));
+          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
         }
       }
     } finally {
