@@ -254,7 +254,7 @@ export class Checkpointer {
    * records. An invalid entry still rejects the call before anything is written.
    */
   appendRecordsSettled(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<unknown[]> {
-    const groups = new Map<string, { ref: TaskRef; records: LogRecord[] }>();
+    const groups = new Map<string, { ref: TaskRef; records: LogRecord[]; file: string }>();
     const groupOf: string[] = [];
     try {
       this.#check('append records');
@@ -265,7 +265,7 @@ export class Checkpointer {
         const file = taskUpdatesPath(this.workDir, ref);
         const group = groups.get(file);
         if (group) group.records.push(record);
-        else groups.set(file, { ref, records: [record] });
+        else groups.set(file, { ref, records: [record], file });
         groupOf.push(file);
       }
     } catch (error) {

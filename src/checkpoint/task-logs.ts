@@ -40,6 +40,12 @@ interface LogEntry {
 export interface TaskRecords {
   ref: TaskRef;
   records: LogRecord[];
+  /**
+   * The task's task.updates path, when the caller has already made it: a path is checked and
+   * joined per ID (layout.ts), which on the update path cost ~3.7 % of the agent's CPU done three
+   * times per record (bench-updates profile, docs/benchmarks.md).
+   */
+  file?: string;
 }
 
 export class TaskLogs {
@@ -168,11 +174,10 @@ export class TaskLogs {
   // Appends are handed to the committer synchronously when the logs are open, so that every
   // record of this turn lands in the same batch.
   #appendBatched(groups: TaskRecords[]): Array<Promise<void>> {
-    return groups.map(({ ref, records }) => {
-      const file = taskUpdatesPath(this.#workDir, ref);
+    return groups.map(({ ref, records, file = taskUpdatesPath(this.#workDir, ref) }) => {
       const refusal = this.#health.refusal(file);
       if (refusal) return Promise.reject(refusal);
-      const entry = this.#acquire(ref);
+      const entry = this.#acquire(ref, file);
       const options = { sync: records.some(wantsSync) };
       const appended = entry.log ? this.#committer.append(entry.log, records, options) : entry.opening.then((log) => this.#committer.append(log, records, options));
       return this.#settle(entry, records, appended);
@@ -182,13 +187,13 @@ export class TaskLogs {
   // The baseline: every record appended and fdatasync'd on its own, in order.
   async #appendOneByOne(groups: TaskRecords[]): Promise<PromiseSettledResult<void>[]> {
     const results: PromiseSettledResult<void>[] = [];
-    for (const { ref, records } of groups) {
-      const refusal = this.#health.refusal(taskUpdatesPath(this.#workDir, ref));
+    for (const { ref, records, file = taskUpdatesPath(this.#workDir, ref) } of groups) {
+      const refusal = this.#health.refusal(file);
       if (refusal) {
         results.push({ status: 'rejected', reason: refusal });
         continue;
       }
-      const entry = this.#acquire(ref);
+      const entry = this.#acquire(ref, file);
       // Queued together (each written and synced on its own): a later call cannot cut in.
       const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record, { sync: wantsSync(record) })))).then(() => undefined);
       const [result] = await Promise.allSettled([this.#settle(entry, records, appended)]);
@@ -227,8 +232,7 @@ export class TaskLogs {
     );
   }
 
-  #acquire(ref: TaskRef): LogEntry {
-    const file = taskUpdatesPath(this.#workDir, ref);
+  #acquire(ref: TaskRef, file = taskUpdatesPath(this.#workDir, ref)): LogEntry {
     let entry = this.#logs.get(file);
     if (entry) {
       this.#logs.delete(file); // re-inserted below: most recently used last
