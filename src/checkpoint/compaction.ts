@@ -57,6 +57,13 @@ export class KeptRecords {
   readonly #unacked = new Map<string, { record: LogRecord; seq: number }>();
   /** The latest acknowledged updates, by uuid: at least the keepAcked latest, trimmed to them past 2 × keepAcked. */
   readonly #acked = new Map<string, { record: LogRecord; seq: number }>();
+  /**
+   * #acked's insertion order is its seq order: true while every ACK came for an update newer than
+   * the ones acknowledged before it (a stream is acknowledged in order, so nearly always). Then
+   * trimming drops the first entries and nothing is sorted.
+   */
+  #ackedInOrder = true;
+  #lastAckedSeq = -1;
 
   constructor(keepAcked = KEEP_ACKED) {
     this.#keepAcked = keepAcked;
@@ -85,9 +92,25 @@ export class KeptRecords {
     if (!entry) return;
     this.#unacked.delete(uuid);
     this.#acked.set(uuid, entry);
-    // Trimmed now and then, not on every ACK: one sort per keepAcked ACKs instead of a scan each.
+    if (entry.seq < this.#lastAckedSeq) this.#ackedInOrder = false;
+    else this.#lastAckedSeq = entry.seq;
+    // Trimmed now and then, not on every ACK: once per keepAcked ACKs instead of a scan each.
     if (this.#acked.size <= 2 * this.#keepAcked) return;
-    for (const [key] of this.#byAge().slice(0, this.#acked.size - this.#keepAcked)) this.#acked.delete(key);
+    let excess = this.#acked.size - this.#keepAcked;
+    if (this.#ackedInOrder) {
+      for (const key of this.#acked.keys()) {
+        if (excess-- === 0) break;
+        this.#acked.delete(key);
+      }
+      return;
+    }
+    const byAge = this.#byAge();
+    for (const [key] of byAge.slice(0, excess)) this.#acked.delete(key);
+    // What is left was re-inserted in seq order: in order again until the next ACK out of order.
+    this.#acked.clear();
+    for (const [key, value] of byAge.slice(excess)) this.#acked.set(key, value);
+    this.#ackedInOrder = true;
+    this.#lastAckedSeq = byAge[byAge.length - 1]![1].seq;
   }
 
   /** The records of the compacted log, in order. */
@@ -102,7 +125,8 @@ export class KeptRecords {
 
   /** Acknowledged updates by the order they were appended (ACKs may come out of order: by seq, not by arrival). */
   #byAge(): Array<[string, { record: LogRecord; seq: number }]> {
-    return [...this.#acked].sort((a, b) => a[1].seq - b[1].seq);
+    const entries = [...this.#acked];
+    return this.#ackedInOrder ? entries : entries.sort((a, b) => a[1].seq - b[1].seq);
   }
 }
 
