@@ -44,6 +44,7 @@ import {
   type TaskRef,
 } from './layout.js';
 import type { GroupCommitStats } from './group-commit.js';
+import { encodeCheckedRecord } from './record-frame.js';
 import { repairRecordLog } from './record-log-read.js';
 import { checkRecord, type LogRecord } from './records.js';
 import type { LogRepair } from './state.js';
@@ -254,7 +255,7 @@ export class Checkpointer {
    * records. An invalid entry still rejects the call before anything is written.
    */
   appendRecordsSettled(entries: ReadonlyArray<{ ref: TaskRef; record: LogRecord }>): Promise<unknown[]> {
-    const groups = new Map<string, { ref: TaskRef; records: LogRecord[]; file: string }>();
+    const groups = new Map<string, { ref: TaskRef; records: LogRecord[]; file: string; frames: Buffer[] }>();
     const groupOf: string[] = [];
     try {
       this.#check('append records');
@@ -263,9 +264,13 @@ export class Checkpointer {
         const checked = checkRecord(record);
         if (checked.kind === 'UPDATE' && checked.status.taskId !== ref.taskId) throw mismatch('status.taskId', checked.status.taskId, ref.taskId);
         const file = taskUpdatesPath(this.workDir, ref);
+        // Framed from the checked record here: checked once, not again on its way to the file.
+        const frame = encodeCheckedRecord(checked);
         const group = groups.get(file);
-        if (group) group.records.push(record);
-        else groups.set(file, { ref, records: [record], file });
+        if (group) {
+          group.records.push(checked);
+          group.frames.push(frame);
+        } else groups.set(file, { ref, records: [checked], file, frames: [frame] });
         groupOf.push(file);
       }
     } catch (error) {

@@ -106,7 +106,7 @@ export class GroupCommitter {
   }
 
   /** Appends records to `log`; resolves when they are durable (written only, with `sync: false`). */
-  append(log: RecordLog, records: LogRecord | readonly LogRecord[], { sync = true }: AppendOptions = {}): Promise<void> {
+  append(log: RecordLog, records: LogRecord | readonly LogRecord[], options: AppendOptions = {}): Promise<void> {
     const list: readonly LogRecord[] = Array.isArray(records) ? records : [records as LogRecord];
     let bytes: Buffer;
     try {
@@ -114,7 +114,15 @@ export class GroupCommitter {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!this.#batching) return this.#appendAlone(log, bytes, list.length, sync);
+    return this.appendEncoded(log, bytes, list.length, options);
+  }
+
+  /**
+   * `append()` of records already checked and framed (`encodeRecords()`, or one
+   * `encodeCheckedRecord()` per record concatenated): `records` is how many the bytes hold.
+   */
+  appendEncoded(log: RecordLog, bytes: Buffer, records: number, { sync = true }: AppendOptions = {}): Promise<void> {
+    if (!this.#batching) return this.#appendAlone(log, bytes, records, sync);
     return new Promise<void>((resolve, reject) => {
       let pending = this.#pending.get(log);
       if (!pending) {
@@ -123,7 +131,7 @@ export class GroupCommitter {
       }
       pending.sync ||= sync;
       pending.chunks.push(bytes);
-      pending.records += list.length;
+      pending.records += records;
       pending.waiters.push({ resolve, reject });
       this.#schedule();
     });

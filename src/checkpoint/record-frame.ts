@@ -28,3 +28,12 @@ export function encodeRecords(records: readonly LogRecord[]): Buffer {
   const frames = records.map((record) => frameRecord(encode(checkRecord(record))));
   return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
 }
+
+/**
+ * Frames one record that `checkRecord()` has just returned (its output, not its input), for a
+ * caller that had to check it anyway: the agent's Checkpointer checks every record of a call
+ * before any is written, and encodeRecords would check each of them a second time.
+ */
+export function encodeCheckedRecord(checked: LogRecord): Buffer {
+  return frameRecord(encode(checked));
+}

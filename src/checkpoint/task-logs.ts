@@ -46,6 +46,11 @@ export interface TaskRecords {
    * times per record (bench-updates profile, docs/benchmarks.md).
    */
   file?: string;
+  /**
+   * Each record framed (`encodeCheckedRecord()`), when the caller has checked them already: they
+   * are then not checked a second time on their way to the file.
+   */
+  frames?: Buffer[];
 }
 
 export class TaskLogs {
@@ -174,12 +179,14 @@ export class TaskLogs {
   // Appends are handed to the committer synchronously when the logs are open, so that every
   // record of this turn lands in the same batch.
   #appendBatched(groups: TaskRecords[]): Array<Promise<void>> {
-    return groups.map(({ ref, records, file = taskUpdatesPath(this.#workDir, ref) }) => {
+    return groups.map(({ ref, records, file = taskUpdatesPath(this.#workDir, ref), frames }) => {
       const refusal = this.#health.refusal(file);
       if (refusal) return Promise.reject(refusal);
       const entry = this.#acquire(ref, file);
       const options = { sync: records.some(wantsSync) };
-      const appended = entry.log ? this.#committer.append(entry.log, records, options) : entry.opening.then((log) => this.#committer.append(log, records, options));
+      const bytes = frames && (frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+      const commit = (log: RecordLog) => (bytes ? this.#committer.appendEncoded(log, bytes, records.length, options) : this.#committer.append(log, records, options));
+      const appended = entry.log ? commit(entry.log) : entry.opening.then(commit);
       return this.#settle(entry, records, appended);
     });
   }
@@ -187,7 +194,7 @@ export class TaskLogs {
   // The baseline: every record appended and fdatasync'd on its own, in order.
   async #appendOneByOne(groups: TaskRecords[]): Promise<PromiseSettledResult<void>[]> {
     const results: PromiseSettledResult<void>[] = [];
-    for (const { ref, records, file = taskUpdatesPath(this.#workDir, ref) } of groups) {
+    for (const { ref, records, file = taskUpdatesPath(this.#workDir, ref), frames } of groups) {
       const refusal = this.#health.refusal(file);
       if (refusal) {
         results.push({ status: 'rejected', reason: refusal });
@@ -195,7 +202,16 @@ export class TaskLogs {
       }
       const entry = this.#acquire(ref, file);
       // Queued together (each written and synced on its own): a later call cannot cut in.
-      const appended = entry.opening.then((log) => Promise.all(records.map((record) => this.#committer.append(log, record, { sync: wantsSync(record) })))).then(() => undefined);
+      const appended = entry.opening
+        .then((log) =>
+          Promise.all(
+            records.map((record, index) => {
+              const options = { sync: wantsSync(record) };
+              return frames ? this.#committer.appendEncoded(log, frames[index]!, 1, options) : this.#committer.append(log, record, options);
+            }),
+          ),
+        )
+        .then(() => undefined);
       const [result] = await Promise.allSettled([this.#settle(entry, records, appended)]);
       results.push(result!);
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GroupCommitter } from '../../src/checkpoint/group-commit.js';
+import { encodeCheckedRecord } from '../../src/checkpoint/record-frame.js';
 import { readRecordLog, RecordLog } from '../../src/checkpoint/record-log.js';
 import type { LogRecord } from '../../src/checkpoint/records.js';
 import { removeDir, tempDir, withTimeout } from '../helpers.js';
@@ -196,6 +197,19 @@ groupCommit('tells its observers each fdatasync\'s duration and each batch\'s re
   }
   await new GroupCommitter().append(b, update('t6'));
   assert.equal(committed, [4, 1], 'nothing reported once stopped');
+});
+
+groupCommit('appendEncoded writes frames already made, in order with append(), counting the records they hold', async () => {
+  for (const batching of [true, false]) {
+    const committer = new GroupCommitter({ batching });
+    const log = await openLog(`encoded-${batching}.updates`);
+    const first = update('t1');
+    const framed = [update('t1'), update('t1', 'TASK_FINISHED')];
+    const appends = [committer.append(log, first), committer.appendEncoded(log, Buffer.concat(framed.map(encodeCheckedRecord)), framed.length)];
+    await withTimeout(Promise.all(appends), 10_000, `appends (batching ${batching})`);
+    assert.equal((await readRecordLog(log.path)).records, [first, ...framed], `batching ${batching}`);
+    assert.is(committer.stats.records, 3, `batching ${batching}: three records durable`);
+  }
 });
 
 groupCommit.run();
