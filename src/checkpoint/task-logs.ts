@@ -4,8 +4,9 @@
 // the file's next sync covers them (an ACK lost in a host crash makes the restarted agent send
 // that update once more, docs/decisions.md), so a framework's acknowledgement costs no fdatasync
 // of its own. A log whose append or fsync fails is closed and its file refused for a backoff
-// (disk-health.ts), then reopened cut back to what it knew was durable: a full disk costs no more
-// than one attempt per file and backoff.
+// (disk-health.ts), then reopened cut back to what it knew was durable, and counted well again
+// once its first append since is synced: a full disk costs no more than one attempt per file and
+// backoff.
 import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
 import { compactLog, compactLogFrom, COMPACT_AT_BYTES, KEEP_ACKED, KeptRecords } from './compaction.js';
@@ -182,8 +183,11 @@ export class TaskLogs {
     return groups.map(({ ref, records, file = taskUpdatesPath(this.#workDir, ref), frames }) => {
       const refusal = this.#health.refusal(file);
       if (refusal) return Promise.reject(refusal);
+      // A file that failed is declared well only once an append to it is durable: its first
+      // append after the backoff is synced, even one of ACKs alone.
+      const reopening = this.#health.reopenLength(file) !== undefined;
       const entry = this.#acquire(ref, file);
-      const options = { sync: records.some(wantsSync) };
+      const options = { sync: reopening || records.some(wantsSync) };
       const bytes = frames && (frames.length === 1 ? frames[0]! : Buffer.concat(frames));
       const commit = (log: RecordLog) => (bytes ? this.#committer.appendEncoded(log, bytes, records.length, options) : this.#committer.append(log, records, options));
       const appended = entry.log ? commit(entry.log) : entry.opening.then(commit);
@@ -200,13 +204,14 @@ export class TaskLogs {
         results.push({ status: 'rejected', reason: refusal });
         continue;
       }
+      const reopening = this.#health.reopenLength(file) !== undefined;
       const entry = this.#acquire(ref, file);
       // Queued together (each written and synced on its own): a later call cannot cut in.
       const appended = entry.opening
         .then((log) =>
           Promise.all(
             records.map((record, index) => {
-              const options = { sync: wantsSync(record) };
+              const options = { sync: reopening || wantsSync(record) };
               return frames ? this.#committer.appendEncoded(log, frames[index]!, 1, options) : this.#committer.append(log, record, options);
             }),
           ),

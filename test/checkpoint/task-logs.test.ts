@@ -106,6 +106,8 @@ Logs('a file whose disk fails refuses only its own records, is refused at once d
   await waitFor(() => health.refusal(badFile) === undefined, { message: 'the backoff over' });
   const [retried] = await logs.appendSettled([{ ref: bad, records: [{ kind: 'ACK', uuid: U2 }] }]);
   assert.is(retried!.status, 'fulfilled');
+  // ACKs alone are not synced, but a failed file is well again only once something is durable in it.
+  assert.is(logs.stats.syncs, 1, 'the reopened file\'s first append (ACKs alone) was fdatasync\'d');
   const contents = await readRecordLog(badFile);
   assert.is(contents.tornTail, false, 'cut back to what was durable (nothing) before appending');
   assert.equal(contents.records, [{ kind: 'ACK', uuid: U2 }]);
