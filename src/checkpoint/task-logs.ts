@@ -42,9 +42,8 @@ export interface TaskRecords {
   ref: TaskRef;
   records: LogRecord[];
   /**
-   * The task's task.updates path, when the caller has already made it: a path is checked and
-   * joined per ID (layout.ts), which on the update path cost ~3.7 % of the agent's CPU done three
-   * times per record (bench-updates profile, docs/benchmarks.md).
+   * The task's task.updates path, when the caller has already made it: making one checks and
+   * joins every ID (layout.ts), and the update path made it three times per group.
    */
   file?: string;
   /**
