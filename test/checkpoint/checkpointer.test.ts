@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -551,6 +552,32 @@ writer('compacts a task.updates it opened with an earlier writer\'s history in i
   const acked = new Set(task.acks);
   assert.ok(acked.has(uuidOf(last!)), 'the latest acknowledged update is kept, acknowledged');
   assert.equal(task.updates.filter((u) => !acked.has(u.uuid)).map((u) => u.uuid), unacked.map(uuidOf), 'every unacknowledged update, in order, the first writer\'s too');
+});
+
+writer('a TaskRef appended to again goes to its own task.updates, also after its IDs were changed in place', async () => {
+  const checkpointer = open();
+  await prepare(checkpointer, ['t1', 't2']);
+  const ref = taskRef('t1');
+  await checkpointer.appendRecords([{ ref, record: update('t1') }]);
+  await checkpointer.appendRecords([{ ref, record: update('t1') }]);
+  // The same object, now naming another task: its path is made again, not taken from before.
+  ref.taskId = 't2';
+  await checkpointer.appendRecords([{ ref, record: update('t2') }]);
+  // And one whose ID is no longer valid is refused as before, nothing written.
+  ref.taskId = '../t1';
+  await checkpointer.appendRecords([{ ref, record: { kind: 'ACK', uuid: randomUUID() } }]).then(
+    () => assert.unreachable('appended for an invalid taskId'),
+    (error: Error) => assert.match(error.message, /invalid taskId/),
+  );
+  const state = await recoverState(dir, { strict: true, bootId: 'any' });
+  const tasks = state.frameworks[0]!.executors[0]!.runs[0]!.tasks;
+  assert.equal(
+    tasks.map((task) => [task.id, task.updates.length]).sort(),
+    [
+      ['t1', 2],
+      ['t2', 1],
+    ],
+  );
 });
 
 writer.run();
