@@ -28,7 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript } from '../harness/lib/args.js';
 import { barLine, printBar, printTable } from '../harness/lib/report.js';
-import { contextSwitches, cpuSeconds, cpuSecondsByPid, totalCpuSeconds } from '../harness/lib/proc-usage.js';
+import { contextSwitches, cpuSeconds, cpuSecondsByPid, TICKS_PER_SECOND, totalCpuSeconds } from '../harness/lib/proc-usage.js';
 import { median, percentile } from '../harness/lib/stats.js';
 import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './updates-executor.js';
 import { removeDir, tempDir, waitFor } from '../harness/helpers.js';
@@ -235,7 +235,7 @@ class Stage {
       if (earlier !== undefined && earlier !== inode) compactions[file.endsWith('outbox.log') ? 'executors' : 'agent'] += 1;
     }
     const steal = (stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total);
-    const machine = { busy: (stealAfter.busy - stealBefore.busy) / CLOCK_TICKS, otherStages: othersAfter - othersBefore, seconds: (ended - startedAt) / 1000 };
+    const machine = { busy: (stealAfter.busy - stealBefore.busy) / TICKS_PER_SECOND, otherStages: othersAfter - othersBefore, seconds: (ended - startedAt) / 1000 };
     const wakeups = { agent: wakeupsAfter.agent - wakeupsBefore.agent, executors: Stage.survivorsDelta(wakeupsBefore.perExecutor, wakeupsAfter.perExecutor) };
     const cpu: Cpu = { agent: after.agent - before.agent, executors: Stage.survivorsDelta(before.perExecutor, after.perExecutor), master: after.master - before.master, framework: after.framework - before.framework };
     const results = fs
@@ -255,6 +255,20 @@ class Stage {
     const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, cpuThroughDrain, wakeups, steal, compactions, machine };
     this.rounds.push(result);
     return result;
+  }
+
+  /**
+   * After every round: tells the executors to end their tasks (`start-<rounds + 1>`) and waits a
+   * while for them to exit, so that the profiled ones write their profiles.
+   */
+  async finish(rounds: number): Promise<void> {
+    if (!this.#scenario) return;
+    const file = path.join(this.control, `start-${rounds + 1}`);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ deadline: Date.now() }));
+    fs.renameSync(`${file}.tmp`, file);
+    this.#signalStart();
+    const running = () => processesUnder(this.scenario.workDir).filter(({ cmd }) => cmd.includes(EXECUTOR_SCRIPT)).length;
+    await waitFor(() => running() === 0, { timeoutMs: 15_000, intervalMs: 100, message: 'executors ended' }).catch(() => {});
   }
 
   async cleanup(): Promise<void> {
@@ -339,9 +353,6 @@ function logInodes(dir: string): Map<string, number> {
   walk(dir);
   return inodes;
 }
-
-/** /proc/stat's clock ticks per second (USER_HZ, 100 on Linux's ABI). */
-const CLOCK_TICKS = 100;
 
 /** The machine's CPU time so far in clock ticks (/proc/stat, all CPUs): stolen by the hypervisor, busy (neither idle, iowait nor stolen), and in all. */
 function machineTimes(): { steal: number; busy: number; total: number } {
@@ -434,6 +445,7 @@ async function main(): Promise<number> {
         }
       }
     } finally {
+      for (const stage of stages) await stage.finish(flags.rounds);
       for (const stage of stages) await stage.cleanup();
     }
     const byMode = new Map(stages.map((stage) => [stage.mode, figures(stage)]));

@@ -8,7 +8,7 @@
 // sends TASK_RUNNING and `warmup` updates, writes `ready-<executorId>`, then for each round r waits
 // for `start-<r>` ({deadline}: epoch ms; the bench also sends SIGUSR2 when it writes one), keeps up to `window` updates unacknowledged until the
 // deadline, waits for the last of them and writes `result-<r>-<executorId>.json`. After the last
-// round it ends its task with TASK_FINISHED. Only types may be imported from here (it runs on load).
+// round it waits for `start-<rounds + 1>`, then ends its task with TASK_FINISHED. Only types may be imported from here (it runs on load).
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -141,6 +141,10 @@ async function run(driver: ExecutorDriver, taskId: string): Promise<void> {
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(result));
     fs.renameSync(`${file}.tmp`, file);
   }
+  // The task ends on the bench's word (`start-<rounds + 1>`), not right after the last result: an
+  // executor gone before the round's closing reading had its CPU left out of that round, and its
+  // task's end landed in the drain the agent's CPU is measured through.
+  await waitForStart(config.rounds + 1);
   await driver.update({ taskId, state: 'TASK_FINISHED' });
   await driver.stop();
 }

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { readProcStat } from '../../src/process/proc-stat.js';
 
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on every Linux build that matters). */
-const TICKS_PER_SECOND = 100;
+/** Clock ticks per second of /proc/<pid>/stat and /proc/stat (USER_HZ: 100 on every Linux build that matters). */
+export const TICKS_PER_SECOND = 100;
 
 /** User + system CPU seconds used so far by `pid` (itself, not its children); 0 once it is gone. */
 export function cpuSeconds(pid: number): number {

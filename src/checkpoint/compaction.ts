@@ -104,9 +104,9 @@ export class KeptRecords {
       }
       return;
     }
+    // Out of order: the latest keepAcked are put back in seq order, in order again until the next
+    // ACK out of order.
     const byAge = this.#byAge();
-    for (const [key] of byAge.slice(0, excess)) this.#acked.delete(key);
-    // What is left was re-inserted in seq order: in order again until the next ACK out of order.
     this.#acked.clear();
     for (const [key, value] of byAge.slice(excess)) this.#acked.set(key, value);
     this.#ackedInOrder = true;

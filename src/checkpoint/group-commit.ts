@@ -114,15 +114,16 @@ export class GroupCommitter {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.appendEncoded(log, bytes, list.length, options);
+    return this.appendEncoded(log, [bytes], list.length, options);
   }
 
   /**
-   * `append()` of records already checked and framed (`encodeRecords()`, or one
-   * `encodeCheckedRecord()` per record concatenated): `records` is how many the bytes hold.
+   * `append()` of records already checked and framed (by `encodeRecords()` or
+   * `encodeCheckedRecord()`), written in the order given: `records` is how many the chunks hold.
+   * They join the batch's other chunks for the file, copied once when it is written.
    */
-  appendEncoded(log: RecordLog, bytes: Buffer, records: number, { sync = true }: AppendOptions = {}): Promise<void> {
-    if (!this.#batching) return this.#appendAlone(log, bytes, records, sync);
+  appendEncoded(log: RecordLog, chunks: readonly Buffer[], records: number, { sync = true }: AppendOptions = {}): Promise<void> {
+    if (!this.#batching) return this.#appendAlone(log, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), records, sync);
     return new Promise<void>((resolve, reject) => {
       let pending = this.#pending.get(log);
       if (!pending) {
@@ -130,7 +131,7 @@ export class GroupCommitter {
         this.#pending.set(log, pending);
       }
       pending.sync ||= sync;
-      pending.chunks.push(bytes);
+      pending.chunks.push(...chunks);
       pending.records += records;
       pending.waiters.push({ resolve, reject });
       this.#schedule();

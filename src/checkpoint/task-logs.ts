@@ -11,6 +11,7 @@ import fsp from 'node:fs/promises';
 import { IllegalStateError } from '../protocol/index.js';
 import { compactLog, compactLogFrom, COMPACT_AT_BYTES, KEEP_ACKED, KeptRecords } from './compaction.js';
 import { DiskError, DiskHealth } from './disk-health.js';
+import { encodeRecords } from './record-frame.js';
 import { repairRecordLog } from './record-log-read.js';
 import { runDir, taskUpdatesPath, type TaskRef } from './layout.js';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
@@ -179,16 +180,22 @@ export class TaskLogs {
   // Appends are handed to the committer synchronously when the logs are open, so that every
   // record of this turn lands in the same batch.
   #appendBatched(groups: TaskRecords[]): Array<Promise<void>> {
-    return groups.map(({ ref, records, file = taskUpdatesPath(this.#workDir, ref), frames }) => {
+    return groups.map((group) => {
+      const { ref, records, file = taskUpdatesPath(this.#workDir, ref) } = group;
       const refusal = this.#health.refusal(file);
       if (refusal) return Promise.reject(refusal);
+      let frames: Buffer[];
+      try {
+        frames = framesOf(group);
+      } catch (error) {
+        return Promise.reject(error); // an invalid record: nothing written
+      }
       // A file that failed is declared well only once an append to it is durable: its first
       // append after the backoff is synced, even one of ACKs alone.
       const reopening = this.#health.reopenLength(file) !== undefined;
       const entry = this.#acquire(ref, file);
       const options = { sync: reopening || records.some(wantsSync) };
-      const bytes = frames && (frames.length === 1 ? frames[0]! : Buffer.concat(frames));
-      const commit = (log: RecordLog) => (bytes ? this.#committer.appendEncoded(log, bytes, records.length, options) : this.#committer.append(log, records, options));
+      const commit = (log: RecordLog) => this.#committer.appendEncoded(log, frames, records.length, options);
       const appended = entry.log ? commit(entry.log) : entry.opening.then(commit);
       return this.#settle(entry, records, appended);
     });
@@ -197,10 +204,18 @@ export class TaskLogs {
   // The baseline: every record appended and fdatasync'd on its own, in order.
   async #appendOneByOne(groups: TaskRecords[]): Promise<PromiseSettledResult<void>[]> {
     const results: PromiseSettledResult<void>[] = [];
-    for (const { ref, records, file = taskUpdatesPath(this.#workDir, ref), frames } of groups) {
+    for (const group of groups) {
+      const { ref, records, file = taskUpdatesPath(this.#workDir, ref) } = group;
       const refusal = this.#health.refusal(file);
       if (refusal) {
         results.push({ status: 'rejected', reason: refusal });
+        continue;
+      }
+      let frames: Buffer[];
+      try {
+        frames = framesOf(group);
+      } catch (error) {
+        results.push({ status: 'rejected', reason: error }); // an invalid record: nothing written
         continue;
       }
       const reopening = this.#health.reopenLength(file) !== undefined;
@@ -209,10 +224,7 @@ export class TaskLogs {
       const appended = entry.opening
         .then((log) =>
           Promise.all(
-            records.map((record, index) => {
-              const options = { sync: reopening || wantsSync(record) };
-              return frames ? this.#committer.appendEncoded(log, frames[index]!, 1, options) : this.#committer.append(log, record, options);
-            }),
+            records.map((record, index) => this.#committer.appendEncoded(log, [frames[index]!], 1, { sync: reopening || wantsSync(record) })),
           ),
         )
         .then(() => undefined);
@@ -341,6 +353,11 @@ export class TaskLogs {
     const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked));
     this.#closing.add(tracked);
   }
+}
+
+/** A group's records framed, one buffer each: the caller's frames, or made (and checked) here. */
+function framesOf({ records, frames }: TaskRecords): Buffer[] {
+  return frames ?? records.map((record) => encodeRecords([record]));
 }
 
 /** UPDATE records are acknowledged to their executor once durable; an ACK record needs no sync of its own. */

@@ -165,10 +165,13 @@ groupCommit('an unsynced append resolves without waiting for the batch\'s fdatas
   const original = slow!.sync.bind(slow!);
   slow!.sync = () => held.then(original);
   const synced = committer.append(slow!, update('t1'));
+  let syncedDone = false;
+  void synced.then(() => (syncedDone = true));
   let written = false;
   const unsynced = committer.append(acks!, { kind: 'ACK', uuid: randomUUID() }, { sync: false }).then(() => (written = true));
   await withTimeout(unsynced, 5_000, 'the unsynced append, while the other file\'s fdatasync is held');
   assert.ok(written);
+  assert.not.ok(syncedDone, 'the other file\'s append still waits for its held fdatasync');
   release();
   await withTimeout(synced, 5_000, 'the synced append');
 });
@@ -205,7 +208,7 @@ groupCommit('appendEncoded writes frames already made, in order with append(), c
     const log = await openLog(`encoded-${batching}.updates`);
     const first = update('t1');
     const framed = [update('t1'), update('t1', 'TASK_FINISHED')];
-    const appends = [committer.append(log, first), committer.appendEncoded(log, Buffer.concat(framed.map(encodeCheckedRecord)), framed.length)];
+    const appends = [committer.append(log, first), committer.appendEncoded(log, framed.map(encodeCheckedRecord), framed.length)];
     await withTimeout(Promise.all(appends), 10_000, `appends (batching ${batching})`);
     assert.equal((await readRecordLog(log.path)).records, [first, ...framed], `batching ${batching}`);
     assert.is(committer.stats.records, 3, `batching ${batching}: three records durable`);
