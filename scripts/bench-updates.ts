@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseScriptFlags, runScript } from '../harness/lib/args.js';
 import { barLine, printBar, printTable } from '../harness/lib/report.js';
 import { contextSwitches, cpuSeconds, cpuSecondsByPid, TICKS_PER_SECOND, totalCpuSeconds } from '../harness/lib/proc-usage.js';
+import { commitCounters, commitDelta, describeCommits, type CommitCounters } from '../harness/lib/agent-commits.js';
 import { median, percentile } from '../harness/lib/stats.js';
 import type { UpdatesExecutorConfig, UpdatesExecutorResult } from './updates-executor.js';
 import { removeDir, tempDir, waitFor } from '../harness/helpers.js';
@@ -90,6 +91,10 @@ interface Round {
    * load on the round that none of its own figures show.
    */
   machine: { busy: number; otherStages: number; seconds: number };
+  /** The agent's group commits during the round (its /metrics, read just before and just after). */
+  commits: CommitCounters;
+  /** The executors' CPU seconds in the kernel during the round (part of cpu.executors). */
+  executorsSystem: number;
 }
 
 interface Cpu {
@@ -208,6 +213,9 @@ class Stage {
   async runRound(round: number, seconds: number, others: readonly Stage[] = []): Promise<Round> {
     this.#executorPids = processesUnder(this.scenario.workDir).map((p) => p.pid);
     const logsBefore = logInodes(this.scenario.workDir);
+    // Read before the CPU figures start and after they end: a /metrics response is agent CPU.
+    const commitsBefore = commitCounters(await this.scenario.agentMetrics());
+    const systemBefore = cpuSecondsByPid(this.#executorPids, 'system');
     const before = this.#cpu();
     const wakeupsBefore = this.#wakeups();
     const stealBefore = machineTimes();
@@ -225,6 +233,8 @@ class Stage {
     });
     const ended = Date.now();
     const after = this.#cpu();
+    const systemAfter = cpuSecondsByPid(this.#executorPids, 'system');
+    const commits = commitDelta(commitsBefore, commitCounters(await this.scenario.agentMetrics()));
     const wakeupsAfter = this.#wakeups();
     const stealAfter = machineTimes();
     const othersAfter = others.reduce((sum, stage) => sum + stage.busySeconds(), 0);
@@ -252,7 +262,8 @@ class Stage {
     const cpuThroughDrain = { agent: cpuSeconds(this.scenario.agent!.pid) - before.agent, master: cpuSeconds(this.scenario.master.pid) - before.master };
     const acknowledged = results.reduce((sum, r) => sum + r.acknowledged, 0);
     const wallMs = Math.max(...results.map((r) => r.lastAck)) - Math.min(...results.map((r) => r.firstSend));
-    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, cpuThroughDrain, wakeups, steal, compactions, machine };
+    const executorsSystem = Stage.survivorsDelta(systemBefore, systemAfter);
+    const result: Round = { acknowledged, wallMs, latencies: results.flatMap((r) => r.latencies), drainMs, cpu, cpuThroughDrain, wakeups, steal, compactions, machine, commits, executorsSystem };
     this.rounds.push(result);
     return result;
   }
@@ -441,7 +452,7 @@ async function main(): Promise<number> {
         const order = round % 2 === 1 ? stages : [...stages].reverse();
         for (const stage of order) {
           const r = await stage.runRound(round, flags.seconds, stages.filter((other) => other !== stage));
-          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
+          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)} (${((r.executorsSystem / Math.max(r.cpu.executors, 1e-9)) * 100).toFixed(0)} % in the kernel); agent: ${describeCommits(r.commits, r.machine.seconds)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
         }
       }
     } finally {

@@ -13,12 +13,15 @@ export function cpuSeconds(pid: number): number {
   return stat ? (stat.utime + stat.stime) / TICKS_PER_SECOND : 0;
 }
 
-/** cpuSeconds of each of `pids` still running; a gone one is left out (not read as 0). */
-export function cpuSecondsByPid(pids: readonly number[]): Map<number, number> {
+/**
+ * cpuSeconds of each of `pids` still running (`part` 'system': only the time in the kernel); a gone
+ * one is left out (not read as 0).
+ */
+export function cpuSecondsByPid(pids: readonly number[], part: 'total' | 'system' = 'total'): Map<number, number> {
   const seconds = new Map<number, number>();
   for (const pid of pids) {
     const stat = readProcStat(pid);
-    if (stat) seconds.set(pid, (stat.utime + stat.stime) / TICKS_PER_SECOND);
+    if (stat) seconds.set(pid, ((part === 'system' ? 0 : stat.utime) + stat.stime) / TICKS_PER_SECOND);
   }
   return seconds;
 }

@@ -15,4 +15,12 @@ test('cpuSecondsByPid reads the processes still running and leaves a gone one ou
   assert.is(cpuSeconds(gone), 0);
 });
 
+test('cpuSecondsByPid of the system part counts the kernel time alone: less than the total of a process that spun in JS', () => {
+  let spin = 0;
+  for (let i = 0; i < 5e7; i++) spin += i;
+  const total = cpuSecondsByPid([process.pid]).get(process.pid)!;
+  const system = cpuSecondsByPid([process.pid], 'system').get(process.pid)!;
+  assert.ok(system >= 0 && system < total, `system ${system} s of ${total} s (spun ${spin > 0})`);
+});
+
 test.run();
