@@ -6,10 +6,16 @@
 // Everything is real: per executor count, two masters and two agents (the built CLI), one of each
 // mode, each running n custom executors (scripts/lib/updates-executor.ts, an ExecutorDriver
 // launched by the agent) for a checkpointing framework (a SchedulerDriver in this process that
-// acknowledges every update through the master). Rounds alternate between the two agents; between
+// acknowledges every update through the master). The two agents run one after the other: the first
+// with its executors for all of its rounds, then it is stopped and the second starts. Between
 // rounds the agent's backlog to the framework is drained so that one round does not load the next.
 //
-//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--warmup=3000] [--profile=DIR] [--node-args='…'] [--quick]
+//   node dist/scripts/bench-updates.js [--executors=1,10,100] [--seconds=5] [--rounds=3] [--warmup=3000] [--profile=DIR] [--node-args='…'] [--together] [--quick]
+//
+// --together runs both agents at once and alternates their rounds (how the bench ran until
+// 2026-12-07): a drift in the machine's load then hits both, but the idle agent and its n executors
+// (heartbeats, timers, their memory) load the measured one. At 100 executors the group-commit
+// agent measured ~12 % more CPU per update and ~13 % fewer updates/s that way (docs/benchmarks.md).
 //
 // --profile=DIR runs the agents and executors under `node --cpu-prof`, their profiles in DIR/<mode>-<n>-<who>/.
 // --node-args='…' adds node options to the agents and executors: `--perf-basic-prof` names the JIT's
@@ -154,8 +160,10 @@ class Stage {
   }
 
   async waitReady(): Promise<void> {
+    // The one-fdatasync agent makes ~2,700 updates/s durable on this VM: 100 executors' warm-ups
+    // (3,000 to 8,000 updates each) take it 3–4 minutes.
     await waitFor(() => this.#count('ready-') >= this.n, {
-      timeoutMs: 180_000,
+      timeoutMs: 600_000,
       intervalMs: 100,
       message: `${this.n} ${this.mode} executors ready (warm-up done): ${this.#count('ready-')} are\n${this.#logs()}`,
     });
@@ -291,6 +299,7 @@ class Stage {
       await agent.waitForExit(15_000).catch(() => {});
     }
     await this.#scenario?.cleanup();
+    this.#scenario = undefined;
     removeDir(this.control);
   }
 
@@ -415,6 +424,7 @@ async function main(): Promise<number> {
     agent_node_args: '',
     executor_node_args: '',
     executor_node_args_count: 0,
+    together: false,
     quick: false,
   });
   if (flags.quick) Object.assign(flags, { seconds: Math.min(flags.seconds, 1.5), rounds: 1, warmup: Math.min(flags.warmup, 8) });
@@ -441,23 +451,41 @@ async function main(): Promise<number> {
   const cpuBars: string[] = [];
   for (const n of counts) {
     const stages = modes.map((mode) => new Stage(mode, n));
-    try {
-      const nodeArgs = flags.node_args.split(/\s+/).filter(Boolean);
-      const agentNodeArgs = flags.agent_node_args.split(/\s+/).filter(Boolean);
-      const executorNodeArgs = { args: flags.executor_node_args.split(/\s+/).filter(Boolean), count: flags.executor_node_args_count || n };
-      for (const stage of stages) await stage.start(config, flags.profile ? path.resolve(flags.profile) : undefined, nodeArgs, agentNodeArgs, executorNodeArgs);
-      for (const stage of stages) await stage.waitReady();
-      for (let round = 1; round <= flags.rounds; round++) {
-        // Alternate which agent goes first, so that a drift in the machine's load hits both.
-        const order = round % 2 === 1 ? stages : [...stages].reverse();
-        for (const stage of order) {
-          const r = await stage.runRound(round, flags.seconds, stages.filter((other) => other !== stage));
-          process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)} (${((r.executorsSystem / Math.max(r.cpu.executors, 1e-9)) * 100).toFixed(0)} % in the kernel); agent: ${describeCommits(r.commits, r.machine.seconds)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
+    const nodeArgs = flags.node_args.split(/\s+/).filter(Boolean);
+    const agentNodeArgs = flags.agent_node_args.split(/\s+/).filter(Boolean);
+    const executorNodeArgs = { args: flags.executor_node_args.split(/\s+/).filter(Boolean), count: flags.executor_node_args_count || n };
+    const profileDir = flags.profile ? path.resolve(flags.profile) : undefined;
+    const report = (stage: Stage, round: number, r: Round) =>
+      process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)} (${((r.executorsSystem / Math.max(r.cpu.executors, 1e-9)) * 100).toFixed(0)} % in the kernel); agent: ${describeCommits(r.commits, r.machine.seconds)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
+    if (flags.together) {
+      try {
+        for (const stage of stages) await stage.start(config, profileDir, nodeArgs, agentNodeArgs, executorNodeArgs);
+        for (const stage of stages) await stage.waitReady();
+        for (let round = 1; round <= flags.rounds; round++) {
+          // Alternate which agent goes first, so that a drift in the machine's load hits both.
+          const order = round % 2 === 1 ? stages : [...stages].reverse();
+          for (const stage of order) report(stage, round, await stage.runRound(round, flags.seconds, stages.filter((other) => other !== stage)));
+        }
+      } finally {
+        for (const stage of stages) await stage.finish(flags.rounds);
+        for (const stage of stages) await stage.cleanup();
+      }
+    } else {
+      try {
+        for (const stage of stages) {
+          await stage.start(config, profileDir, nodeArgs, agentNodeArgs, executorNodeArgs);
+          await stage.waitReady();
+          for (let round = 1; round <= flags.rounds; round++) report(stage, round, await stage.runRound(round, flags.seconds));
+          await stage.finish(flags.rounds);
+          await stage.cleanup();
+        }
+      } finally {
+        // A stage that failed, and the ones after it, are stopped too (cleanup is idempotent).
+        for (const stage of stages) {
+          await stage.finish(flags.rounds);
+          await stage.cleanup();
         }
       }
-    } finally {
-      for (const stage of stages) await stage.finish(flags.rounds);
-      for (const stage of stages) await stage.cleanup();
     }
     const byMode = new Map(stages.map((stage) => [stage.mode, figures(stage)]));
     for (const [mode, f] of byMode) {
