@@ -14,8 +14,9 @@
 //
 // --together runs both agents at once and alternates their rounds (how the bench ran until
 // 2026-12-07): a drift in the machine's load then hits both, but the idle agent and its n executors
-// (heartbeats, timers, their memory) load the measured one. At 100 executors the group-commit
-// agent measured ~12 % more CPU per update and ~13 % fewer updates/s that way (docs/benchmarks.md).
+// (heartbeats, timers, their memory, the file system's journal) load the measured one. At 100
+// executors, that way the one-fdatasync agent made ~25 % fewer updates/s and the group-commit agent
+// 5–10 % fewer (docs/benchmarks.md, 2026-12-07).
 //
 // --profile=DIR runs the agents and executors under `node --cpu-prof`, their profiles in DIR/<mode>-<n>-<who>/.
 // --node-args='…' adds node options to the agents and executors: `--perf-basic-prof` names the JIT's
@@ -456,7 +457,7 @@ async function main(): Promise<number> {
     const executorNodeArgs = { args: flags.executor_node_args.split(/\s+/).filter(Boolean), count: flags.executor_node_args_count || n };
     const profileDir = flags.profile ? path.resolve(flags.profile) : undefined;
     const report = (stage: Stage, round: number, r: Round) =>
-      process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)} (${((r.executorsSystem / Math.max(r.cpu.executors, 1e-9)) * 100).toFixed(0)} % in the kernel); agent: ${describeCommits(r.commits, r.machine.seconds)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}\n`);
+      process.stderr.write(`  n=${n} ${stage.mode} round ${round}: ${r.acknowledged} updates in ${r.wallMs.toFixed(0)} ms = ${((r.acknowledged * 1000) / r.wallMs).toFixed(0)}/s, drained ${r.drainMs} ms later; CPU µs per update: agent ${((r.cpu.agent * 1e6) / r.acknowledged).toFixed(1)} (${((r.cpuThroughDrain.agent * 1e6) / r.acknowledged).toFixed(1)} through the drain), executors ${((r.cpu.executors * 1e6) / r.acknowledged).toFixed(1)} (${((r.executorsSystem / Math.max(r.cpu.executors, 1e-9)) * 100).toFixed(0)} % in the kernel); agent: ${describeCommits(r.commits, r.machine.seconds)}; logs compacted: ${r.compactions.agent} task.updates, ${r.compactions.executors} outbox.log; machine busy ${(r.machine.busy / r.machine.seconds).toFixed(2)} cores${flags.together ? `, of which the idle stage ${(r.machine.otherStages / r.machine.seconds).toFixed(2)}` : ''}\n`);
     if (flags.together) {
       try {
         for (const stage of stages) await stage.start(config, profileDir, nodeArgs, agentNodeArgs, executorNodeArgs);
