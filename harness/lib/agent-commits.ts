@@ -1,16 +1,7 @@
 // The agent's group commit as its /metrics tells it (docs/metrics.md), for the benches that say
 // where an update's time goes: how many batches, how many records each, how many fdatasyncs and
-// how long they took. Read by a real exposition-format parser, as a Prometheus server would.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: Array<{ count?: string; sum?: string }>;
-}
-const parse = require('parse-prometheus-text-format') as (text: string) => Family[];
+// how long they took.
+import { metricFamilies } from './metrics-text.js';
 
 /** The counters behind the two group-commit histograms, summed over their label sets. */
 export interface CommitCounters {
@@ -32,7 +23,7 @@ export const GROUP_COMMIT_HISTOGRAM = 'lifeline_agent_checkpoint_group_commit_re
 
 /** Reads the group-commit counters from an agent's /metrics text; names the histogram it lacks. */
 export function commitCounters(metricsText: string): CommitCounters {
-  const families = new Map(parse(metricsText).map((family) => [family.name, family]));
+  const families = metricFamilies(metricsText);
   const histogram = (name: string): { count: number; sum: number } => {
     const family = families.get(name);
     if (!family || family.type !== 'HISTOGRAM') throw new Error(`no histogram ${name} in the agent's /metrics`);

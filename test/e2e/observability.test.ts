@@ -2,27 +2,17 @@
 // agent and a real master read by a real exposition-format parser (the families a Prometheus user
 // looks for, with the right types), /health as a readiness probe, and log lines that strict JSON
 // consumers take (one `component` key), with the recovery summary and every status update at info.
-import { createRequire } from 'node:module';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { metricFamilies, type MetricFamily as Family } from '../../harness/lib/metrics-text.js';
 import { getJson } from '../helpers.js';
 import { scenario, type ScenarioContext } from './scenario.js';
-
-const require = createRequire(import.meta.url);
-
-interface Family {
-  name: string;
-  help: string;
-  type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED';
-  metrics: Array<{ labels?: Record<string, string>; value?: string; count?: string; sum?: string; buckets?: Record<string, string> }>;
-}
-const parse = require('parse-prometheus-text-format') as (text: string) => Family[];
 
 async function families(address: string): Promise<Map<string, Family>> {
   const response = await fetch(`http://${address}/metrics`);
   assert.is(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-  return new Map(parse(await response.text()).map((family) => [family.name, family]));
+  return metricFamilies(await response.text());
 }
 
 function family(all: Map<string, Family>, name: string, type: Family['type']): Family {

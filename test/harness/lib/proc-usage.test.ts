@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpuSeconds, cpuSecondsByPid } from '../../../harness/lib/proc-usage.js';
+import { cpuSeconds, cpuSecondsByPid, TICKS_PER_SECOND } from '../../../harness/lib/proc-usage.js';
+import { readProcStat } from '../../../src/process/proc-stat.js';
 
 const test = suite('proc-usage');
 
@@ -15,12 +16,15 @@ test('cpuSecondsByPid reads the processes still running and leaves a gone one ou
   assert.is(cpuSeconds(gone), 0);
 });
 
-test('cpuSecondsByPid of the system part counts the kernel time alone: less than the total of a process that spun in JS', () => {
+test('cpuSecondsByPid of the system part is the kernel time of /proc/<pid>/stat alone', () => {
   let spin = 0;
   for (let i = 0; i < 5e7; i++) spin += i;
-  const total = cpuSecondsByPid([process.pid]).get(process.pid)!;
+  const statBefore = readProcStat(process.pid)!;
   const system = cpuSecondsByPid([process.pid], 'system').get(process.pid)!;
-  assert.ok(system >= 0 && system < total, `system ${system} s of ${total} s (spun ${spin > 0})`);
+  const total = cpuSecondsByPid([process.pid]).get(process.pid)!;
+  const statAfter = readProcStat(process.pid)!;
+  assert.ok(system >= statBefore.stime / TICKS_PER_SECOND && system <= statAfter.stime / TICKS_PER_SECOND, `system ${system} s, stime ${statBefore.stime}–${statAfter.stime} ticks`);
+  assert.ok(system < total, `system ${system} s of ${total} s (spun ${spin > 0})`);
 });
 
 test.run();
