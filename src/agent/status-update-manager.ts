@@ -195,7 +195,7 @@ export class StatusUpdateManager {
   /** The stream's unrecorded updates go to the store again, in order (none may be with it still). */
   #retryRecords(stream: Stream): void {
     if (this.#closed || this.#streams.get(streamKey(stream)) !== stream) return;
-    if (stream.queue.some((entry) => entry.recording)) {
+    if (stream.queue.some((entry) => entry.recording === true)) {
       this.#scheduleDiskRetry(stream);
       return;
     }
@@ -210,7 +210,7 @@ export class StatusUpdateManager {
    */
   async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<boolean> {
     const stream = this.#stream(frameworkId, taskId, false);
-    const head = stream?.queue[0];
+    const head = stream?.queue.at(0);
     if (!stream || !head || !head.durable || stream.acking || head.update.status.uuid !== uuid) {
       this.#logger.debug({ frameworkId, taskId, uuid, head: head?.update.status.uuid }, 'acknowledgement does not match the update in flight: ignored');
       return false;
@@ -223,13 +223,13 @@ export class StatusUpdateManager {
       // Not recorded: the update stays in flight and goes again on its backoff, not at once (a
       // full disk must not turn every acknowledgement into an immediate resend).
       stream.acking = false;
-      if (!this.#closed && stream.queue[0] === head) this.#armResend(stream, head);
+      if (!this.#closed && stream.queue.at(0) === head) this.#armResend(stream, head);
       throw error;
     }
     stream.acking = false;
     stream.queue.shift();
     unadmit(stream, head);
-    forgetOldUuids(stream.uuids, stream.queue[0]?.update.status.uuid);
+    forgetOldUuids(stream.uuids, stream.queue.at(0)?.update.status.uuid);
     stream.resend.reset();
     this.#onAcknowledged?.(head.update);
     this.#admit(stream); // room for an update waiting on the stream's bound
@@ -259,7 +259,7 @@ export class StatusUpdateManager {
       stream.admitted += 1;
       stream.admittedBytes += approximateBytes(status);
     }
-    forgetOldUuids(stream.uuids, stream.queue[0]?.update.status.uuid);
+    forgetOldUuids(stream.uuids, stream.queue.at(0)?.update.status.uuid);
   }
 
   /** How many uuids the task's stream remembers (bounded by UUID_WINDOW plus those in flight). */
@@ -275,7 +275,7 @@ export class StatusUpdateManager {
   /** After (re-)registration: every head update goes again at once, with a fresh backoff. */
   resume(): void {
     for (const stream of this.#streams.values()) {
-      const head = stream.queue[0];
+      const head = stream.queue.at(0);
       if (!head || !head.durable || stream.acking) continue;
       stream.resend.clear();
       stream.resend.reset();
@@ -285,7 +285,7 @@ export class StatusUpdateManager {
 
   /** The updates of a task not yet acknowledged by the framework, oldest (in flight) first. */
   pending(frameworkId: string, taskId: string): readonly ForwardedStatus[] {
-    return this.#stream(frameworkId, taskId, false)?.queue.map((entry) => entry.update.status) ?? [];
+    return this.#stream(frameworkId, taskId, false)?.queue.toArray().map((entry) => entry.update.status) ?? [];
   }
 
   /** How many updates wait for an acknowledgement (of one task, of one framework, or in all); one task's without a scan. */
@@ -335,7 +335,7 @@ export class StatusUpdateManager {
   /** Entries waiting for a disk retry are refused (those with the store are, when it answers). */
   #dropUnrecorded(stream: Stream, error: Error): void {
     stream.diskRetry.clear();
-    for (const entry of [...stream.queue]) if (!entry.durable && !entry.recording) this.#drop(stream, entry, error);
+    for (const entry of stream.queue.toArray()) if (!entry.durable && !entry.recording) this.#drop(stream, entry, error);
   }
 
   #stream(frameworkId: string, taskId: string, create: boolean): Stream | undefined {
@@ -352,7 +352,7 @@ export class StatusUpdateManager {
 
   /** Sends the head if it is durable and not yet sent (a sent head is resent by its timer). */
   #sendHead(stream: Stream): void {
-    const head = stream.queue[0];
+    const head = stream.queue.at(0);
     if (!head || !head.durable || head.attempts > 0 || stream.acking || this.#closed) return;
     this.#send(stream, head);
   }
@@ -368,7 +368,7 @@ export class StatusUpdateManager {
   /** The entry goes again after the stream's current interval (which then doubles). */
   #armResend(stream: Stream, entry: Entry): void {
     stream.resend.arm(() => {
-      if (stream.queue[0] === entry && !stream.acking && !this.#closed) this.#send(stream, entry);
+      if (stream.queue.at(0) === entry && !stream.acking && !this.#closed) this.#send(stream, entry);
     });
   }
 

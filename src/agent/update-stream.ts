@@ -4,6 +4,7 @@
 // functions here keep the stream's counts consistent; when to record, send or retry is the manager's.
 import { isTerminal, type TaskStatus } from '../protocol/index.js';
 import type { BackoffTimer } from './backoff-timer.js';
+import { Fifo } from '../collections/fifo.js';
 import type { StatusUpdate } from './update-store.js';
 
 export const MAX_STREAM_UPDATES = 10_000;
@@ -40,7 +41,7 @@ export interface Entry {
 export interface Stream {
   readonly frameworkId: string;
   readonly taskId: string;
-  readonly queue: Entry[];
+  readonly queue: Fifo<Entry>;
   /** The uuids seen on this stream (those in flight, and a window of acknowledged ones) → settles when durable. */
   readonly uuids: Map<string, Promise<void>>;
   /** A terminal update has been accepted: later (non-duplicate) updates are ignored. */
@@ -62,7 +63,7 @@ export function newStream(frameworkId: string, taskId: string, resend: BackoffTi
   return {
     frameworkId,
     taskId,
-    queue: [],
+    queue: new Fifo(),
     uuids: new Map(),
     terminated: false,
     acking: false,
@@ -81,7 +82,7 @@ export function streamKey(stream: Pick<Stream, 'frameworkId' | 'taskId'>): strin
 /** Admits the next entry not admitted yet, if the stream is under its bound (the first always fits its bytes). */
 export function admitNext(stream: Stream, bound: StreamBound): Entry | undefined {
   if (stream.admitted >= stream.queue.length) return undefined;
-  const entry = stream.queue[stream.admitted]!;
+  const entry = stream.queue.at(stream.admitted)!;
   if (stream.admitted >= bound.maxUpdates) return undefined;
   if (stream.admitted > 0 && stream.admittedBytes + entry.bytes > bound.maxBytes) return undefined;
   entry.admitted = true;
@@ -100,8 +101,7 @@ export function unadmit(stream: Stream, entry: Entry): void {
 
 /** Takes an entry out of the stream as if it had never come: its uuid is forgotten, and the stream ends only if a terminal update is left. */
 export function removeEntry(stream: Stream, entry: Entry): void {
-  const index = stream.queue.indexOf(entry);
-  if (index !== -1) stream.queue.splice(index, 1);
+  stream.queue.remove(entry);
   unadmit(stream, entry);
   stream.uuids.delete(entry.update.status.uuid);
   stream.terminated = stream.queue.some((e) => isTerminal(e.update.status.state));

@@ -31,8 +31,8 @@ test('admits entries in order until the count bound', () => {
   assert.is(admitNext(s, bound)?.update.status.uuid, 'b');
   assert.is(admitNext(s, bound), undefined);
   assert.is(s.admitted, 2);
-  assert.is(s.admittedBytes, s.queue[0]!.bytes + s.queue[1]!.bytes);
-  unadmit(s, s.queue[0]!);
+  assert.is(s.admittedBytes, s.queue.at(0)!.bytes + s.queue.at(1)!.bytes);
+  unadmit(s, s.queue.at(0)!);
   assert.is(s.admitted, 1);
 });
 
@@ -64,7 +64,7 @@ test('removing an entry forgets its uuid, and the stream ends only if a terminal
   assert.is(s.admitted, 0);
   removeEntry(s, finished);
   assert.not.ok(s.terminated);
-  assert.equal(s.queue, []);
+  assert.equal(s.queue.toArray(), []);
   assert.equal([...s.uuids.keys()], []);
 });
 
