@@ -30,7 +30,7 @@ import {
   type Stream,
   type StreamBound,
 } from './update-stream.js';
-import { forgetOldUuids } from './uuid-window.js';
+import { forgetOldUuids, UUID_TRIM_EVERY } from './uuid-window.js';
 
 // Importers keep taking these from here.
 export { MemoryUpdateStore, type ForwardedStatus, type StatusOrigin, type StatusUpdate, type UpdateRecord, type UpdateStore } from './update-store.js';
@@ -229,7 +229,10 @@ export class StatusUpdateManager {
     stream.acking = false;
     stream.queue.shift();
     unadmit(stream, head);
-    forgetOldUuids(stream.uuids, stream.queue.at(0)?.update.status.uuid);
+    if (++stream.untrimmedAcks >= UUID_TRIM_EVERY) {
+      stream.untrimmedAcks = 0;
+      forgetOldUuids(stream.uuids, stream.queue.at(0)?.update.status.uuid);
+    }
     stream.resend.reset();
     this.#onAcknowledged?.(head.update);
     this.#admit(stream); // room for an update waiting on the stream's bound
@@ -262,7 +265,7 @@ export class StatusUpdateManager {
     forgetOldUuids(stream.uuids, stream.queue.at(0)?.update.status.uuid);
   }
 
-  /** How many uuids the task's stream remembers (bounded by UUID_WINDOW plus those in flight). */
+  /** How many uuids the task's stream remembers (bounded by UUID_WINDOW + UUID_TRIM_EVERY - 1 plus those in flight). */
   rememberedUuids(frameworkId: string, taskId: string): number {
     return this.#stream(frameworkId, taskId, false)?.uuids.size ?? 0;
   }

@@ -54,6 +54,8 @@ export interface Stream {
   stalled: boolean;
   /** Tries the refused records again. */
   readonly diskRetry: BackoffTimer;
+  /** ACKs since the uuid window was last trimmed (uuid-window.ts UUID_TRIM_EVERY). */
+  untrimmedAcks: number;
   /** Entries admitted (a prefix of `queue`), and their bytes. */
   admitted: number;
   admittedBytes: number;
@@ -70,6 +72,7 @@ export function newStream(frameworkId: string, taskId: string, resend: BackoffTi
     resend,
     stalled: false,
     diskRetry,
+    untrimmedAcks: 0,
     admitted: 0,
     admittedBytes: 0,
   };

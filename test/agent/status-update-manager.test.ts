@@ -11,7 +11,7 @@ import {
   type UpdateRecord,
   type UpdateStore,
 } from '../../src/agent/status-update-manager.js';
-import { UUID_WINDOW } from '../../src/agent/uuid-window.js';
+import { UUID_TRIM_EVERY, UUID_WINDOW } from '../../src/agent/uuid-window.js';
 import { waitFor } from '../helpers.js';
 
 /** Timers the test fires by hand, remembering every delay asked for. */
@@ -400,7 +400,9 @@ test('remembers the uuids in flight and a window of acknowledged ones, not a str
   }
   const inFlight = [status('t1'), status('t1')];
   await Promise.all(inFlight.map((s) => manager.update('f1', s).recorded));
-  assert.is(manager.rememberedUuids('f1', 't1'), UUID_WINDOW + inFlight.length, 'the window of acknowledged ones, and those in flight');
+  // 10,501 ACKs: the window was last trimmed (to UUID_WINDOW) at the 10,496th, 5 ACKs ago.
+  assert.is((UUID_WINDOW + 501) % UUID_TRIM_EVERY, 5);
+  assert.is(manager.rememberedUuids('f1', 't1'), UUID_WINDOW + 5 + inFlight.length, 'the window of acknowledged ones, and those in flight');
   // The updates in flight are still recognised when the executor resends them; the oldest acknowledged one is forgotten.
   assert.is(manager.update('f1', inFlight[1]!).outcome, 'duplicate');
   assert.is(manager.update('f1', first).outcome, 'recorded');
