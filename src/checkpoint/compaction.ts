@@ -5,7 +5,6 @@
 // acknowledged updates with their ACKs, then every unacknowledged update, in order. It is written
 // with writeFileAtomic (temp file, fsync, rename, fsync of the directory): a crash leaves the old
 // log or the new one, never neither, and the temp name is one recovery removes as stray.
-import { Fifo } from '../collections/fifo.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { encodeRecords } from './record-frame.js';
 import { readRecordLog } from './record-log-read.js';
@@ -51,30 +50,20 @@ export function compactRecords(records: readonly LogRecord[], keepAcked = KEEP_A
  * while it is unacknowledged, after a failed write, and the agent appends none whose uuid its
  * stream still remembers, the last 10,000 acknowledged.)
  */
-/** One update a KeptRecords holds. */
-interface Slot {
-  readonly uuid: string;
-  readonly record: LogRecord;
-  acked: boolean;
-}
-
 export class KeptRecords {
   readonly #keepAcked: number;
+  #seq = 0;
+  /** Updates not acknowledged yet, in the order appended. */
+  readonly #unacked = new Map<string, { record: LogRecord; seq: number }>();
+  /** The latest acknowledged updates, by uuid: at least the keepAcked latest, trimmed to them past 2 × keepAcked. */
+  readonly #acked = new Map<string, { record: LogRecord; seq: number }>();
   /**
-   * Every update held, in the order appended: the latest acknowledged ones (at least keepAcked,
-   * trimmed to them past 2 × keepAcked) and the ones not acknowledged yet. ACKs nearly always come
-   * in order, for the oldest update not acknowledged: that one is found here, at #ackedPrefix,
-   * without a lookup by uuid. A Map lookup per ACK (and a delete and a set: the acknowledged were a
-   * Map of their own) was an eighth of the agent's CPU in bench-updates at 100 executors, a cache
-   * miss or more each (docs/benchmarks.md).
+   * #acked's insertion order is its seq order: true while every ACK came for an update newer than
+   * the ones acknowledged before it (a stream is acknowledged in order, so nearly always). Then
+   * trimming drops the first entries and nothing is sorted.
    */
-  #order = new Fifo<Slot>();
-  /** The same slots by uuid: an UPDATE's duplicate check, and an ACK out of order. */
-  readonly #byUuid = new Map<string, Slot>();
-  /** How many slots at the front of #order are acknowledged. */
-  #ackedPrefix = 0;
-  /** How many slots are acknowledged (in the prefix or not). */
-  #acked = 0;
+  #ackedInOrder = true;
+  #lastAckedSeq = -1;
 
   constructor(keepAcked = KEEP_ACKED) {
     this.#keepAcked = keepAcked;
@@ -93,61 +82,51 @@ export class KeptRecords {
   /** An UPDATE record appended (durably) to the log. */
   update(record: LogRecord & { kind: 'UPDATE' }): void {
     const uuid = record.status.uuid;
-    if (this.#byUuid.has(uuid)) return;
-    const slot: Slot = { uuid, record, acked: false };
-    this.#byUuid.set(uuid, slot);
-    this.#order.push(slot);
+    if (this.#unacked.has(uuid) || this.#acked.has(uuid)) return;
+    this.#unacked.set(uuid, { record, seq: this.#seq++ });
   }
 
   /** `uuid` was acknowledged. */
   ack(uuid: string): void {
-    let slot = this.#order.at(this.#ackedPrefix);
-    if (slot === undefined || slot.uuid !== uuid) {
-      slot = this.#byUuid.get(uuid);
-      if (!slot || slot.acked) return;
-    }
-    slot.acked = true;
-    this.#acked += 1;
-    while (this.#order.at(this.#ackedPrefix)?.acked) this.#ackedPrefix += 1;
+    const entry = this.#unacked.get(uuid);
+    if (!entry) return;
+    this.#unacked.delete(uuid);
+    this.#acked.set(uuid, entry);
+    if (entry.seq < this.#lastAckedSeq) this.#ackedInOrder = false;
+    else this.#lastAckedSeq = entry.seq;
     // Trimmed now and then, not on every ACK: once per keepAcked ACKs instead of a scan each.
-    if (this.#acked > 2 * this.#keepAcked) this.#trim(this.#acked - this.#keepAcked);
-  }
-
-  /** Drops the `excess` oldest acknowledged updates (by the order appended). */
-  #trim(excess: number): void {
-    if (this.#ackedPrefix >= excess) {
-      // In order: the oldest acknowledged are the front of the list.
-      for (; excess > 0; excess--) this.#byUuid.delete(this.#order.shift()!.uuid);
-      this.#ackedPrefix -= this.#acked - this.#keepAcked;
-    } else {
-      const order = new Fifo<Slot>();
-      for (const slot of this.#order) {
-        if (slot.acked && excess > 0) {
-          excess -= 1;
-          this.#byUuid.delete(slot.uuid);
-        } else order.push(slot);
+    if (this.#acked.size <= 2 * this.#keepAcked) return;
+    let excess = this.#acked.size - this.#keepAcked;
+    if (this.#ackedInOrder) {
+      for (const key of this.#acked.keys()) {
+        if (excess-- === 0) break;
+        this.#acked.delete(key);
       }
-      this.#order = order;
-      this.#ackedPrefix = 0;
-      while (this.#order.at(this.#ackedPrefix)?.acked) this.#ackedPrefix += 1;
+      return;
     }
-    this.#acked = this.#keepAcked;
+    // Out of order: the latest keepAcked are put back in seq order, in order again until the next
+    // ACK out of order.
+    const byAge = this.#byAge();
+    this.#acked.clear();
+    for (const [key, value] of byAge.slice(excess)) this.#acked.set(key, value);
+    this.#ackedInOrder = true;
+    this.#lastAckedSeq = byAge[byAge.length - 1]![1].seq;
   }
 
   /** The records of the compacted log, in order. */
   records(): LogRecord[] {
     const out: LogRecord[] = [];
-    let skip = Math.max(0, this.#acked - this.#keepAcked);
-    for (const { record, acked, uuid } of this.#order) {
-      if (!acked) continue;
-      if (skip > 0) {
-        skip -= 1;
-        continue;
-      }
-      out.push(record, { kind: 'ACK', uuid });
+    for (const [, { record }] of this.#byAge().slice(Math.max(0, this.#acked.size - this.#keepAcked))) {
+      out.push(record, { kind: 'ACK', uuid: (record as LogRecord & { kind: 'UPDATE' }).status.uuid });
     }
-    for (const { record, acked } of this.#order) if (!acked) out.push(record);
+    for (const { record } of this.#unacked.values()) out.push(record);
     return out;
+  }
+
+  /** Acknowledged updates by the order they were appended (ACKs may come out of order: by seq, not by arrival). */
+  #byAge(): Array<[string, { record: LogRecord; seq: number }]> {
+    const entries = [...this.#acked];
+    return this.#ackedInOrder ? entries : entries.sort((a, b) => a[1].seq - b[1].seq);
   }
 }
 
