@@ -69,7 +69,29 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-export async function freePort(): Promise<number> {
+/** Ports freePort() has handed out in this process: never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port nothing listens on now, and one this process has not been given before: the
+ * kernel may give the same free port to two binds in a row while nothing holds the first (two
+ * masters of one test got the same port in a CI run), so a port handed out is not handed out again.
+ */
+export function freePort(): Promise<number> {
+  return unseenPort(kernelFreePort, handedOut);
+}
+
+/** @internal The first port `ask` gives that is not in `seen`, added to it (exported for its test). */
+export async function unseenPort(ask: () => Promise<number>, seen: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await ask();
+    if (seen.has(port)) continue;
+    seen.add(port);
+    return port;
+  }
+}
+
+function kernelFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

@@ -19,7 +19,6 @@ export const UUID_TRIM_EVERY = 64;
  * are left, stopping at `head`, the oldest update still in flight: it and everything after it stay.
  */
 export function forgetOldUuids<V>(uuids: Map<string, V>, head: string | undefined, max: number = UUID_WINDOW): number {
-  if (uuids.size <= max) return 0;
   let forgotten = 0;
   for (const uuid of uuids.keys()) {
     if (uuids.size <= max || uuid === head) break;

@@ -65,9 +65,8 @@ Cli('lifeline state --master finds the leader through a standby and through etcd
   try {
     const url = `etcd://${etcd.endpoint}/cli-ha`;
     const first = await freePort();
-    ctx.procs.push(await startMasterAt(first, [`--registry=${url}`, '--leader_lease_ttl=2secs']));
-    // Taken once the first listens: two free ports asked for in a row can be the same one.
     const second = await freePort();
+    ctx.procs.push(await startMasterAt(first, [`--registry=${url}`, '--leader_lease_ttl=2secs']));
     // The first leads before the second campaigns.
     await waitFor(async () => ((await getJson(`http://127.0.0.1:${first}/state`)).body as { leading?: boolean }).leading === true, { message: 'first leads' });
     ctx.procs.push(await startMasterAt(second, [`--registry=${url}`, '--leader_lease_ttl=2secs']));
